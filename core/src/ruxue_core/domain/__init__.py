@@ -1,0 +1,26 @@
+"""SQLModel tables and value types. Importing this package registers every table."""
+
+from ruxue_core.domain.applications import Application, Evidence, Material, Review
+from ruxue_core.domain.audit import AuditEvent
+from ruxue_core.domain.catalog import Region, School, Season, Zone, ZoneSchool
+from ruxue_core.domain.outbox import CaseRecord, Job, Message
+from ruxue_core.domain.people import Child, Guardian, StaffAccount
+
+__all__ = [
+    "Application",
+    "AuditEvent",
+    "CaseRecord",
+    "Child",
+    "Evidence",
+    "Guardian",
+    "Job",
+    "Material",
+    "Message",
+    "Region",
+    "Review",
+    "School",
+    "Season",
+    "StaffAccount",
+    "Zone",
+    "ZoneSchool",
+]

@@ -1,0 +1,93 @@
+"""An application (报名 = one 办件) and what is gathered about it: evidence, reviews, materials."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from ruxue_core.domain.enums import (
+    Channel,
+    Outcome,
+    Relationship,
+    ReviewDecision,
+    Status,
+)
+from ruxue_core.domain.types import UTCDateTime, enum_type, utcnow
+
+_version = sa.Column("version", sa.Integer, nullable=False)
+
+
+class Application(SQLModel, table=True):
+    """One child's application in one season. Only ``lifecycle.apply_event`` changes ``status``.
+
+    ``version`` is SQLAlchemy's optimistic-locking column: a flush against a stale version
+    raises ``StaleDataError``, which the unit of work turns into ``Conflict``.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("season_id", "child_id", name="uq_application_child"),)
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    receipt_no: str = Field(unique=True, max_length=32, description="办件编号")
+    query_code_ct: bytes = Field(description="查询密码, encrypted (pushed to the province)")
+    query_code_hash: str = Field(max_length=64, description="keyed hash for constant-time checks")
+    query_failures: int = 0
+    query_locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    season_id: int = Field(foreign_key="season.id", index=True)
+    child_id: int = Field(foreign_key="child.id", index=True)
+    guardian_id: int = Field(foreign_key="guardian.id", index=True)
+    relationship: Relationship = Field(sa_type=enum_type(Relationship))
+    channel: Channel = Field(sa_type=enum_type(Channel))
+    township_code: str | None = Field(default=None, max_length=12, index=True)
+    address: str = Field(max_length=200, description="declared residence address")
+    school_id: int | None = Field(default=None, foreign_key="school.id", index=True)
+    status: Status = Field(default=Status.DRAFT, sa_type=enum_type(Status), index=True)
+    version: int | None = Field(default=None, sa_column=_version)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Evidence(SQLModel, table=True):
+    """The stored result of one department check: outcome, minimal facts and a reference."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    round: int = Field(default=1, description="verification round (a correction starts another)")
+    source: str = Field(max_length=32, description="hukou, property, … or a city's own")
+    subject: str = Field(max_length=16, description="guardian | child")
+    plugin: str = Field(max_length=64)
+    outcome: Outcome = Field(sa_type=enum_type(Outcome))
+    facts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    reason: str | None = Field(default=None, max_length=200)
+    request_id: str | None = Field(default=None, max_length=64)
+    source_record_id: str | None = Field(default=None, max_length=64)
+    checked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Review(SQLModel, table=True):
+    """A reviewer's decision at one review step."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    step: Status = Field(sa_type=enum_type(Status), description="the status that was reviewed")
+    decision: ReviewDecision = Field(sa_type=enum_type(ReviewDecision))
+    comment: str = Field(default="", max_length=500)
+    reviewer: str = Field(max_length=128)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Material(SQLModel, table=True):
+    """An uploaded material, required only where no shared-data check proved the fact."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    kind: str = Field(max_length=32)
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64)
+    storage_key: str = Field(max_length=200)
+    uploaded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

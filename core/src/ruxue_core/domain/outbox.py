@@ -1,0 +1,72 @@
+"""Outbox tables: jobs for the workers, SMS messages and provincial case records.
+
+All three are written in the same transaction as the state change that causes them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from ruxue_core.domain.enums import CaseRecordStatus, JobStatus, MessageStatus
+from ruxue_core.domain.types import UTCDateTime, enum_type, utcnow
+
+
+class Job(SQLModel, table=True):
+    """One unit of background work, claimed by a worker under a lease."""
+
+    __table_args__ = (sa.Index("ix_job_claim", "status", "run_after"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    idempotency_key: str = Field(unique=True, max_length=128)
+    status: JobStatus = Field(default=JobStatus.PENDING, sa_type=enum_type(JobStatus))
+    attempts: int = 0
+    max_attempts: int = 6
+    run_after: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Message(SQLModel, table=True):
+    """One SMS to a guardian. Parameters never hold an ID number or an address."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int | None = Field(default=None, foreign_key="application.id", index=True)
+    template: str = Field(max_length=64, description="stable template code")
+    params: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
+    phone_ct: bytes
+    status: MessageStatus = Field(default=MessageStatus.QUEUED, sa_type=enum_type(MessageStatus))
+    vendor: str | None = Field(default=None, max_length=64)
+    vendor_message_id: str | None = Field(default=None, max_length=128, index=True)
+    attempts: int = 0
+    error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CaseRecord(SQLModel, table=True):
+    """A provincial case record (4.2.1 acceptance, 4.2.2 process/result), idempotent by version."""
+
+    __table_args__ = (sa.UniqueConstraint("receipt_no", "version", name="uq_case_record_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    receipt_no: str = Field(max_length=32)
+    version: int
+    kind: str = Field(max_length=16, description="accept | process | result")
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    status: CaseRecordStatus = Field(
+        default=CaseRecordStatus.PENDING, sa_type=enum_type(CaseRecordStatus)
+    )
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    acked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

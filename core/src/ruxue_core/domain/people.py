@@ -1,0 +1,49 @@
+"""People: guardians, children and staff accounts. ID and phone numbers are stored encrypted.
+
+``*_ct`` columns hold AES-GCM ciphertext; ``*_idx`` columns hold a keyed blind index (HMAC)
+for lookup and duplicate detection. Neither reveals the number without the key.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Field, SQLModel
+
+from ruxue_core.domain.enums import Role
+from ruxue_core.domain.types import enum_type
+
+
+class Guardian(SQLModel, table=True):
+    """A child's guardian (监护人): the applicant."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=50)
+    id_number_ct: bytes
+    id_number_idx: str = Field(index=True, max_length=64)
+    phone_ct: bytes
+    phone_idx: str = Field(index=True, max_length=64)
+    subject: str | None = Field(default=None, index=True, max_length=128, description="IdP subject")
+
+
+class Child(SQLModel, table=True):
+    """The child applying for a place (适龄儿童)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=50)
+    id_number_ct: bytes
+    id_number_idx: str = Field(unique=True, max_length=64)
+    birth_date: date
+    male: bool
+
+
+class StaffAccount(SQLModel, table=True):
+    """A staff member: counter staff of a township, a school's reviewer, a bureau officer."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=64)
+    name: str = Field(max_length=50)
+    role: Role = Field(sa_type=enum_type(Role))
+    region_id: int | None = Field(default=None, foreign_key="region.id")
+    school_id: int | None = Field(default=None, foreign_key="school.id")
+    active: bool = True

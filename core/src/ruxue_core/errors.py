@@ -1,0 +1,94 @@
+"""Domain errors: one base with a stable English ``code`` and a Chinese message for people.
+
+The gateway maps each subclass onto a typed GraphQL error result carrying the same code.
+Plugin errors split into temporary (worth retrying) and permanent (GOV.UK Notify's split).
+"""
+
+from __future__ import annotations
+
+
+class RuxueError(Exception):
+    """Base of every expected refusal. ``code`` is stable; ``message`` is user-facing Chinese."""
+
+    code: str = "error"
+    default_message: str = "操作失败"
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        self.message = message or self.default_message
+        self.field = field
+        super().__init__(f"[{self.code}] {self.message}")
+
+
+class InvalidInput(RuxueError):
+    """The input is malformed; ``field`` names the offending input field."""
+
+    code = "invalid_input"
+    default_message = "输入不正确"
+
+
+class InvalidTransition(RuxueError):
+    """The event does not apply to the application's current status."""
+
+    code = "invalid_transition"
+    default_message = "当前状态不允许此操作"
+
+
+class Conflict(RuxueError):
+    """Someone else changed the record since it was read (optimistic locking)."""
+
+    code = "conflict"
+    default_message = "该记录已被他人修改，请刷新后重试"
+
+
+class Forbidden(RuxueError):
+    """The principal may not do this."""
+
+    code = "forbidden"
+    default_message = "无权执行此操作"
+
+
+class NotFound(RuxueError):
+    """No such record, or not one the principal may see."""
+
+    code = "not_found"
+    default_message = "未找到记录"
+
+
+class Ineligible(RuxueError):
+    """The child does not meet a rule (age, stage, window)."""
+
+    code = "ineligible"
+    default_message = "不符合报名条件"
+
+
+class Duplicate(RuxueError):
+    """An application for this child already exists in the season."""
+
+    code = "duplicate"
+    default_message = "该儿童本学年已有报名记录"
+
+
+class RateLimited(RuxueError):
+    """Too many attempts; try later."""
+
+    code = "rate_limited"
+    default_message = "尝试次数过多，请稍后再试"
+
+
+class ConfigurationError(RuxueError):
+    """The deployment's configuration is wrong (unknown plugin name, missing key)."""
+
+    code = "configuration"
+    default_message = "系统配置错误"
+
+
+class PluginError(Exception):
+    """Raised by plugins for faults in an external service."""
+
+
+class TemporaryPluginError(PluginError):
+    """A fault worth retrying: timeout, 5xx, throttling, connection refused."""
+
+
+class PermanentPluginError(PluginError):
+    """A fault that retrying will not fix: bad credentials, rejected request, unknown template."""

@@ -1,0 +1,1 @@
+"""Plugin contracts, hookspecs and the host that calls them."""

@@ -1,0 +1,203 @@
+"""Typed plugin contracts: the registration records hooks return and the async protocols the
+registered objects satisfy. Plugins do I/O; retries, timeouts and failover live in the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol, runtime_checkable
+
+from ruxue_core.domain.enums import MessageStatus, Outcome, Role
+from ruxue_core.settings import Settings
+
+# --- verifiers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationRequest:
+    """What one department check asks about one person, for one purpose.
+
+    :ivar source: the data source to ask (``hukou``, ``property``, … or a city's own name).
+    :ivar subject: whose record: ``child`` or ``guardian``.
+    :ivar id_number: the person's validated resident ID number.
+    :ivar name: the person's name as declared.
+    :ivar claimed_address: the residence address the guardian declared.
+    :ivar purpose: why the data is needed (logged by the department, PIPL art. 6).
+    :ivar request_id: unique per attempt chain; departments echo it for audit.
+    """
+
+    source: str
+    subject: str
+    id_number: str
+    name: str
+    claimed_address: str
+    purpose: str
+    request_id: str
+    guardian_id_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRef:
+    """Where an answer came from, for audit: request id, time, the source's record id."""
+
+    request_id: str
+    checked_at: datetime
+    source_record_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    """A verifier's typed answer with only the minimal facts the rules need (never a record)."""
+
+    outcome: Outcome
+    evidence: EvidenceRef
+    facts: Mapping[str, str | int | bool | date | None] = field(default_factory=dict)
+    reason: str | None = None
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Answers one source. Raises ``TemporaryPluginError``/``PermanentPluginError`` on faults."""
+
+    async def verify(self, request: VerificationRequest) -> VerificationResult:
+        """Check one claim against the source and return the outcome and minimal facts."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierRegistration:
+    """Registers a verifier factory under a unique ``name`` for the ``sources`` it answers."""
+
+    name: str
+    sources: tuple[str, ...]
+    factory: Callable[[Settings], Verifier]
+    description: str = ""
+
+
+# --- notifiers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SmsRequest:
+    """One templated SMS. ``text`` is the rendered Chinese text for vendors that send text."""
+
+    message_id: str
+    phone: str
+    template: str
+    params: Mapping[str, str]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SmsReceipt:
+    """A vendor's answer or delivery receipt mapped onto Ruxue's status vocabulary."""
+
+    status: MessageStatus
+    vendor_message_id: str | None = None
+    vendor_code: str | None = None
+    detail: str | None = None
+    message_id: str | None = None
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Sends one SMS through one vendor; raises ``TemporaryPluginError`` on retryable faults."""
+
+    async def send(self, request: SmsRequest) -> SmsReceipt:
+        """Hand the message to the vendor; return ``accepted`` (or a failure status)."""
+        ...
+
+    def parse_receipts(self, body: bytes) -> list[SmsReceipt]:
+        """Parse the vendor's delivery-receipt callback body into normalised receipts."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierRegistration:
+    """Registers an SMS notifier factory under a unique vendor ``name``."""
+
+    name: str
+    factory: Callable[[Settings], Notifier]
+    description: str = ""
+
+
+# --- case reporters --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecordPush:
+    """One provincial case record: receipt number, version, kind and mapped payload."""
+
+    receipt_no: str
+    version: int
+    kind: str
+    payload: Mapping[str, Any]
+
+
+@runtime_checkable
+class CaseReporter(Protocol):
+    """Pushes case records to a provincial government-service platform."""
+
+    async def push(self, record: CaseRecordPush) -> bool:
+        """Push one record; return whether the platform acknowledged it."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CaseReporterRegistration:
+    """Registers a case reporter factory under a unique ``name``."""
+
+    name: str
+    factory: Callable[[Settings], CaseReporter]
+    description: str = ""
+
+
+# --- identity providers ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is acting: an authenticated person with one role and that role's scope."""
+
+    id: str
+    role: Role
+    name: str = ""
+    region_code: str | None = None
+    school_code: str | None = None
+
+    @classmethod
+    def system(cls) -> Principal:
+        """The system itself (workers, scheduled jobs)."""
+        return cls(id="system", role=Role.SYSTEM, name="系统")
+
+
+@runtime_checkable
+class IdentityProvider(Protocol):
+    """Turns request credentials (a bearer token, a provincial ticket) into a principal."""
+
+    def authenticate(self, authorization: str) -> Principal | None:
+        """Return the principal for the ``Authorization`` header value, or ``None``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityProviderRegistration:
+    """Registers an identity provider factory under a unique ``name``."""
+
+    name: str
+    factory: Callable[[Settings], IdentityProvider]
+    description: str = ""

@@ -1,0 +1,201 @@
+"""The plugin host: the only code that calls ``pm.hook.*``.
+
+It builds the plugin manager on demand (never at import time), loads the entry points of
+group ``ruxue`` (skipping a broken one with a clear log line), registers the bundled
+defaults through the same hooks, rejects duplicate names and selects plugins by the names the
+deployment configured.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Protocol, TypeVar
+
+import pluggy
+
+from ruxue_core.errors import ConfigurationError
+from ruxue_core.plugins import hookspecs
+from ruxue_core.plugins.contracts import (
+    CaseReporter,
+    CaseReporterRegistration,
+    IdentityProvider,
+    IdentityProviderRegistration,
+    Notifier,
+    NotifierRegistration,
+    Verifier,
+    VerifierRegistration,
+)
+from ruxue_core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "ruxue"
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Named)
+
+
+def build_plugin_manager(
+    settings: Settings, *, extra_plugins: Iterable[object] = (), load_entry_points: bool = True
+) -> pluggy.PluginManager:
+    """A plugin manager with Ruxue's hookspecs, the bundled defaults and installed plugins.
+
+    :param extra_plugins: objects or modules to register too (tests use this).
+    :param load_entry_points: whether to load installed distributions' entry points.
+    """
+    from ruxue_core.plugins import builtin  # bundled defaults, registered like any plugin
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name in settings.blocked_plugins:
+        pm.set_blocked(name)
+    pm.register(builtin, name="ruxue.builtin")
+    if load_entry_points:
+        _load_entry_points(pm)
+    for plugin in extra_plugins:
+        pm.register(plugin)
+    pm.check_pending()
+    return pm
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if pm.is_blocked(ep.name) or pm.get_plugin(ep.name) is not None:
+            continue
+        try:
+            plugin = ep.load()
+        except Exception:
+            log.exception("skipping plugin entry point %r (%s): it failed to load", ep.name, ep.value)
+            continue
+        pm.register(plugin, name=ep.name)
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedVerifier:
+    """A configured verifier instance and the sources it answers."""
+
+    name: str
+    sources: tuple[str, ...]
+    verifier: Verifier
+
+
+class PluginHost:
+    """Typed façade over the plugin manager: registrations in, selected instances out."""
+
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager) -> None:
+        self.settings = settings
+        self._pm = pm
+        self._verifier_regs = _unique(_flatten(pm.hook.ruxue_verifiers(config=settings)), "verifier")
+        self._notifier_regs = _unique(_flatten(pm.hook.ruxue_notifiers(config=settings)), "notifier")
+        self._reporter_regs = _unique(
+            _flatten(pm.hook.ruxue_case_reporters(config=settings)), "case reporter"
+        )
+        self._idp_regs = _unique(
+            _flatten(pm.hook.ruxue_identity_providers(config=settings)), "identity provider"
+        )
+        self._verifiers: list[SelectedVerifier] | None = None
+        self._notifiers: list[tuple[str, Notifier]] | None = None
+        self._reporters: list[tuple[str, CaseReporter]] | None = None
+        self._idps: list[tuple[str, IdentityProvider]] | None = None
+
+    @classmethod
+    def create(cls, settings: Settings, *, extra_plugins: Iterable[object] = ()) -> PluginHost:
+        """Build the manager, load plugins and collect their registrations."""
+        return cls(settings, build_plugin_manager(settings, extra_plugins=extra_plugins))
+
+    # -- what is available ----------------------------------------------------------------
+
+    @property
+    def plugin_names(self) -> list[str]:
+        """Names of every registered plugin module (for diagnostics)."""
+        return sorted(name for name, _ in self._pm.list_name_plugin())
+
+    def available(self) -> dict[str, list[str]]:
+        """Registered names by kind: what a deployment may configure."""
+        return {
+            "verifiers": sorted(self._verifier_regs),
+            "notifiers": sorted(self._notifier_regs),
+            "case_reporters": sorted(self._reporter_regs),
+            "identity_providers": sorted(self._idp_regs),
+        }
+
+    # -- what is configured ---------------------------------------------------------------
+
+    def verifiers(self) -> list[SelectedVerifier]:
+        """The configured verifiers, in configured order, built on first use."""
+        if self._verifiers is None:
+            regs = _select(self._verifier_regs, self.settings.verifiers, "verifiers")
+            self._verifiers = [
+                SelectedVerifier(r.name, r.sources, r.factory(self.settings)) for r in regs
+            ]
+        return self._verifiers
+
+    def verifier_for(self, source: str) -> SelectedVerifier | None:
+        """The first configured verifier answering ``source``, if any."""
+        return next((v for v in self.verifiers() if source in v.sources), None)
+
+    def notifiers(self) -> list[tuple[str, Notifier]]:
+        """The configured notifiers in failover order, built on first use."""
+        if self._notifiers is None:
+            regs = _select(self._notifier_regs, self.settings.notifiers, "notifiers")
+            self._notifiers = [(r.name, r.factory(self.settings)) for r in regs]
+        return self._notifiers
+
+    def notifier(self, name: str) -> Notifier | None:
+        """One configured notifier by vendor name (for delivery-receipt callbacks)."""
+        return dict(self.notifiers()).get(name)
+
+    def case_reporters(self) -> list[tuple[str, CaseReporter]]:
+        """The configured provincial case reporters, built on first use."""
+        if self._reporters is None:
+            regs = _select(self._reporter_regs, self.settings.case_reporters, "case_reporters")
+            self._reporters = [(r.name, r.factory(self.settings)) for r in regs]
+        return self._reporters
+
+    def identity_providers(self) -> list[tuple[str, IdentityProvider]]:
+        """The configured identity providers, tried in order."""
+        if self._idps is None:
+            regs = _select(self._idp_regs, self.settings.identity_providers, "identity_providers")
+            self._idps = [(r.name, r.factory(self.settings)) for r in regs]
+        return self._idps
+
+    async def aclose(self) -> None:
+        """Close every instance that was built."""
+        for selected in self._verifiers or []:
+            await selected.verifier.aclose()
+        for _, notifier in self._notifiers or []:
+            await notifier.aclose()
+        for _, reporter in self._reporters or []:
+            await reporter.aclose()
+
+
+def _flatten(results: Sequence[Iterable[R]]) -> list[R]:
+    return [registration for batch in results for registration in batch]
+
+
+def _unique(registrations: list[R], kind: str) -> dict[str, R]:
+    by_name: dict[str, R] = {}
+    for registration in registrations:
+        if registration.name in by_name:
+            raise ConfigurationError(f"插件名称重复：两个{kind}都叫 {registration.name!r}")
+        by_name[registration.name] = registration
+    return by_name
+
+
+def _select(registrations: dict[str, R], names: Sequence[str], setting: str) -> list[R]:
+    unknown = [name for name in names if name not in registrations]
+    if unknown:
+        valid = ", ".join(sorted(registrations)) or "（无）"
+        raise ConfigurationError(
+            f"配置项 {setting} 中的插件 {', '.join(unknown)} 未安装；可用的有：{valid}"
+        )
+    return [registrations[name] for name in names]
+

@@ -1,0 +1,114 @@
+"""Policy as data: a season's TOML file (windows, age rule, regions, schools, SMS templates),
+validated with pydantic so a wrong file is refused with a message naming the bad key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ruxue_core.domain.enums import Stage, Status
+from ruxue_core.errors import InvalidInput
+from ruxue_core.notify import ALLOWED_PARAMS, template_fields
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SeasonInfo(_Strict):
+    """The ``[season]`` table."""
+
+    code: str = Field(pattern=r"^[a-z0-9-]{3,32}$")
+    name: str
+    year: int = Field(ge=2000, le=2100)
+    stage: Stage
+    age_cutoff: date
+    opens_at: datetime
+    closes_at: datetime
+
+    @model_validator(mode="after")
+    def _window(self) -> SeasonInfo:
+        if self.closes_at <= self.opens_at:
+            raise ValueError("closes_at must be after opens_at")
+        if self.opens_at.tzinfo is None or self.closes_at.tzinfo is None:
+            raise ValueError("opens_at and closes_at need a UTC offset, e.g. +08:00")
+        return self
+
+
+class RegionInfo(_Strict):
+    """One ``[[regions]]`` entry; ``parent`` is the parent region's code."""
+
+    code: str
+    name: str
+    level: str = Field(pattern=r"^(district|township|village)$")
+    parent: str | None = None
+
+
+class SchoolInfo(_Strict):
+    """One ``[[schools]]`` entry."""
+
+    code: str
+    name: str
+    stage: Stage
+    public: bool = True
+    township: str | None = None
+    classes: int = Field(ge=0)
+    class_size: int = Field(default=45, ge=1, le=60)
+    reserved: int = Field(default=0, ge=0)
+
+
+class SmsTemplate(_Strict):
+    """A template attached to a status: a stable code and the Chinese text."""
+
+    code: str = Field(pattern=r"^[A-Z0-9_]{3,64}$")
+    text: str
+
+    @model_validator(mode="after")
+    def _fields(self) -> SmsTemplate:
+        unknown = template_fields(self.text) - ALLOWED_PARAMS
+        if unknown:
+            raise ValueError(f"unknown placeholders {sorted(unknown)}; allowed: {sorted(ALLOWED_PARAMS)}")
+        return self
+
+
+class SmsPolicy(_Strict):
+    """The ``[sms]`` table: templates keyed by the status that sends them."""
+
+    templates: dict[Status, SmsTemplate] = Field(default_factory=dict)
+
+
+class SeasonFile(_Strict):
+    """A whole season file."""
+
+    season: SeasonInfo
+    regions: list[RegionInfo] = Field(default_factory=list)
+    schools: list[SchoolInfo] = Field(default_factory=list)
+    sms: SmsPolicy = Field(default_factory=SmsPolicy)
+
+    def policy_json(self) -> dict[str, Any]:
+        """The part stored on the season row as its policy."""
+        return {"sms": self.sms.model_dump(mode="json")}
+
+
+def parse_season(data: dict[str, Any]) -> SeasonFile:
+    """Validate season data, raising ``InvalidInput`` with the first problem in Chinese."""
+    try:
+        return SeasonFile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"招生季配置有误：{where}：{first['msg']}", field=where) from None
+
+
+def read_season_file(path: Path) -> SeasonFile:
+    """Read and validate a season TOML file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"招生季配置文件不是合法的 TOML：{exc}") from None
+    return parse_season(data)

@@ -1,0 +1,1 @@
+"""Pure functions over verified facts: identity numbers, age eligibility, case codes."""
