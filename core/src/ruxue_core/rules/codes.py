@@ -14,8 +14,8 @@ from typing import Final
 
 from ruxue_core.rules.national_id import mod11_2_check
 
-RECEIPT_PATTERN: Final = re.compile(r"^\d{6}\d{8}\d{8}[\dX]$")
-QUERY_CODE_PATTERN: Final = re.compile(r"^\d{6}$")
+RECEIPT_PATTERN: Final = re.compile(r"^[0-9]{22}[0-9X]$")
+QUERY_CODE_PATTERN: Final = re.compile(r"^[0-9]{6}$")
 
 
 def new_receipt_no(district_code: str, on: date) -> str:

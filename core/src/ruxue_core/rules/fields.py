@@ -8,7 +8,7 @@ from typing import Final
 
 from ruxue_core.errors import InvalidInput
 
-_PHONE: Final = re.compile(r"^1[3-9]\d{9}$")
+_PHONE: Final = re.compile(r"^1[3-9]\d{9}$", re.ASCII)  # \d alone admits "８", "٨"
 _NAME: Final = re.compile(r"^[\u3400-\u9fff\u00b7·A-Za-z ]{1,50}$")
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -13,6 +14,7 @@ from typing import Final
 from ruxue_core.errors import InvalidInput
 
 _CHECK: Final = "10X98765432"
+_SHAPE: Final = re.compile(r"[0-9]{17}[0-9X]")  # ASCII only: str.isdigit() admits "４" and "٤"
 
 
 def mod11_2_check(digits: str) -> str:
@@ -46,7 +48,7 @@ def parse_national_id(raw: str, *, field: str = "idNumber") -> NationalId:
     value = raw.strip().upper()
     if len(value) != 18:
         raise InvalidInput(f"身份证号码应为18位，当前为{len(value)}位", field=field)
-    if not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
+    if not _SHAPE.fullmatch(value):
         raise InvalidInput("身份证号码前17位须为数字，末位为数字或X", field=field)
     try:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))

@@ -1,0 +1,326 @@
+"""Contract suites a plugin's own tests subclass to prove the plugin honours its contract.
+
+A city's verifier or a vendor's notifier test module subclasses one suite, names the subclass
+``Test…`` and overrides the fixtures the suite asks for; every test here then runs against the
+plugin. A fixture the subclass forgot fails the test loudly, naming what to provide::
+
+    class TestMyVerifier(VerifierContract):
+        @pytest.fixture
+        async def verifier(self):
+            verifier = MyVerifier(base_url=...)
+            yield verifier
+            await verifier.aclose()
+
+        @pytest.fixture
+        def plugin_module(self):
+            return my_plugin.plugin
+
+        ...  # matching_request, mismatching_request, unknown_request[, unavailable_request]
+
+The suites need pytest and pytest-asyncio (``pip install ruxue-core[testing]``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date
+from types import ModuleType
+from typing import Final, NoReturn
+
+import pytest
+
+from ruxue_core.domain.enums import MessageStatus, Outcome
+from ruxue_core.errors import TemporaryPluginError
+from ruxue_core.plugins.contracts import (
+    Notifier,
+    NotifierRegistration,
+    SmsReceipt,
+    SmsRequest,
+    VerificationRequest,
+    VerificationResult,
+    Verifier,
+    VerifierRegistration,
+)
+from ruxue_core.plugins.host import PluginHost, build_plugin_manager
+from ruxue_core.settings import Settings
+
+ID_NUMBER_PATTERN: Final = re.compile(r"\d{17}[\dXx]")
+"""Anything that looks like an 18-character resident ID number."""
+
+FACT_TYPES: Final = (str, int, bool, date, type(None))
+"""The scalar types a verification fact may have."""
+
+RECEIPT_STATUSES: Final = frozenset(
+    {
+        MessageStatus.ACCEPTED,
+        MessageStatus.DELIVERED,
+        MessageStatus.TEMPORARY_FAILURE,
+        MessageStatus.PERMANENT_FAILURE,
+    }
+)
+"""The status vocabulary every notifier maps its vendor's codes onto."""
+
+
+def contains_id_number(text: str) -> bool:
+    """Whether ``text`` contains something shaped like a resident ID number."""
+    return ID_NUMBER_PATTERN.search(text) is not None
+
+
+def _missing(suite: str, fixture: str, what: str) -> NoReturn:
+    pytest.fail(
+        f"{suite} needs the fixture {fixture!r}: override it in your Test… subclass to return "
+        f"{what}.",
+        pytrace=False,
+    )
+
+
+def _plugin_host(settings: Settings, plugin_module: ModuleType) -> PluginHost:
+    """A host with only the bundled defaults and ``plugin_module`` registered."""
+    pm = build_plugin_manager(settings, extra_plugins=[plugin_module], load_entry_points=False)
+    return PluginHost(settings, pm)
+
+
+def _registrations(plugin_module: ModuleType, name: str, settings: Settings) -> list[object]:
+    hook = getattr(plugin_module, name, None)
+    if not callable(hook):
+        pytest.fail(f"{plugin_module.__name__} has no hook implementation {name!r}")
+    registrations = hook(config=settings)
+    if not isinstance(registrations, Iterable):
+        pytest.fail(f"{plugin_module.__name__}.{name} must return an iterable of registrations")
+    return list(registrations)
+
+
+# --- verifiers -------------------------------------------------------------------------------
+
+
+class VerifierContract:
+    """The verifier contract (not collected itself: subclass it as ``Test…``).
+
+    Fixtures to provide: ``verifier`` (a ready ``Verifier``), ``plugin_module`` (the module
+    holding the ``ruxue_verifiers`` hook implementation), ``matching_request``,
+    ``mismatching_request`` and ``unknown_request``; optionally ``unavailable_request`` (a request
+    the source answers with an outage) and ``plugin_settings``.
+    """
+
+    @pytest.fixture
+    def verifier(self) -> Verifier:
+        """The verifier under test, ready to answer the requests below."""
+        _missing("VerifierContract", "verifier", "a Verifier instance (close it after yield)")
+
+    @pytest.fixture
+    def plugin_module(self) -> ModuleType:
+        """The module with the plugin's ``@hookimpl def ruxue_verifiers``."""
+        _missing("VerifierContract", "plugin_module", "the module with your hook implementation")
+
+    @pytest.fixture
+    def plugin_settings(self) -> Settings:
+        """Settings passed to the hook and to factories; override to supply plugin options."""
+        return Settings()
+
+    @pytest.fixture
+    def matching_request(self) -> VerificationRequest:
+        """A request the source answers with ``MATCH``."""
+        _missing("VerifierContract", "matching_request", "a request the source confirms")
+
+    @pytest.fixture
+    def mismatching_request(self) -> VerificationRequest:
+        """A request for a known person whose claim differs from the source's record."""
+        _missing("VerifierContract", "mismatching_request", "a request that contradicts a record")
+
+    @pytest.fixture
+    def unknown_request(self) -> VerificationRequest:
+        """A request for a person the source has no record of."""
+        _missing("VerifierContract", "unknown_request", "a request for a person with no record")
+
+    @pytest.fixture
+    def unavailable_request(self) -> VerificationRequest | None:
+        """A request the source answers with an outage; ``None`` skips that test."""
+        return None
+
+    @pytest.mark.asyncio
+    async def test_match_returns_match_with_evidence(
+        self, verifier: Verifier, matching_request: VerificationRequest
+    ) -> None:
+        """A confirmed claim is ``MATCH``, with the request id echoed and an aware timestamp."""
+        result = await verifier.verify(matching_request)
+        assert isinstance(result, VerificationResult)
+        assert result.outcome is Outcome.MATCH, result
+        assert result.evidence.request_id == matching_request.request_id
+        checked_at = result.evidence.checked_at
+        assert checked_at.utcoffset() is not None, "evidence.checked_at must be timezone-aware"
+
+    @pytest.mark.asyncio
+    async def test_mismatch_returns_mismatch(
+        self, verifier: Verifier, mismatching_request: VerificationRequest
+    ) -> None:
+        """A contradicted claim is ``MISMATCH`` (not an error)."""
+        result = await verifier.verify(mismatching_request)
+        assert result.outcome is Outcome.MISMATCH, result
+        assert result.evidence.request_id == mismatching_request.request_id
+
+    @pytest.mark.asyncio
+    async def test_unknown_returns_not_found(
+        self, verifier: Verifier, unknown_request: VerificationRequest
+    ) -> None:
+        """A person without a record is ``NOT_FOUND`` (not an error)."""
+        result = await verifier.verify(unknown_request)
+        assert result.outcome is Outcome.NOT_FOUND, result
+        assert result.evidence.request_id == unknown_request.request_id
+
+    @pytest.mark.asyncio
+    async def test_unavailable_raises_temporary_error(
+        self, verifier: Verifier, unavailable_request: VerificationRequest | None
+    ) -> None:
+        """An outage raises ``TemporaryPluginError`` so that the core retries it."""
+        if unavailable_request is None:
+            pytest.skip("no unavailable_request fixture provided")
+        with pytest.raises(TemporaryPluginError):
+            await verifier.verify(unavailable_request)
+
+    @pytest.mark.asyncio
+    async def test_facts_are_minimal_scalars(
+        self,
+        verifier: Verifier,
+        matching_request: VerificationRequest,
+        mismatching_request: VerificationRequest,
+    ) -> None:
+        """Facts are a few scalars, never a whole record, and never carry an ID number."""
+        for request in (matching_request, mismatching_request):
+            result = await verifier.verify(request)
+            _assert_minimal_facts(result.facts, request)
+
+    @pytest.mark.asyncio
+    async def test_registration(self, plugin_module: ModuleType, plugin_settings: Settings) -> None:
+        """The hook registers uniquely named verifiers with sources and a working factory."""
+        registrations = _registrations(plugin_module, "ruxue_verifiers", plugin_settings)
+        assert registrations, "ruxue_verifiers registered nothing"
+        names = [r.name for r in registrations if isinstance(r, VerifierRegistration)]
+        assert len(names) == len(registrations), "ruxue_verifiers must yield VerifierRegistration"
+        assert len(set(names)) == len(names), f"duplicate verifier names: {names}"
+        available = _plugin_host(plugin_settings, plugin_module).available()["verifiers"]
+        for registration in registrations:
+            assert isinstance(registration, VerifierRegistration)
+            assert registration.name in available
+            assert registration.sources, f"{registration.name} answers no source"
+            assert all(isinstance(s, str) and s for s in registration.sources)
+            built = registration.factory(plugin_settings)
+            assert isinstance(built, Verifier)
+            await built.aclose()
+
+    @pytest.mark.asyncio
+    async def test_aclose_is_idempotent(self, verifier: Verifier) -> None:
+        """Closing twice is harmless (the host and the test both may close)."""
+        await verifier.aclose()
+        await verifier.aclose()
+
+
+def _assert_minimal_facts(facts: Mapping[str, object], request: VerificationRequest) -> None:
+    secrets = {request.id_number, request.guardian_id_number} - {None}
+    for key, value in facts.items():
+        assert isinstance(key, str), f"fact name {key!r} is not a string"
+        assert isinstance(value, FACT_TYPES), f"fact {key!r} is not a scalar: {value!r}"
+        if isinstance(value, str):
+            assert value not in secrets, f"fact {key!r} carries an ID number"
+            assert not contains_id_number(value), f"fact {key!r} carries an ID number"
+
+
+# --- notifiers -------------------------------------------------------------------------------
+
+
+class NotifierContract:
+    """The notifier contract (not collected itself: subclass it as ``Test…``).
+
+    Fixtures to provide: ``notifier``, ``plugin_module`` (the module holding the
+    ``ruxue_notifiers`` hook implementation), ``sms_request``, ``receipt_body`` (a delivery
+    receipt callback body as the vendor sends it) and ``expected_receipt_statuses`` (the
+    statuses it must parse into, in order); optionally ``plugin_settings``.
+    """
+
+    @pytest.fixture
+    def notifier(self) -> Notifier:
+        """The notifier under test."""
+        _missing("NotifierContract", "notifier", "a Notifier instance (close it after yield)")
+
+    @pytest.fixture
+    def plugin_module(self) -> ModuleType:
+        """The module with the plugin's ``@hookimpl def ruxue_notifiers``."""
+        _missing("NotifierContract", "plugin_module", "the module with your hook implementation")
+
+    @pytest.fixture
+    def plugin_settings(self) -> Settings:
+        """Settings passed to the hook and to factories; override to supply plugin options."""
+        return Settings()
+
+    @pytest.fixture
+    def sms_request(self) -> SmsRequest:
+        """An SMS the notifier accepts."""
+        _missing("NotifierContract", "sms_request", "an SmsRequest the vendor accepts")
+
+    @pytest.fixture
+    def receipt_body(self) -> bytes:
+        """A delivery-receipt callback body in the vendor's own format."""
+        _missing("NotifierContract", "receipt_body", "a sample receipt callback body (bytes)")
+
+    @pytest.fixture
+    def expected_receipt_statuses(self) -> list[MessageStatus]:
+        """The statuses ``receipt_body`` parses into, in order."""
+        _missing(
+            "NotifierContract", "expected_receipt_statuses", "the statuses receipt_body maps to"
+        )
+
+    @pytest.mark.asyncio
+    async def test_send_returns_accepted(self, notifier: Notifier, sms_request: SmsRequest) -> None:
+        """A sent message is ``accepted`` and carries the vendor's message id."""
+        receipt = await notifier.send(sms_request)
+        assert isinstance(receipt, SmsReceipt)
+        assert receipt.status is MessageStatus.ACCEPTED, receipt
+        assert isinstance(receipt.vendor_message_id, str)
+        assert receipt.vendor_message_id, "accepted without a vendor message id"
+
+    @pytest.mark.asyncio
+    async def test_sms_carries_no_id_number(
+        self, notifier: Notifier, sms_request: SmsRequest
+    ) -> None:
+        """Neither the SMS (text and params) nor the receipt carries an ID number."""
+        for part in (sms_request.text, *sms_request.params.values()):
+            assert not contains_id_number(part), "the sample SMS carries an ID number"
+        receipt = await notifier.send(sms_request)
+        for field in (receipt.vendor_message_id, receipt.vendor_code, receipt.detail):
+            assert field is None or not contains_id_number(field)
+
+    def test_parse_receipts(
+        self,
+        notifier: Notifier,
+        receipt_body: bytes,
+        expected_receipt_statuses: list[MessageStatus],
+    ) -> None:
+        """The vendor's receipt body maps onto the shared status vocabulary."""
+        receipts = notifier.parse_receipts(receipt_body)
+        assert [r.status for r in receipts] == list(expected_receipt_statuses)
+        for receipt in receipts:
+            assert receipt.status in RECEIPT_STATUSES, receipt
+            assert receipt.vendor_message_id, "a receipt must name the vendor's message id"
+
+    @pytest.mark.asyncio
+    async def test_registration(self, plugin_module: ModuleType, plugin_settings: Settings) -> None:
+        """The hook registers uniquely named notifiers with a working factory."""
+        registrations = _registrations(plugin_module, "ruxue_notifiers", plugin_settings)
+        assert registrations, "ruxue_notifiers registered nothing"
+        names = [r.name for r in registrations if isinstance(r, NotifierRegistration)]
+        assert len(names) == len(registrations), "ruxue_notifiers must yield NotifierRegistration"
+        assert len(set(names)) == len(names), f"duplicate notifier names: {names}"
+        available = _plugin_host(plugin_settings, plugin_module).available()["notifiers"]
+        for registration in registrations:
+            assert isinstance(registration, NotifierRegistration)
+            assert registration.name in available
+            built = registration.factory(plugin_settings)
+            assert isinstance(built, Notifier)
+            await built.aclose()
+
+    @pytest.mark.asyncio
+    async def test_aclose_is_idempotent(self, notifier: Notifier, sms_request: SmsRequest) -> None:
+        """Closing twice after use is harmless."""
+        await notifier.send(sms_request)
+        await notifier.aclose()
+        await notifier.aclose()
