@@ -103,9 +103,12 @@ async def claim(
     candidates = candidates.limit(limit)
     if postgres:
         candidates = candidates.with_for_update(skip_locked=True)
+    # A materialized CTE runs once. As a plain ``IN (subquery)`` PostgreSQL may plan a nested
+    # loop that re-runs the locking subquery for every outer row, claiming far beyond ``limit``.
+    picked = candidates.cte("claimable").prefix_with("MATERIALIZED", dialect="postgresql")
     statement = (
         sa.update(Job)
-        .where(col(Job.id).in_(candidates.scalar_subquery()), _due(now))
+        .where(col(Job.id).in_(select(picked.c.id)), _due(now))
         .values(
             status=JobStatus.RUNNING,
             lease_owner=owner,

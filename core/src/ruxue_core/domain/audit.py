@@ -14,6 +14,8 @@ from ruxue_core.domain.types import UTCDateTime, utcnow
 class AuditEvent(SQLModel, table=True):
     """One audited action. ``hash`` = SHA-256 over ``prev_hash`` and the row's canonical JSON."""
 
+    __tablename__ = "audit_event"
+
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     actor: str = Field(max_length=128, description="principal id")

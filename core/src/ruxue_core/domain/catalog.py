@@ -67,5 +67,7 @@ class Zone(SQLModel, table=True):
 class ZoneSchool(SQLModel, table=True):
     """Link of a zone to one of its schools (单校划片 has one, 多校划片 several)."""
 
+    __tablename__ = "zone_school"
+
     zone_id: int = Field(foreign_key="zone.id", primary_key=True)
     school_id: int = Field(foreign_key="school.id", primary_key=True)

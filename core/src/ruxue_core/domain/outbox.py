@@ -56,6 +56,8 @@ class Message(SQLModel, table=True):
 class CaseRecord(SQLModel, table=True):
     """A provincial case record (4.2.1 acceptance, 4.2.2 process/result), idempotent by version."""
 
+    __tablename__ = "case_record"
+
     __table_args__ = (sa.UniqueConstraint("receipt_no", "version", name="uq_case_record_version"),)
 
     id: int | None = Field(default=None, primary_key=True)

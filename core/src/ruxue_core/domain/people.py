@@ -40,6 +40,8 @@ class Child(SQLModel, table=True):
 class StaffAccount(SQLModel, table=True):
     """A staff member: counter staff of a township, a school's reviewer, a bureau officer."""
 
+    __tablename__ = "staff_account"
+
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(unique=True, max_length=64)
     name: str = Field(max_length=50)

@@ -1,0 +1,1 @@
+"""Alembic migrations for the core's tables (``ruxue migrate`` applies them)."""

@@ -1,0 +1,1 @@
+"""Ruxue's GraphQL gateway (Strawberry on Starlette) and the ``ruxue`` command line."""

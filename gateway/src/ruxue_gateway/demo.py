@@ -1,0 +1,345 @@
+"""``ruxue demo``: a whole (small) season end to end, through real parts.
+
+A fresh SQLite file; the sandbox 公安 service on a loopback port, loaded with synthetic
+families (valid, mismatching, undecidable, unreachable, unknown); the gateway on another
+port with its in-process worker; guardians submit over GraphQL; the verifier plugin checks
+over HTTP; reviewers decide over GraphQL; the development notifier writes the SMS. Then the
+summary is read back from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from ruxue_core.domain.enums import Role
+from ruxue_core.domain.types import utcnow
+from ruxue_core.migrate import upgrade
+from ruxue_core.plugins.builtin import issue_dev_token
+from ruxue_core.plugins.contracts import Principal
+from ruxue_core.policy import read_season_file
+from ruxue_core.rules.national_id import make_national_id
+from ruxue_core.runtime import Runtime
+from ruxue_core.services.reports import system_summary
+from ruxue_core.services.seasons import load_season
+from ruxue_core.settings import Settings, VerificationSettings
+from ruxue_gateway.app import create_app
+
+# The sample season beside the source tree (the demo runs from a checkout).
+SEASON_FILE: Final = (
+    Path(__file__).resolve().parents[3] / "contrib" / "seasons" / "linkong-2026-primary.toml"
+)
+SCENARIOS: Final = (  # (name, weight)
+    ("valid", 70),
+    ("mismatch", 12),
+    ("not_found", 3),
+    ("undecidable", 10),
+    ("unavailable", 5),
+)
+STREETS: Final = {
+    "420704101": ("燕矶镇", ("新街", "中心路", "港湾路", "杜湾村")),
+    "420704102": ("杨叶镇", ("杨叶大道", "新城路", "戴家湾村")),
+    "420704103": ("沙窝乡", ("沙窝街", "黄山村", "桥头路")),
+}
+SURNAMES: Final = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN: Final = "子涵浩然欣怡梓萱宇轩雨桐一诺俊熙思远嘉怡明轩若曦"
+
+SUBMIT: Final = """
+mutation Submit($input: SubmitApplicationInput!) {
+  submitApplication(input: $input) {
+    __typename
+    ... on SubmitApplicationSuccess { applicationId receiptNo queryCode status version }
+    ... on Error { code message field }
+  }
+}"""
+APPLICATION: Final = """
+query One($id: ID!) {
+  application(id: $id) { __typename ... on Application { status version } ... on Error { code } }
+}"""
+REVIEW: Final = """
+mutation Review($input: ReviewApplicationInput!) {
+  reviewApplication(input: $input) {
+    __typename ... on ApplicationChanged { status version } ... on Error { code message }
+  }
+}"""
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One synthetic family and what the sandbox holds about it."""
+
+    index: int
+    scenario: str
+    child_name: str
+    child_id: str
+    guardian_name: str
+    guardian_id: str
+    phone: str
+    township: str
+    address: str
+
+
+def make_families(count: int, seed: int) -> list[Family]:
+    """Deterministic synthetic families, each given a scenario by weight."""
+    rng = random.Random(seed)
+    names, weights = zip(*SCENARIOS, strict=True)
+    families = []
+    for i in range(count):
+        township = rng.choice(sorted(STREETS))
+        town, streets = STREETS[township]
+        surname = rng.choice(SURNAMES)
+        born = date(2019, 9, 1) + timedelta(days=rng.randrange(365))
+        families.append(
+            Family(
+                index=i,
+                scenario=rng.choices(names, weights)[0],
+                child_name=surname + rng.choice(GIVEN) + rng.choice(GIVEN),
+                child_id=make_national_id("420704", born, i % 1000),
+                guardian_name=surname + rng.choice(GIVEN),
+                guardian_id=make_national_id(
+                    "420704", date(1985, 1, 1) + timedelta(days=rng.randrange(3650)), i % 1000
+                ),
+                phone=f"139{rng.randrange(10**8):08d}",
+                township=township,
+                address=f"{town}{rng.choice(streets)}{rng.randrange(1, 200)}号",
+            )
+        )
+    return families
+
+
+def sandbox_records(families: Sequence[Family]) -> list[Any]:
+    """The 公安 records matching each family's scenario (none for ``not_found``)."""
+    from ruxue_sandbox import HukouRecord
+
+    records = []
+    for f in families:
+        if f.scenario == "not_found":
+            continue
+        registered = f.address if f.scenario != "mismatch" else f.address.replace("号", "号附1号")
+        records.append(
+            HukouRecord(
+                id_number=f.child_id,
+                name=f.child_name,
+                address=registered,
+                township_code=f.township,
+                move_in_date=date(2021, 3, 1),
+                guardians={f.guardian_id: "father"},
+                ambiguous=f.scenario == "undecidable",
+                unavailable=f.scenario == "unavailable",
+            )
+        )
+    return records
+
+
+def run_demo(
+    *,
+    families: int,
+    data_dir: Path | None,
+    seed: int,
+    console: Console,
+    season_file: Path = SEASON_FILE,
+) -> dict[str, Any]:
+    """Run the demo and return its JSON-ready summary."""
+    directory = data_dir or Path(tempfile.mkdtemp(prefix="ruxue-demo-"))
+    _fresh(directory)
+    return asyncio.run(_run(make_families(families, seed), directory, seed, season_file, console))
+
+
+def _fresh(directory: Path) -> None:
+    """Start from nothing: remove a previous run's database, key and SMS log."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+
+
+async def _run(
+    families: list[Family], directory: Path, seed: int, season_file: Path, console: Console
+) -> dict[str, Any]:
+    from ruxue_sandbox import GonganDataset, create_gongan_app, serve_in_thread
+
+    started = time.perf_counter()
+    dataset = GonganDataset(seed=seed)
+    dataset.add(*sandbox_records(families))
+    with serve_in_thread(create_gongan_app(dataset)) as gongan_url:
+        settings = Settings(
+            data_dir=directory,
+            database_url=None,
+            verifiers=["gongan"],
+            notifiers=["devlog"],
+            plugin_options={"gongan": {"base_url": gongan_url, "api_key": dataset.api_key}},
+            verification=VerificationSettings(attempts=3, wait_initial=0.05, wait_max=0.2),
+        )
+        await asyncio.to_thread(upgrade, settings.resolved_database_url)
+        observer = Runtime.create(settings)
+        try:
+            async with observer.unit_of_work() as uow:
+                window = (utcnow() - timedelta(hours=1), utcnow() + timedelta(days=14))
+                season = await load_season(
+                    uow, read_season_file(season_file), Principal.system(), window=window
+                )
+            console.print(f"[bold]招生季[/bold] {season.name}，{len(families)} 户模拟家庭")
+            with serve_in_thread(create_app(settings, in_process_worker=True)) as gateway_url:
+                async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
+                    demo = _Demo(client, settings, season.code, console)
+                    ids = await demo.submit_all(families)
+                    await demo.wait_until_settled(observer, ids)
+                    await demo.review_all(families, ids)
+                    await demo.wait_until_settled(observer, ids)
+            async with observer.unit_of_work(read_only=True) as uow:
+                summary = await system_summary(uow)
+        finally:
+            await observer.close()
+    sms_log = directory / "sms-outbox.jsonl"
+    summary["families_by_scenario"] = dict(Counter(f.scenario for f in families))
+    summary["sms_written"] = len(sms_log.read_text().splitlines()) if sms_log.exists() else 0
+    summary["data_dir"] = str(directory)
+    summary["elapsed_seconds"] = round(time.perf_counter() - started, 2)
+    _print(summary, console)
+    return summary
+
+
+class _Demo:
+    """The demo's GraphQL client: guardians, counter staff, school and bureau reviewers."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, settings: Settings, season_code: str, console: Console
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.season_code = season_code
+        self.console = console
+        self.limit = asyncio.Semaphore(8)
+        self.staff = {
+            role: self._token(Principal(f"demo-{role.value}", role, "演示", None, None))
+            for role in (Role.COUNTER_STAFF, Role.SCHOOL_REVIEWER, Role.BUREAU_OFFICER)
+        }
+
+    def _token(self, principal: Principal) -> str:
+        return f"Bearer {issue_dev_token(self.settings, principal)}"
+
+    async def _graphql(self, token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        async with self.limit:
+            response = await self.client.post(
+                "/graphql",
+                json={"query": query, "variables": variables},
+                headers={"Authorization": token},
+            )
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        if body.get("errors"):
+            raise RuntimeError(json.dumps(body["errors"], ensure_ascii=False))
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def submit_all(self, families: Sequence[Family]) -> dict[int, str]:
+        """Each guardian submits online; returns family index → application id."""
+        ids: dict[int, str] = {}
+        with Progress(console=self.console, transient=True) as progress:
+            task = progress.add_task("提交报名 (submitting)", total=len(families))
+
+            async def submit(f: Family) -> None:
+                token = self._token(Principal(f"guardian-{f.index}", Role.GUARDIAN, f.guardian_name))
+                data = await self._graphql(token, SUBMIT, {"input": _submit_input(f, self.season_code)})
+                result = data["submitApplication"]
+                if result["__typename"] != "SubmitApplicationSuccess":
+                    raise RuntimeError(f"family {f.index}: {result}")
+                ids[f.index] = result["applicationId"]
+                progress.advance(task)
+
+            await asyncio.gather(*(submit(f) for f in families))
+        return ids
+
+    async def wait_until_settled(self, observer: Runtime, ids: dict[int, str]) -> None:
+        """Wait until the worker has verified everything and sent every message."""
+        with Progress(console=self.console, transient=True) as progress:
+            task = progress.add_task("后台处理 (verifying, notifying)", total=None)
+            while True:
+                async with observer.unit_of_work(read_only=True) as uow:
+                    summary = await system_summary(uow)
+                busy = sum(summary["jobs"].get(s, 0) for s in ("pending", "running"))
+                progress.update(task, description=f"后台处理中，剩余任务 {busy}")
+                if busy == 0:
+                    return
+                await asyncio.sleep(0.1)
+
+    async def review_all(self, families: Sequence[Family], ids: dict[int, str]) -> None:
+        """Counter staff handle manual checks; schools and the bureau review the rest."""
+        with Progress(console=self.console, transient=True) as progress:
+            task = progress.add_task("审核 (reviewing)", total=len(families))
+
+            async def review(f: Family) -> None:
+                await self._review_one(f, ids[f.index])
+                progress.advance(task)
+
+            await asyncio.gather(*(review(f) for f in families))
+
+    async def _review_one(self, family: Family, application_id: str) -> None:
+        steps: dict[str, tuple[Role, str]] = {
+            "MANUAL_REVIEW": (Role.COUNTER_STAFF, "RETURN" if family.index % 3 == 0 else "APPROVE"),
+            "SCHOOL_REVIEW": (Role.SCHOOL_REVIEWER, "APPROVE"),
+            "BUREAU_REVIEW": (Role.BUREAU_OFFICER, "APPROVE"),
+        }
+        token = self.staff[Role.BUREAU_OFFICER]
+        state = (await self._graphql(token, APPLICATION, {"id": application_id}))["application"]
+        status, version = state["status"], state["version"]
+        while status in steps:
+            role, decision = steps[status]
+            review = {
+                "applicationId": application_id,
+                "decision": decision,
+                "comment": "演示审核",
+                "expectedVersion": version,
+            }
+            data = await self._graphql(self.staff[role], REVIEW, {"input": review})
+            result = data["reviewApplication"]
+            if result["__typename"] != "ApplicationChanged":
+                raise RuntimeError(f"review of {application_id}: {result}")
+            status, version = result["status"], result["version"]
+
+
+def _submit_input(family: Family, season_code: str) -> dict[str, Any]:
+    return {
+        "seasonCode": season_code,
+        "child": {"name": family.child_name, "idNumber": family.child_id},
+        "guardian": {"name": family.guardian_name, "idNumber": family.guardian_id},
+        "guardianPhone": family.phone,
+        "relationship": "FATHER",
+        "address": family.address,
+        "townshipCode": family.township,
+    }
+
+
+def _print(summary: dict[str, Any], console: Console) -> None:
+    table = Table(title="演示结果 (demo summary)")
+    table.add_column("项目 (item)")
+    table.add_column("数量 (count)", justify="right")
+    for label, n in sorted(summary["by_status_label"].items(), key=lambda kv: -kv[1]):
+        table.add_row(f"状态：{label}", str(n))
+    for outcome, n in sorted(summary["verification_checks"].items()):
+        table.add_row(f"核验：{outcome}", str(n))
+    for status, n in sorted(summary["messages"].items()):
+        table.add_row(f"短信：{status}", str(n))
+    for status, n in sorted(summary["jobs"].items()):
+        table.add_row(f"任务：{status}", str(n))
+    table.add_row("审计链完整 (audit intact)", "是" if summary["audit"]["intact"] else "否")
+    console.print(table)
+    console.print(
+        f"共 {summary['applications']} 件申请，耗时 {summary['elapsed_seconds']} 秒；"
+        f"数据目录 {summary['data_dir']}"
+    )
+

@@ -1,0 +1,73 @@
+"""GraphQL input types for applications."""
+
+from __future__ import annotations
+
+import strawberry
+
+from ruxue_core.domain import enums
+from ruxue_core.services.applications import PersonInput as CorePerson
+from ruxue_core.services.applications import ReviewApplication, SubmitApplication
+from ruxue_gateway.schema import enums as _registered_enums  # noqa: F401
+
+
+@strawberry.input(description="A person as written on their resident ID card.")
+class PersonInput:
+    """Name and 18-character resident ID number."""
+
+    name: str
+    id_number: str
+
+    def to_core(self) -> CorePerson:
+        """The core's value."""
+        return CorePerson(self.name, self.id_number)
+
+
+@strawberry.input(description="A new application (报名).")
+class SubmitApplicationInput:
+    """Only what the rules need: no income, job or vaccination fields."""
+
+    season_code: str
+    child: PersonInput
+    guardian: PersonInput
+    guardian_phone: str
+    relationship: enums.Relationship
+    address: str
+    township_code: str | None = None
+
+    def to_command(self) -> SubmitApplication:
+        """The core's command."""
+        return SubmitApplication(
+            season_code=self.season_code,
+            child=self.child.to_core(),
+            guardian=self.guardian.to_core(),
+            guardian_phone=self.guardian_phone,
+            relationship=self.relationship,
+            address=self.address,
+            township_code=self.township_code,
+        )
+
+
+@strawberry.input(description="A reviewer's decision at the application's current step.")
+class ReviewApplicationInput:
+    """``expectedVersion`` guards against two reviewers deciding at once."""
+
+    application_id: strawberry.ID
+    decision: enums.ReviewDecision
+    comment: str = ""
+    expected_version: int | None = None
+
+    def to_command(self, application_id: int) -> ReviewApplication:
+        """The core's command."""
+        return ReviewApplication(
+            application_id=application_id,
+            decision=self.decision,
+            comment=self.comment,
+            expected_version=self.expected_version,
+        )
+
+
+@strawberry.input(description="Withdraw an application not yet decided.")
+class WithdrawApplicationInput:
+    """The application to withdraw."""
+
+    application_id: strawberry.ID

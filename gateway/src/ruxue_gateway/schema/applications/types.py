@@ -1,0 +1,134 @@
+"""GraphQL object types for applications."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from ruxue_core.domain.enums import Channel, Outcome, Status
+from ruxue_core.services.applications import StatusView, Submitted
+from ruxue_core.services.views import ApplicationView, EvidenceView
+from ruxue_gateway.schema import enums as _registered_enums  # noqa: F401
+
+
+@strawberry.type(description="Public result lookup: no personal numbers, the name masked.")
+class StatusLookup:
+    """What anyone with the receipt number and query code may see."""
+
+    receipt_no: str
+    status: Status
+    status_label: str
+    child_name: str
+    school_name: str | None
+    updated_at: datetime
+
+    @classmethod
+    def from_view(cls, view: StatusView) -> StatusLookup:
+        """Map the core's view."""
+        return cls(
+            receipt_no=view.receipt_no,
+            status=view.status,
+            status_label=view.status_label,
+            child_name=view.child_name,
+            school_name=view.school_name,
+            updated_at=view.updated_at,
+        )
+
+
+@strawberry.type(description="One department check (数据核验) of an application.")
+class Evidence:
+    """A verifier's outcome, without the source's record."""
+
+    source: str
+    subject: str
+    outcome: Outcome
+    outcome_label: str
+    reason: str | None
+    checked_at: datetime
+
+    @classmethod
+    def from_view(cls, view: EvidenceView) -> Evidence:
+        """Map the core's view."""
+        return cls(
+            source=view.source,
+            subject=view.subject,
+            outcome=view.outcome,
+            outcome_label=view.outcome_label,
+            reason=view.reason,
+            checked_at=view.checked_at,
+        )
+
+
+@strawberry.type(description="An application (办件) as its guardian or staff see it; masked.")
+class Application:
+    """Personal numbers are masked (``4207**********1231``, ``138****5678``)."""
+
+    id: strawberry.ID
+    receipt_no: str
+    status: Status
+    status_label: str
+    version: int = strawberry.field(description="Pass back as `expectedVersion` when reviewing.")
+    channel: Channel
+    child_name: str
+    child_id_number: str
+    guardian_name: str
+    guardian_phone: str
+    address: str
+    school_name: str | None
+    created_at: datetime
+    updated_at: datetime
+    evidence: list[Evidence]
+
+    @classmethod
+    def from_view(cls, view: ApplicationView) -> Application:
+        """Map the core's view."""
+        return cls(
+            id=strawberry.ID(str(view.id)),
+            receipt_no=view.receipt_no,
+            status=view.status,
+            status_label=view.status_label,
+            version=view.version,
+            channel=view.channel,
+            child_name=view.child_name,
+            child_id_number=view.child_id_number,
+            guardian_name=view.guardian_name,
+            guardian_phone=view.guardian_phone,
+            address=view.address,
+            school_name=view.school_name,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+            evidence=[Evidence.from_view(e) for e in view.evidence],
+        )
+
+
+@strawberry.type(description="The application was accepted. Show the query code once.")
+class SubmitApplicationSuccess:
+    """Receipt number (办件编号) and query code (查询密码) for the guardian to keep."""
+
+    application_id: strawberry.ID
+    receipt_no: str
+    query_code: str
+    status: Status
+    version: int
+
+    @classmethod
+    def from_result(cls, result: Submitted) -> SubmitApplicationSuccess:
+        """Map the core's result."""
+        return cls(
+            application_id=strawberry.ID(str(result.application_id)),
+            receipt_no=result.receipt_no,
+            query_code=result.query_code,
+            status=result.status,
+            version=result.version,
+        )
+
+
+@strawberry.type(description="The application's status after the action.")
+class ApplicationChanged:
+    """New status and version."""
+
+    application_id: strawberry.ID
+    receipt_no: str
+    status: Status
+    version: int
