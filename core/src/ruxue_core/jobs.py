@@ -14,6 +14,7 @@ the database effects of a job happen exactly once even when two workers raced fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
@@ -83,7 +84,9 @@ async def enqueue(
     }
     postgres = session.get_bind().dialect.name == "postgresql"
     insert = postgresql.insert if postgres else sqlite.insert
-    statement = insert(Job).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    statement = (
+        insert(Job).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
     await (await session.connection()).execute(statement)
 
 
@@ -115,7 +118,9 @@ async def claim(
             lease_until=now + lease,
             attempts=col(Job.attempts) + 1,
         )
-        .returning(col(Job.id), col(Job.kind), col(Job.payload), col(Job.attempts), col(Job.max_attempts))
+        .returning(
+            col(Job.id), col(Job.kind), col(Job.payload), col(Job.attempts), col(Job.max_attempts)
+        )
     )
     rows = (await (await session.connection()).execute(statement)).all()
     await session.commit()
@@ -142,7 +147,7 @@ async def complete(session: AsyncSession, job: ClaimedJob) -> None:
         .values(status=JobStatus.DONE, finished_at=utcnow(), lease_owner=None, lease_until=None)
     )
     result = await (await session.connection()).execute(statement)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise LeaseLost(f"job {job.id} attempt {job.attempts}")
 
 
@@ -192,7 +197,7 @@ async def retry_dead(session: AsyncSession, job_id: int) -> bool:
         .values(status=JobStatus.PENDING, attempts=0, run_after=utcnow(), finished_at=None)
     )
     result = await (await session.connection()).execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 def new_worker_id() -> str:
@@ -239,10 +244,8 @@ class Worker:
                 log.exception("worker %s: claiming failed; backing off", self.id)
                 claimed = 0
             if not claimed:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.poll_interval)
-                except TimeoutError:
-                    pass
         log.info("worker %s stopped", self.id)
 
     async def drain(self, *, max_rounds: int = 10_000) -> int:
@@ -272,7 +275,10 @@ class Worker:
             permanent = isinstance(exc, PermanentPluginError | RuxueError)
             async with self.runtime.db.session() as session:
                 status = await fail(
-                    session, job, f"{type(exc).__name__}: {exc}", permanent=permanent,
+                    session,
+                    job,
+                    f"{type(exc).__name__}: {exc}",
+                    permanent=permanent,
                     settings=self.settings,
                 )
             log.warning("job %s (%s) failed, now %s: %s", job.id, job.kind, status, exc)

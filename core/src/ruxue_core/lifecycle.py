@@ -27,7 +27,7 @@ class Event(StrEnum):
 
     SUBMIT = "submit"
     START_VERIFICATION = "start_verification"
-    PASS_VERIFICATION = "pass_verification"
+    PASS_VERIFICATION = "pass_verification"  # noqa: S105 - an event name, not a secret
     FAIL_VERIFICATION = "fail_verification"
     REFER_TO_MANUAL = "refer_to_manual"
     CORRECT = "correct"
@@ -152,12 +152,14 @@ async def apply_event(
     :raises Conflict: ``expected_version`` is stale (someone changed the application).
     Nothing is changed when any of these is raised.
     """
+    # A stale read is reported first: the caller judged a state that no longer exists, so
+    # "refresh" is the answer, not a guard failure on a state the caller never saw.
+    if expected_version is not None and application.version != expected_version:
+        raise Conflict()
     row = transition_for(application.status, event)
     actor = ROLE_ACTOR.get(principal.role)
     if actor is None or actor not in row.actors:
         raise Forbidden(f"当前角色不能执行“{EVENT_LABELS[event]}”")
-    if expected_version is not None and application.version != expected_version:
-        raise Conflict()
     application.status = row.target
     application.updated_at = utcnow()
     uow.session.add(application)

@@ -69,7 +69,9 @@ async def queue_for_status(uow: UnitOfWork, application: Application) -> Message
     )
     uow.session.add(message)
     await uow.session.flush()
-    await jobs.enqueue(uow.session, "notify.send", {"message_id": message.id}, key=f"sms:{message.id}")
+    await jobs.enqueue(
+        uow.session, "notify.send", {"message_id": message.id}, key=f"sms:{message.id}"
+    )
     return message
 
 
@@ -92,15 +94,20 @@ async def send_handler(runtime: Runtime, job: jobs.ClaimedJob) -> jobs.Apply:
         season = await uow.session.get(Season, application.season_id)
         assert season is not None
     template = next(
-        (t for t in season.policy.get("sms", {}).get("templates", {}).values()
-         if t.get("code") == message.template),
+        (
+            t
+            for t in season.policy.get("sms", {}).get("templates", {}).values()
+            if t.get("code") == message.template
+        ),
         None,
     )
     if template is None:
         raise PermanentPluginError(f"模板 {message.template} 不存在")
     params = dict(message.params)
     if "query_code" in template_fields(template["text"]):
-        params["query_code"] = runtime.cipher.decrypt(application.query_code_ct, purpose="query_code")
+        params["query_code"] = runtime.cipher.decrypt(
+            application.query_code_ct, purpose="query_code"
+        )
     request = SmsRequest(
         message_id=str(message_id),
         phone=runtime.cipher.decrypt(message.phone_ct, purpose="message.phone"),

@@ -72,7 +72,9 @@ class SmsTemplate(_Strict):
     def _fields(self) -> SmsTemplate:
         unknown = template_fields(self.text) - ALLOWED_PARAMS
         if unknown:
-            raise ValueError(f"unknown placeholders {sorted(unknown)}; allowed: {sorted(ALLOWED_PARAMS)}")
+            raise ValueError(
+                f"unknown placeholders {sorted(unknown)}; allowed: {sorted(ALLOWED_PARAMS)}"
+            )
         return self
 
 

@@ -122,9 +122,7 @@ class _Metrics:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.registry = CollectorRegistry()
-        self.jobs = Gauge(
-            "ruxue_jobs", "Outbox jobs by state", ["status"], registry=self.registry
-        )
+        self.jobs = Gauge("ruxue_jobs", "Outbox jobs by state", ["status"], registry=self.registry)
 
     async def endpoint(self, _request: Request) -> Response:
         async with self.runtime.unit_of_work(read_only=True) as uow:

@@ -20,13 +20,9 @@ from ruxue_core.errors import ConfigurationError
 from ruxue_core.plugins import hookspecs
 from ruxue_core.plugins.contracts import (
     CaseReporter,
-    CaseReporterRegistration,
     IdentityProvider,
-    IdentityProviderRegistration,
     Notifier,
-    NotifierRegistration,
     Verifier,
-    VerifierRegistration,
 )
 from ruxue_core.settings import Settings
 
@@ -73,7 +69,9 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         try:
             plugin = ep.load()
         except Exception:
-            log.exception("skipping plugin entry point %r (%s): it failed to load", ep.name, ep.value)
+            log.exception(
+                "skipping plugin entry point %r (%s): it failed to load", ep.name, ep.value
+            )
             continue
         pm.register(plugin, name=ep.name)
 
@@ -93,8 +91,12 @@ class PluginHost:
     def __init__(self, settings: Settings, pm: pluggy.PluginManager) -> None:
         self.settings = settings
         self._pm = pm
-        self._verifier_regs = _unique(_flatten(pm.hook.ruxue_verifiers(config=settings)), "verifier")
-        self._notifier_regs = _unique(_flatten(pm.hook.ruxue_notifiers(config=settings)), "notifier")
+        self._verifier_regs = _unique(
+            _flatten(pm.hook.ruxue_verifiers(config=settings)), "verifier"
+        )
+        self._notifier_regs = _unique(
+            _flatten(pm.hook.ruxue_notifiers(config=settings)), "notifier"
+        )
         self._reporter_regs = _unique(
             _flatten(pm.hook.ruxue_case_reporters(config=settings)), "case reporter"
         )
@@ -198,4 +200,3 @@ def _select(registrations: dict[str, R], names: Sequence[str], setting: str) -> 
             f"配置项 {setting} 中的插件 {', '.join(unknown)} 未安装；可用的有：{valid}"
         )
     return [registrations[name] for name in names]
-

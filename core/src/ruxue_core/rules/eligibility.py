@@ -20,8 +20,6 @@ def check_age(birth_date: date, cutoff: date, *, oldest: date | None = None) -> 
     :param oldest: the earliest eligible birth date, if the season sets one.
     """
     if birth_date > cutoff:
-        raise Ineligible(
-            f"儿童须在{cutoff:%Y年%m月%d日}（含）以前出生", field="child.idNumber"
-        )
+        raise Ineligible(f"儿童须在{cutoff:%Y年%m月%d日}（含）以前出生", field="child.idNumber")
     if oldest is not None and birth_date < oldest:
         raise Ineligible(f"儿童须在{oldest:%Y年%m月%d日}（含）以后出生", field="child.idNumber")

@@ -12,7 +12,14 @@ from sqlmodel import col, select
 
 from ruxue_core.audit import AuditEntry
 from ruxue_core.domain import Application, Child, Guardian, Review, School, Season
-from ruxue_core.domain.enums import STATUS_LABELS, Channel, Relationship, ReviewDecision, Role, Status
+from ruxue_core.domain.enums import (
+    STATUS_LABELS,
+    Channel,
+    Relationship,
+    ReviewDecision,
+    Role,
+    Status,
+)
 from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import Duplicate, Ineligible, InvalidInput, NotFound, RateLimited
 from ruxue_core.lifecycle import Event, apply_event
@@ -149,7 +156,9 @@ async def _guardian(
     """Find the guardian by blind index (refreshing name and phone) or create one."""
     cipher = uow.cipher
     idx = cipher.blind_index(id_number, purpose="guardian.id_number")
-    guardian = (await uow.session.exec(select(Guardian).where(Guardian.id_number_idx == idx))).first()
+    guardian = (
+        await uow.session.exec(select(Guardian).where(Guardian.id_number_idx == idx))
+    ).first()
     if guardian is None:
         guardian = Guardian(
             name=name,
@@ -232,7 +241,9 @@ async def review_application(
     )
     await uow.commit()
     assert application.version is not None
-    return Reviewed(application.id or 0, application.receipt_no, application.status, application.version)
+    return Reviewed(
+        application.id or 0, application.receipt_no, application.status, application.version
+    )
 
 
 async def withdraw_application(
@@ -288,9 +299,7 @@ async def lookup_status(uow: UnitOfWork, receipt_no: str, query_code: str) -> St
     if not codes.QUERY_CODE_PATTERN.match(query_code):
         raise InvalidInput("查询密码应为6位数字", field="queryCode")
     application = (
-        await uow.session.exec(
-            select(Application).where(col(Application.receipt_no) == receipt_no)
-        )
+        await uow.session.exec(select(Application).where(col(Application.receipt_no) == receipt_no))
     ).first()
     if application is None:
         raise NotFound("办件编号或查询密码不正确")

@@ -30,8 +30,15 @@ async def load_season(
     info = data.season
     opens_at, closes_at = window or (info.opens_at, info.closes_at)
     season = (await uow.session.exec(select(Season).where(Season.code == info.code))).first()
-    season = season or Season(code=info.code, name=info.name, year=info.year, stage=info.stage,
-                              age_cutoff=info.age_cutoff, opens_at=opens_at, closes_at=closes_at)
+    season = season or Season(
+        code=info.code,
+        name=info.name,
+        year=info.year,
+        stage=info.stage,
+        age_cutoff=info.age_cutoff,
+        opens_at=opens_at,
+        closes_at=closes_at,
+    )
     season.sqlmodel_update(
         {
             "name": info.name,
@@ -73,8 +80,14 @@ async def load_season(
         uow.session.add(school)
     await uow.session.flush()
     uow.audit(
-        AuditEntry(actor.id, actor.role.value, "season.load", "season", info.code,
-                   {"regions": len(data.regions), "schools": len(data.schools)})
+        AuditEntry(
+            actor.id,
+            actor.role.value,
+            "season.load",
+            "season",
+            info.code,
+            {"regions": len(data.regions), "schools": len(data.schools)},
+        )
     )
     await uow.commit()
     return season

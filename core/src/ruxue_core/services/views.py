@@ -90,7 +90,9 @@ async def get_application(
         version=application.version or 0,
         channel=application.channel,
         child_name=mask_name(child.name),
-        child_id_number=mask_id_number(cipher.decrypt(child.id_number_ct, purpose="child.id_number")),
+        child_id_number=mask_id_number(
+            cipher.decrypt(child.id_number_ct, purpose="child.id_number")
+        ),
         guardian_name=mask_name(guardian.name),
         guardian_phone=mask_phone(cipher.decrypt(guardian.phone_ct, purpose="guardian.phone")),
         address=application.address,
@@ -98,7 +100,9 @@ async def get_application(
         created_at=application.created_at,
         updated_at=application.updated_at,
         evidence=tuple(
-            EvidenceView(e.source, e.subject, e.outcome, OUTCOME_LABELS[e.outcome], e.reason, e.checked_at)
+            EvidenceView(
+                e.source, e.subject, e.outcome, OUTCOME_LABELS[e.outcome], e.reason, e.checked_at
+            )
             for e in evidence
         ),
     )

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 06:33:04.726770
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 
