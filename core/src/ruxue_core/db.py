@@ -2,11 +2,15 @@
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout, and writers take the
 database lock up front with ``BEGIN IMMEDIATE`` so two writers never deadlock on upgrade.
-Read-only units use a plain deferred ``BEGIN``. PostgreSQL needs none of this.
+Read-only units use a plain deferred ``BEGIN``. Within one process, SQLite writers also queue
+on an ``asyncio.Lock``: SQLite's own busy handler waits by sleeping (up to 100 ms a try), so
+letting a process's writers contend inside SQLite costs far more than queueing them here.
+PostgreSQL needs none of this.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -64,6 +68,7 @@ class Database:
         self.engine = engine
         self.postgres = is_postgres(engine)
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._write_lock = None if self.postgres else asyncio.Lock()
 
     @asynccontextmanager
     async def session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
@@ -71,6 +76,15 @@ class Database:
 
         ``StaleDataError`` (a lost optimistic-locking race) surfaces as ``Conflict``.
         """
+        if read_only or self._write_lock is None:
+            async with self._session(read_only=read_only) as session:
+                yield session
+        else:
+            async with self._write_lock, self._session(read_only=False) as session:
+                yield session
+
+    @asynccontextmanager
+    async def _session(self, *, read_only: bool) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
             if read_only:
                 await session.connection(execution_options={READ_ONLY: True})

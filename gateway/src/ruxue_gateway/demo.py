@@ -16,18 +16,18 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import httpx
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ruxue_core.domain.enums import Role
+from ruxue_core.domain.enums import JobStatus, Role
 from ruxue_core.domain.types import utcnow
 from ruxue_core.migrate import upgrade
 from ruxue_core.plugins.builtin import issue_dev_token
@@ -35,6 +35,7 @@ from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import read_season_file
 from ruxue_core.rules.national_id import make_national_id
 from ruxue_core.runtime import Runtime
+from ruxue_core.services.operations import job_counts
 from ruxue_core.services.reports import system_summary
 from ruxue_core.services.seasons import load_season
 from ruxue_core.settings import Settings, VerificationSettings
@@ -44,6 +45,7 @@ from ruxue_gateway.app import create_app
 SEASON_FILE: Final = (
     Path(__file__).resolve().parents[3] / "contrib" / "seasons" / "linkong-2026-primary.toml"
 )
+T = TypeVar("T")
 SCENARIOS: Final = (  # (name, weight)
     ("valid", 70),
     ("mismatch", 12),
@@ -197,10 +199,10 @@ async def _run(
             with serve_in_thread(create_app(settings, in_process_worker=True)) as gateway_url:
                 async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
                     demo = _Demo(client, settings, season.code, console)
-                    ids = await demo.submit_all(families)
-                    await demo.wait_until_settled(observer, ids)
-                    await demo.review_all(families, ids)
-                    await demo.wait_until_settled(observer, ids)
+                    ids = await demo.phase("提交报名 (submit)", demo.submit_all(families))
+                    await demo.phase("自动核验 (verify)", demo.wait_until_settled(observer))
+                    await demo.phase("审核 (review)", demo.review_all(families, ids))
+                    await demo.phase("短信与回传 (notify)", demo.wait_until_settled(observer))
             async with observer.unit_of_work(read_only=True) as uow:
                 summary = await system_summary(uow)
         finally:
@@ -229,6 +231,13 @@ class _Demo:
             role: self._token(Principal(f"demo-{role.value}", role, "演示", None, None))
             for role in (Role.COUNTER_STAFF, Role.SCHOOL_REVIEWER, Role.BUREAU_OFFICER)
         }
+
+    async def phase(self, label: str, work: Awaitable[T]) -> T:
+        """Run one phase and print how long it took."""
+        started = time.perf_counter()
+        result = await work
+        self.console.print(f"  {label}: {time.perf_counter() - started:.1f} 秒")
+        return result
 
     def _token(self, principal: Principal) -> str:
         return f"Bearer {issue_dev_token(self.settings, principal)}"
@@ -269,14 +278,14 @@ class _Demo:
             await asyncio.gather(*(submit(f) for f in families))
         return ids
 
-    async def wait_until_settled(self, observer: Runtime, ids: dict[int, str]) -> None:
+    async def wait_until_settled(self, observer: Runtime) -> None:
         """Wait until the worker has verified everything and sent every message."""
         with Progress(console=self.console, transient=True) as progress:
             task = progress.add_task("后台处理 (verifying, notifying)", total=None)
             while True:
                 async with observer.unit_of_work(read_only=True) as uow:
-                    summary = await system_summary(uow)
-                busy = sum(summary["jobs"].get(s, 0) for s in ("pending", "running"))
+                    counts = await job_counts(uow)
+                busy = counts.get(JobStatus.PENDING, 0) + counts.get(JobStatus.RUNNING, 0)
                 progress.update(task, description=f"后台处理中，剩余任务 {busy}")
                 if busy == 0:
                     return

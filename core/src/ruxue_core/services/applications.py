@@ -109,7 +109,10 @@ async def submit_application(
             male=child_id.male,
         )
         uow.session.add(child)
-        await uow.session.flush()
+        try:
+            await uow.session.flush()
+        except IntegrityError:  # a concurrent submission inserted the same child first
+            raise Duplicate() from None
     elif await _has_application(uow, season.id, child.id):
         raise Duplicate()
     guardian = await _guardian(uow, guardian_name, guardian_id.value, phone, actor)
