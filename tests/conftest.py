@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -82,11 +83,31 @@ def season_file() -> SeasonFile:
     return read_season_file(SAMPLE_SEASON)
 
 
-@pytest.fixture
-async def season(runtime: Runtime, season_file: SeasonFile) -> str:
-    """The sample season loaded with its registration window open now; returns its code."""
+async def open_sample_season(runtime: Runtime, season_file: SeasonFile) -> str:
+    """Load the sample season with its registration window open now; return its code."""
     window = (utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
     async with runtime.unit_of_work() as uow:
         await load_season(uow, season_file, Principal.system(), window=window)
     return season_file.season.code
 
+
+@pytest.fixture
+async def season(runtime: Runtime, season_file: SeasonFile) -> str:
+    """The sample season, open now, for async tests; returns its code."""
+    return await open_sample_season(runtime, season_file)
+
+
+@pytest.fixture
+def seeded_settings(settings: Settings, season_file: SeasonFile) -> Settings:
+    """Settings whose database already holds the open sample season (for sync tests that
+    drive the app or the CLI, which run their own event loops)."""
+
+    async def seed() -> None:
+        runtime = Runtime.create(settings)
+        try:
+            await open_sample_season(runtime, season_file)
+        finally:
+            await runtime.close()
+
+    asyncio.run(seed())
+    return settings

@@ -50,7 +50,7 @@ class RuxueGraphQL(GraphQL[Context, None]):
     ) -> Context:
         """Authenticate the request through the configured identity providers."""
         principal = authenticate(self.runtime, request.headers.get("authorization"))
-        return Context(request=request, runtime=self.runtime, principal=principal)
+        return Context(runtime=self.runtime, principal=principal, request=request)
 
 
 def create_app(

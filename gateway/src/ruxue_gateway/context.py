@@ -13,11 +13,14 @@ from ruxue_core.runtime import Runtime
 
 @dataclass
 class Context:
-    """Read in resolvers through ``strawberry.Info[Context, None]``."""
+    """Read in resolvers through ``strawberry.Info[Context, None]``.
 
-    request: Request | WebSocket
+    ``request`` is ``None`` when the schema is executed in-process (tests, scripts).
+    """
+
     runtime: Runtime
     principal: Principal | None
+    request: Request | WebSocket | None = None
 
 
 def authenticate(runtime: Runtime, authorization: str | None) -> Principal | None:

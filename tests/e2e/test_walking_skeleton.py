@@ -1,0 +1,170 @@
+"""The walking skeleton through real parts over real HTTP: GraphQL submit → the gongan
+verifier plugin asks the sandbox 公安 service → verified → school and bureau review → the
+devlog notifier writes the SMS. Also ``ruxue demo --json`` end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ruxue_core.plugins.builtin import issue_dev_token
+from ruxue_core.plugins.contracts import Principal
+from ruxue_core.settings import Settings
+from ruxue_core.testing.factories import BUREAU, GUARDIAN, SCHOOL_REVIEWER, child_id_number
+from ruxue_gateway.app import create_app
+from ruxue_sandbox import GonganDataset, HukouRecord, create_gongan_app, serve_in_thread
+
+GUARDIAN_ID = "420704198501011233"
+ADDRESS = "燕矶镇新街10号"
+
+SUBMIT = """mutation($input: SubmitApplicationInput!) { submitApplication(input: $input) {
+  __typename ... on SubmitApplicationSuccess { applicationId receiptNo queryCode } } }"""
+STATUS = """query($r: String!, $q: String!) { applicationStatus(receiptNo: $r, queryCode: $q) {
+  ... on StatusLookup { status } } }"""
+APPLICATION = """query($id: ID!) { application(id: $id) {
+  ... on Application { status version evidence { source outcome } } } }"""
+REVIEW = """mutation($input: ReviewApplicationInput!) { reviewApplication(input: $input) {
+  __typename ... on ApplicationChanged { status version } } }"""
+
+
+@pytest.fixture
+def gongan() -> Iterator[tuple[str, GonganDataset]]:
+    dataset = GonganDataset()
+    with serve_in_thread(create_gongan_app(dataset)) as url:
+        yield url, dataset
+
+
+def graphql(
+    client: httpx.Client, principal: Principal | None, settings: Settings, query: str, **v: Any
+) -> dict[str, Any]:
+    headers = (
+        {"Authorization": f"Bearer {issue_dev_token(settings, principal)}"} if principal else {}
+    )
+    response = client.post("/graphql", json={"query": query, "variables": v}, headers=headers)
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+@pytest.mark.slow
+def test_submit_verify_review_notify(
+    seeded_settings: Settings, gongan: tuple[str, GonganDataset]
+) -> None:
+    gongan_url, dataset = gongan
+    child = child_id_number(42)
+    dataset.add(
+        HukouRecord(
+            child, "张小明", ADDRESS, "420704101", date(2021, 3, 1), {GUARDIAN_ID: "father"}
+        )
+    )
+    settings = seeded_settings.model_copy(
+        update={
+            "verifiers": ["gongan"],
+            "notifiers": ["devlog"],
+            "plugin_options": {"gongan": {"base_url": gongan_url}},
+        }
+    )
+    submission = {
+        "seasonCode": "2026-primary",
+        "child": {"name": "张小明", "idNumber": child},
+        "guardian": {"name": "张三", "idNumber": GUARDIAN_ID},
+        "guardianPhone": "13912345678",
+        "relationship": "FATHER",
+        "address": ADDRESS,
+    }
+    with (
+        serve_in_thread(create_app(settings)) as gateway_url,
+        httpx.Client(base_url=gateway_url, timeout=10) as client,
+    ):
+        result = graphql(client, GUARDIAN, settings, SUBMIT, input=submission)["submitApplication"]
+        assert result["__typename"] == "SubmitApplicationSuccess"
+        status = wait_for(client, settings, result, lambda s: s not in ("SUBMITTED", "VERIFYING"))
+        assert status == "SCHOOL_REVIEW"
+
+        view = graphql(client, BUREAU, settings, APPLICATION, id=result["applicationId"])
+        view = view["application"]
+        assert view["evidence"] == [{"source": "hukou", "outcome": "MATCH"}]
+        version = view["version"]
+        for reviewer, expected in ((SCHOOL_REVIEWER, "BUREAU_REVIEW"), (BUREAU, "APPROVED")):
+            decision = {
+                "applicationId": result["applicationId"],
+                "decision": "APPROVE",
+                "expectedVersion": version,
+            }
+            changed = graphql(client, reviewer, settings, REVIEW, input=decision)
+            assert changed["reviewApplication"]["status"] == expected
+            version = changed["reviewApplication"]["version"]
+
+        outbox = settings.data_dir / "sms-outbox.jsonl"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and len(_lines(outbox)) < 2:
+            time.sleep(0.05)
+    sms = _lines(outbox)
+    assert [m["template"] for m in sms] == ["RX_SUBMITTED", "RX_APPROVED"]
+    assert all(result["receiptNo"] in m["text"] for m in sms)
+    assert result["queryCode"] in sms[0]["text"]
+    assert not any(child in m["text"] or GUARDIAN_ID in m["text"] for m in sms)
+    assert [q.purpose for q in dataset.queries] == ["义务教育入学报名资格核验"]
+
+
+def wait_for(client: httpx.Client, settings: Settings, submitted: dict[str, Any], done: Any) -> str:
+    lookup = {"r": submitted["receiptNo"], "q": submitted["queryCode"]}
+    deadline = time.monotonic() + 20
+    while True:
+        status: str = graphql(client, None, settings, STATUS, **lookup)["applicationStatus"][
+            "status"
+        ]
+        if done(status) or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.slow
+def test_demo_exits_zero_and_its_counts_add_up(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruxue_gateway",
+            "demo",
+            "--families",
+            "40",
+            "--json",
+            str(out),
+            "--data-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert summary["applications"] == 40
+    assert sum(summary["by_status"].values()) == 40
+    assert sum(summary["families_by_scenario"].values()) == 40
+    assert sum(summary["verification_checks"].values()) == 40
+    assert summary["verification_checks"].get("match", 0) == summary["families_by_scenario"].get(
+        "valid", 0
+    )
+    assert sum(summary["messages"].values()) == summary["sms_written"] > 0
+    assert set(summary["jobs"]) == {"done"}
+    assert summary["audit"]["intact"] is True

@@ -1,0 +1,226 @@
+"""The GraphQL API executed in-process: typed results for every outcome, masking, roles."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlmodel import func, select
+
+from ruxue_core.domain import Application, Message
+from ruxue_core.handlers import HANDLERS
+from ruxue_core.jobs import Worker
+from ruxue_core.plugins.contracts import Principal
+from ruxue_core.rules.national_id import make_national_id
+from ruxue_core.runtime import Runtime
+from ruxue_core.testing.factories import (
+    BUREAU,
+    COUNTER,
+    GUARDIAN,
+    OTHER_GUARDIAN,
+    SCHOOL_REVIEWER,
+    child_id_number,
+)
+from ruxue_gateway.context import Context
+from ruxue_gateway.schema import build_schema
+
+SCHEMA = build_schema(mask_errors=False)
+
+SUBMIT = """
+mutation($input: SubmitApplicationInput!) {
+  submitApplication(input: $input) {
+    __typename
+    ... on SubmitApplicationSuccess { applicationId receiptNo queryCode status version }
+    ... on Error { code message field }
+  }
+}"""
+STATUS = """
+query($r: String!, $q: String!) {
+  applicationStatus(receiptNo: $r, queryCode: $q) {
+    __typename
+    ... on StatusLookup { receiptNo status statusLabel childName }
+    ... on Error { code message field }
+  }
+}"""
+APPLICATION = """
+query($id: ID!) {
+  application(id: $id) {
+    __typename
+    ... on Application { status version childIdNumber guardianPhone childName evidence { outcome } }
+    ... on Error { code field }
+  }
+}"""
+REVIEW = """
+mutation($input: ReviewApplicationInput!) {
+  reviewApplication(input: $input) {
+    __typename
+    ... on ApplicationChanged { status version }
+    ... on Error { code message }
+  }
+}"""
+
+
+async def gql(
+    runtime: Runtime, principal: Principal | None, query: str, **variables: Any
+) -> dict[str, Any]:
+    """Execute and return ``data``, failing on any raised (non-typed) error."""
+    result = await SCHEMA.execute(
+        query, variable_values=variables, context_value=Context(runtime, principal)
+    )
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    return result.data
+
+
+def submit_input(season: str, n: int = 1, child_id: str | None = None) -> dict[str, Any]:
+    return {
+        "seasonCode": season,
+        "child": {"name": "张小明", "idNumber": child_id or child_id_number(n)},
+        "guardian": {"name": "张三", "idNumber": "420704198501011233"},
+        "guardianPhone": "13812345678",
+        "relationship": "FATHER",
+        "address": "燕矶镇新街10号",
+        "townshipCode": "420704101",
+    }
+
+
+async def submitted(runtime: Runtime, season: str, n: int = 1) -> dict[str, Any]:
+    data = await gql(runtime, GUARDIAN, SUBMIT, input=submit_input(season, n))
+    result: dict[str, Any] = data["submitApplication"]
+    assert result["__typename"] == "SubmitApplicationSuccess"
+    return result
+
+
+async def count_applications(runtime: Runtime) -> int:
+    async with runtime.unit_of_work(read_only=True) as uow:
+        return (await uow.session.exec(select(func.count()).select_from(Application))).one()
+
+
+async def test_guardian_submits_and_gets_receipt_and_query_code(
+    runtime: Runtime, season: str
+) -> None:
+    result = await submitted(runtime, season)
+    assert result["status"] == "SUBMITTED"
+    assert len(result["receiptNo"]) == 23
+    assert result["queryCode"].isdigit()
+    assert len(result["queryCode"]) == 6
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"child": {"name": "张小明", "idNumber": "420704201803151239"}}, "child.idNumber"),
+        ({"guardianPhone": "12345"}, "guardianPhone"),
+        ({"seasonCode": "1999-nothing"}, "seasonCode"),
+        ({"address": "无"}, "address"),
+    ],
+)
+async def test_bad_input_is_a_typed_error_and_changes_nothing(
+    runtime: Runtime, season: str, change: dict[str, Any], field: str
+) -> None:
+    data = await gql(runtime, GUARDIAN, SUBMIT, input=submit_input(season) | change)
+    result = data["submitApplication"]
+    assert result["__typename"] == "InvalidInputError"
+    assert result["code"] == "invalid_input"
+    assert result["field"] == field
+    assert result["message"]
+    assert await count_applications(runtime) == 0
+
+
+async def test_anonymous_cannot_submit(runtime: Runtime, season: str) -> None:
+    data = await gql(runtime, None, SUBMIT, input=submit_input(season))
+    assert data["submitApplication"]["__typename"] == "ForbiddenError"
+    assert await count_applications(runtime) == 0
+
+
+async def test_too_young_child_is_ineligible(runtime: Runtime, season: str) -> None:
+    young = submit_input(season, child_id=make_national_id("420704", date(2021, 9, 1), 1))
+    data = await gql(runtime, GUARDIAN, SUBMIT, input=young)
+    assert data["submitApplication"]["code"] == "ineligible"
+
+
+async def test_public_lookup(runtime: Runtime, season: str) -> None:
+    result = await submitted(runtime, season)
+    ok = await gql(runtime, None, STATUS, r=result["receiptNo"], q=result["queryCode"])
+    lookup = ok["applicationStatus"]
+    assert lookup["__typename"] == "StatusLookup"
+    assert lookup["statusLabel"] == "已提交"
+    assert lookup["childName"] == "张**"
+    wrong_code = f"{(int(result['queryCode']) + 1) % 10**6:06d}"
+    wrong = await gql(runtime, None, STATUS, r=result["receiptNo"], q=wrong_code)
+    assert wrong["applicationStatus"]["__typename"] == "NotFoundError"
+    bad = await gql(runtime, None, STATUS, r="not-a-receipt", q="123456")
+    assert bad["applicationStatus"]["field"] == "receiptNo"
+
+
+async def test_application_view_is_masked_and_scoped(runtime: Runtime, season: str) -> None:
+    result = await submitted(runtime, season, n=7)
+    mine = await gql(runtime, GUARDIAN, APPLICATION, id=result["applicationId"])
+    view = mine["application"]
+    assert view["__typename"] == "Application"
+    assert view["childIdNumber"] == child_id_number(7)[:4] + "*" * 10 + child_id_number(7)[-4:]
+    assert view["guardianPhone"] == "138****5678"
+    other = await gql(runtime, OTHER_GUARDIAN, APPLICATION, id=result["applicationId"])
+    assert other["application"]["__typename"] == "ForbiddenError"
+    anonymous = await gql(runtime, None, APPLICATION, id=result["applicationId"])
+    assert anonymous["application"]["__typename"] == "ForbiddenError"
+    bad_id = (await gql(runtime, BUREAU, APPLICATION, id="x1"))["application"]
+    assert bad_id == {"__typename": "InvalidInputError", "code": "invalid_input", "field": "id"}
+
+
+async def review(
+    runtime: Runtime, principal: Principal, app_id: str, decision: str, version: int | None
+) -> dict[str, Any]:
+    decision_input = {"applicationId": app_id, "decision": decision, "expectedVersion": version}
+    data = await gql(runtime, principal, REVIEW, input=decision_input)
+    result: dict[str, Any] = data["reviewApplication"]
+    return result
+
+
+async def test_review_path_with_typed_refusals(runtime: Runtime, season: str) -> None:
+    result = await submitted(runtime, season)
+    app_id = result["applicationId"]
+    early = await review(runtime, COUNTER, app_id, "APPROVE", None)
+    assert early["__typename"] == "InvalidTransitionError"
+
+    await Worker(runtime, HANDLERS).drain()  # no verifier configured: manual review
+    view = (await gql(runtime, BUREAU, APPLICATION, id=app_id))["application"]
+    assert view["status"] == "MANUAL_REVIEW"
+    assert view["evidence"] == [{"outcome": "NEEDS_MANUAL_REVIEW"}]
+
+    stale = await review(runtime, COUNTER, app_id, "APPROVE", view["version"] - 1)
+    assert stale["__typename"] == "ConflictError"
+    by_guardian = await review(runtime, GUARDIAN, app_id, "APPROVE", view["version"])
+    assert by_guardian["__typename"] == "ForbiddenError"
+
+    step = await review(runtime, COUNTER, app_id, "APPROVE", view["version"])
+    assert step["status"] == "SCHOOL_REVIEW"
+    step = await review(runtime, SCHOOL_REVIEWER, app_id, "APPROVE", step["version"])
+    assert step["status"] == "BUREAU_REVIEW"
+    wrong_actor = await review(runtime, SCHOOL_REVIEWER, app_id, "APPROVE", step["version"])
+    assert wrong_actor["__typename"] == "ForbiddenError"
+    step = await review(runtime, BUREAU, app_id, "APPROVE", step["version"])
+    assert step["status"] == "APPROVED"
+
+    async with runtime.unit_of_work(read_only=True) as uow:
+        templates = (await uow.session.exec(select(Message.template))).all()
+    assert sorted(templates) == ["RX_APPROVED", "RX_MANUAL", "RX_SUBMITTED"]
+
+
+async def test_operations_are_for_bureau_staff(runtime: Runtime) -> None:
+    query = "{ deadJobs { __typename ... on JobList { jobs { id } } ... on Error { code } } }"
+    assert (await gql(runtime, GUARDIAN, query))["deadJobs"]["code"] == "forbidden"
+    assert (await gql(runtime, BUREAU, query))["deadJobs"] == {"__typename": "JobList", "jobs": []}
+    retry = 'mutation { retryJob(input: {jobId: "1"}) { __typename ... on Error { code } } }'
+    assert (await gql(runtime, BUREAU, retry))["retryJob"]["code"] == "not_found"
+    viewer = "{ viewer { role roleLabel } }"
+    assert (await gql(runtime, None, viewer))["viewer"] is None
+    assert (await gql(runtime, BUREAU, viewer))["viewer"]["roleLabel"] == "区教育部门工作人员"
+
+
+async def test_alias_flood_is_refused_before_resolving(runtime: Runtime) -> None:
+    query = "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(40)) + " }"
+    result = await SCHEMA.execute(query, context_value=Context(runtime, None))
+    assert result.errors
+    assert "aliases" in result.errors[0].message.lower()

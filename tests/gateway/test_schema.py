@@ -1,0 +1,43 @@
+"""The committed SDL matches the code, and every core vocabulary is fully exposed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from strawberry.types.enum import StrawberryEnumDefinition
+
+from ruxue_core import errors
+from ruxue_core.domain.enums import STATUS_LABELS, Status
+from ruxue_gateway.schema import schema
+from ruxue_gateway.schema.errors import _BY_CODE
+
+SDL = Path(__file__).resolve().parents[1] / "schema.graphql"
+
+
+def test_committed_schema_has_not_drifted() -> None:
+    committed = SDL.read_text(encoding="utf-8").strip()
+    assert committed == str(schema).strip(), "schema drifted: run `nox -s schema` and commit"
+
+
+def test_every_status_has_a_graphql_value_and_a_label() -> None:
+    enum = schema.get_type_by_name("ApplicationStatus")
+    assert isinstance(enum, StrawberryEnumDefinition)
+    values = {v.name for v in enum.values}
+    assert values == {s.name for s in Status}
+    assert set(STATUS_LABELS) == set(Status)
+    assert all(STATUS_LABELS[s] for s in Status)
+
+
+def test_every_core_refusal_has_a_typed_result() -> None:
+    refusals = {cls.code for cls in _subclasses(errors.RuxueError)} - {
+        errors.RuxueError.code,
+        errors.ConfigurationError.code,  # an operator's problem, never a client's
+    }
+    assert refusals == set(_BY_CODE)
+
+
+def _subclasses(cls: type[errors.RuxueError]) -> set[type[errors.RuxueError]]:
+    found = set(cls.__subclasses__())
+    for sub in list(found):
+        found |= _subclasses(sub)
+    return found | {cls}
