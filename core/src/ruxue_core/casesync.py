@@ -75,8 +75,7 @@ async def record_step(
     )
     uow.session.add(record)
     await uow.session.flush()
-    await jobs.enqueue(
-        uow.session,
+    await uow.enqueue(
         "casesync.push",
         {"case_record_id": record.id},
         key=f"case:{application.receipt_no}:v{application.version}",

@@ -164,8 +164,11 @@ async def fail(
     *,
     permanent: bool,
     settings: WorkerSettings,
-) -> JobStatus:
-    """Schedule a retry, or dead-letter the job when permanent or out of attempts."""
+) -> JobStatus | None:
+    """Schedule a retry, or dead-letter the job when permanent or out of attempts.
+
+    Returns the new status, or ``None`` when the lease had already passed to another worker.
+    """
     dead = permanent or job.attempts >= job.max_attempts
     status = JobStatus.DEAD if dead else JobStatus.PENDING
     values: dict[str, Any] = {
@@ -178,9 +181,10 @@ async def fail(
         values["finished_at"] = utcnow()
     else:
         values["run_after"] = utcnow() + backoff(job.attempts, settings)
-    await (await session.connection()).execute(sa.update(Job).where(_held(job)).values(**values))
+    statement = sa.update(Job).where(_held(job)).values(**values)
+    result = await (await session.connection()).execute(statement)
     await session.commit()
-    return status
+    return status if result.rowcount == 1 else None
 
 
 async def counts(session: AsyncSession) -> dict[JobStatus, int]:
@@ -281,4 +285,9 @@ class Worker:
                     permanent=permanent,
                     settings=self.settings,
                 )
-            log.warning("job %s (%s) failed, now %s: %s", job.id, job.kind, status, exc)
+            if status is None:
+                log.warning(
+                    "job %s failed after its lease passed to another worker: %s", job.id, exc
+                )
+            else:
+                log.warning("job %s (%s) failed, now %s: %s", job.id, job.kind, status, exc)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from ruxue_core import casesync, jobs, notify
+from ruxue_core import casesync, notify
 from ruxue_core.audit import AuditEntry
 from ruxue_core.domain import Application
 from ruxue_core.domain.enums import ROLE_ACTOR, STATUS_LABELS, Actor, Status
@@ -183,8 +183,7 @@ async def apply_event(
     await casesync.record_step(uow, application, row.source, event.value, principal, comment)
     await notify.queue_for_status(uow, application)
     if row.target is Status.SUBMITTED:
-        await jobs.enqueue(
-            uow.session,
+        await uow.enqueue(
             "verification.run",
             {"application_id": application.id},
             key=f"verify:{application.id}:v{application.version}",

@@ -69,9 +69,7 @@ async def queue_for_status(uow: UnitOfWork, application: Application) -> Message
     )
     uow.session.add(message)
     await uow.session.flush()
-    await jobs.enqueue(
-        uow.session, "notify.send", {"message_id": message.id}, key=f"sms:{message.id}"
-    )
+    await uow.enqueue("notify.send", {"message_id": message.id}, key=f"sms:{message.id}")
     return message
 
 

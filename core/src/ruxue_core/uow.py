@@ -7,9 +7,12 @@ transaction, so a state change and its audit row stand or fall together.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ruxue_core import audit
+from ruxue_core import audit, jobs
 from ruxue_core.security import PiiCipher
 from ruxue_core.settings import Settings
 
@@ -29,6 +32,12 @@ class UnitOfWork:
     def audit(self, entry: audit.AuditEntry) -> None:
         """Queue an audit entry; it is chained and written at commit."""
         self._audit.append(entry)
+
+    async def enqueue(self, kind: str, payload: Mapping[str, Any], *, key: str) -> None:
+        """Queue a job in this transaction with the configured attempt budget."""
+        await jobs.enqueue(
+            self.session, kind, payload, key=key, max_attempts=self.settings.worker.max_attempts
+        )
 
     async def commit(self) -> None:
         """Chain the audit entries, then commit everything in one transaction."""

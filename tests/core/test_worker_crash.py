@@ -1,0 +1,208 @@
+"""Workers in separate OS processes: one killed mid-job, and two sharing a queue.
+
+Each subprocess runs ``worker_process.py`` with its settings in ``RUXUE_*`` variables, against
+the test's database (the same SQLite file, or the PostgreSQL test database) and data dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from ruxue_core import jobs
+from ruxue_core.domain import Job
+from ruxue_core.domain.enums import JobStatus
+from ruxue_core.domain.types import utcnow
+from ruxue_core.jobs import Apply, ClaimedJob, Worker
+from ruxue_core.runtime import Runtime
+from ruxue_core.settings import Settings
+from ruxue_core.uow import UnitOfWork
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = Path(__file__).with_name("worker_process.py")
+KIND = "test.effect"
+LEASE_SECONDS = 2.0
+STARTUP_TIMEOUT = 60.0
+
+
+@pytest.fixture
+async def effects(runtime: Runtime) -> AsyncIterator[None]:
+    """A test-only effects table without a unique key: a job applied twice shows as two rows."""
+    async with runtime.db.engine.begin() as connection:
+        await connection.execute(sa.text("DROP TABLE IF EXISTS test_effect"))
+        await connection.execute(
+            sa.text("CREATE TABLE test_effect (job_id integer NOT NULL, worker text NOT NULL)")
+        )
+    yield
+    async with runtime.db.engine.begin() as connection:
+        await connection.execute(sa.text("DROP TABLE IF EXISTS test_effect"))
+
+
+async def effect_handler(runtime: Runtime, job: ClaimedJob) -> Apply:
+    """The real handler of ``KIND``: one effect row, applied with the completion."""
+
+    async def apply(uow: UnitOfWork) -> None:
+        connection = await uow.session.connection()
+        await connection.execute(
+            sa.text("INSERT INTO test_effect (job_id, worker) VALUES (:job_id, :worker)"),
+            {"job_id": job.id, "worker": job.owner},
+        )
+
+    return apply
+
+
+async def effect_rows(runtime: Runtime) -> list[tuple[int, str]]:
+    async with runtime.db.engine.connect() as connection:
+        result = await connection.execute(
+            sa.text("SELECT job_id, worker FROM test_effect ORDER BY job_id")
+        )
+        return [(int(row[0]), str(row[1])) for row in result.all()]
+
+
+async def all_jobs(runtime: Runtime) -> list[Job]:
+    async with runtime.db.session(read_only=True) as session:
+        return list((await session.exec(select(Job).order_by(col(Job.id)))).all())
+
+
+async def enqueue_many(runtime: Runtime, count: int) -> None:
+    async with runtime.unit_of_work() as uow:
+        for i in range(count):
+            await jobs.enqueue(uow.session, KIND, {"i": i}, key=f"job-{i}")
+        await uow.commit()
+
+
+def worker_env(settings: Settings, **worker: float) -> dict[str, str]:
+    """The environment of a worker process on the test's database and data dir."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUXUE_")}
+    assert settings.database_url is not None
+    env.update(
+        RUXUE_DATABASE_URL=settings.database_url,
+        RUXUE_DATA_DIR=str(settings.data_dir),
+        RUXUE_VERIFIERS="[]",
+        RUXUE_NOTIFIERS="[]",
+    )
+    env.update({f"RUXUE_WORKER__{name.upper()}": str(value) for name, value in worker.items()})
+    return env
+
+
+async def spawn(
+    mode: str, worker_id: str, env: Mapping[str, str], cwd: Path
+) -> asyncio.subprocess.Process:
+    """Start ``worker_process.py``; its stderr goes to ``<worker_id>.stderr`` in ``cwd``."""
+    with (cwd / f"{worker_id}.stderr").open("wb") as stderr:  # the child keeps its own copy
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(SCRIPT),
+            mode,
+            worker_id,
+            env=dict(env),
+            cwd=cwd,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+
+
+def read_log(path: Path) -> str:
+    """A worker's stderr, for failure messages."""
+    return path.read_text(errors="replace")
+
+
+async def read_line(process: asyncio.subprocess.Process, log: Path) -> str:
+    """The next line the process prints; fails with its stderr if it prints none."""
+    assert process.stdout is not None
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), STARTUP_TIMEOUT)
+    except TimeoutError:
+        line = b""
+    assert line, f"worker printed nothing; stderr:\n{read_log(log)}"
+    return line.decode().strip()
+
+
+async def finish(process: asyncio.subprocess.Process) -> str:
+    """Kill the process if it still runs, reap it and return the rest of its output."""
+    if process.returncode is None:
+        process.kill()
+    out, _ = await process.communicate()
+    return out.decode()
+
+
+async def test_a_killed_worker_loses_its_job_only_until_the_lease_expires(
+    settings: Settings, runtime: Runtime, effects: None, tmp_path: Path
+) -> None:
+    await enqueue_many(runtime, 1)
+    [job] = await all_jobs(runtime)
+    env = worker_env(settings, lease_seconds=LEASE_SECONDS, poll_interval=0.05)
+    process = await spawn("crash", "crasher", env, tmp_path)
+    try:
+        assert await read_line(process, tmp_path / "crasher.stderr") == f"claimed {job.id}"
+        process.send_signal(signal.SIGKILL)
+        assert await asyncio.wait_for(process.wait(), 10) == -signal.SIGKILL
+    finally:
+        await finish(process)
+
+    [held] = await all_jobs(runtime)
+    assert (held.status, held.attempts, held.lease_owner) == (JobStatus.RUNNING, 1, "crasher")
+    assert held.lease_until is not None
+
+    worker = Worker(runtime, {KIND: effect_handler}, worker_id="survivor")
+    assert await worker.run_once() == 0  # the dead worker's lease still holds
+    assert utcnow() < held.lease_until, "too slow to observe the lease; raise LEASE_SECONDS"
+
+    for _ in range(int(LEASE_SECONDS * 40) + 100):  # poll every 50 ms, well past expiry
+        if await worker.run_once():
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the job was never reclaimed after its lease expired")
+    assert utcnow() >= held.lease_until
+
+    [finished] = await all_jobs(runtime)
+    assert finished.status is JobStatus.DONE
+    assert finished.attempts == 2
+    assert (finished.lease_owner, finished.last_error) == (None, None)
+    assert await effect_rows(runtime) == [(job.id, "survivor")]
+
+
+async def test_two_worker_processes_share_1000_jobs_without_loss_or_duplicates(
+    settings: Settings, runtime: Runtime, effects: None, tmp_path: Path
+) -> None:
+    total = 1000
+    await enqueue_many(runtime, total)
+    env = worker_env(settings, batch_size=10, poll_interval=0.02)
+    names = ["proc-a", "proc-b"]
+    processes = [await spawn("work", name, env, tmp_path) for name in names]
+    try:
+        for name, process in zip(names, processes, strict=True):
+            assert await read_line(process, tmp_path / f"{name}.stderr") == "ready"
+        for process in processes:  # start both at once
+            assert process.stdin is not None
+            process.stdin.write(b"go\n")
+            await process.stdin.drain()
+        codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in processes)), 120)
+    finally:
+        outputs = [await finish(p) for p in processes]
+    logs = {name: read_log(tmp_path / f"{name}.stderr") for name in names}
+    assert codes == [0, 0], (outputs, logs)
+
+    reported = {name: int(out.split()[-1]) for name, out in zip(names, outputs, strict=True)}
+    rows = await all_jobs(runtime)
+    assert len(rows) == total
+    assert all(job.status is JobStatus.DONE for job in rows)
+    assert all(job.attempts == 1 for job in rows)  # nobody's lease expired: no re-runs
+    effects_seen = await effect_rows(runtime)
+    assert len(effects_seen) == total
+    assert {job_id for job_id, _ in effects_seen} == {job.id for job in rows}
+    per_worker = Counter(worker for _, worker in effects_seen)
+    assert per_worker == reported
+    assert all(per_worker[name] > 0 for name in names), per_worker
