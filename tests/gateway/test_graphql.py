@@ -224,3 +224,48 @@ async def test_alias_flood_is_refused_before_resolving(runtime: Runtime) -> None
     result = await SCHEMA.execute(query, context_value=Context(runtime, None))
     assert result.errors
     assert "aliases" in result.errors[0].message.lower()
+
+
+CORRECT = """
+mutation($input: CorrectApplicationInput!) {
+  correctApplication(input: $input) {
+    __typename
+    ... on ApplicationChanged { status version }
+    ... on Error { code field }
+  }
+}"""
+
+
+async def test_correction_resubmits_for_verification(runtime: Runtime, season: str) -> None:
+    result = await submitted(runtime, season)
+    app_id = result["applicationId"]
+    too_early = {"applicationId": app_id, "address": "燕矶镇新街12号"}
+    early = (await gql(runtime, GUARDIAN, CORRECT, input=too_early))["correctApplication"]
+    assert early["__typename"] == "InvalidTransitionError"
+
+    await Worker(runtime, HANDLERS).drain()
+    view = (await gql(runtime, BUREAU, APPLICATION, id=app_id))["application"]
+    returned = await review(runtime, COUNTER, app_id, "RETURN", view["version"])
+    assert returned["status"] == "NEEDS_CORRECTION"
+
+    bad = {"applicationId": app_id, "address": "x", "expectedVersion": returned["version"]}
+    refused = (await gql(runtime, GUARDIAN, CORRECT, input=bad))["correctApplication"]
+    assert refused == {
+        "__typename": "InvalidInputError",
+        "code": "invalid_input",
+        "field": "address",
+    }
+    other = (await gql(runtime, OTHER_GUARDIAN, CORRECT, input=too_early))["correctApplication"]
+    assert other["__typename"] == "ForbiddenError"
+
+    fixed = {
+        "applicationId": app_id,
+        "address": "燕矶镇新街12号",
+        "expectedVersion": returned["version"],
+    }
+    changed = (await gql(runtime, GUARDIAN, CORRECT, input=fixed))["correctApplication"]
+    assert changed["status"] == "SUBMITTED"
+    await Worker(runtime, HANDLERS).drain()
+    view = (await gql(runtime, BUREAU, APPLICATION, id=app_id))["application"]
+    assert view["status"] == "MANUAL_REVIEW"
+    assert len(view["evidence"]) == 2  # a second verification round

@@ -73,6 +73,12 @@ APPLICATION: Final = """
 query One($id: ID!) {
   application(id: $id) { __typename ... on Application { status version } ... on Error { code } }
 }"""
+CORRECT: Final = """
+mutation Correct($input: CorrectApplicationInput!) {
+  correctApplication(input: $input) {
+    __typename ... on ApplicationChanged { status version } ... on Error { code message }
+  }
+}"""
 REVIEW: Final = """
 mutation Review($input: ReviewApplicationInput!) {
   reviewApplication(input: $input) {
@@ -125,6 +131,13 @@ def make_families(count: int, seed: int) -> list[Family]:
     return families
 
 
+def registered_address(family: Family) -> str:
+    """Where 公安 has the child registered: a mismatching family declared another address."""
+    if family.scenario == "mismatch":
+        return family.address.replace("号", "号附1号")
+    return family.address
+
+
 def sandbox_records(families: Sequence[Family]) -> list[Any]:
     """The 公安 records matching each family's scenario (none for ``not_found``)."""
     from ruxue_sandbox import HukouRecord
@@ -133,12 +146,11 @@ def sandbox_records(families: Sequence[Family]) -> list[Any]:
     for f in families:
         if f.scenario == "not_found":
             continue
-        registered = f.address if f.scenario != "mismatch" else f.address.replace("号", "号附1号")
         records.append(
             HukouRecord(
                 id_number=f.child_id,
                 name=f.child_name,
-                address=registered,
+                address=registered_address(f),
                 township_code=f.township,
                 move_in_date=date(2021, 3, 1),
                 guardians={f.guardian_id: "father"},
@@ -201,6 +213,8 @@ async def _run(
                     demo = _Demo(client, settings, season.code, console)
                     ids = await demo.phase("提交报名 (submit)", demo.submit_all(families))
                     await demo.phase("自动核验 (verify)", demo.wait_until_settled(observer))
+                    await demo.phase("补正 (correct)", demo.correct_all(families, ids))
+                    await demo.phase("再次核验 (re-verify)", demo.wait_until_settled(observer))
                     await demo.phase("审核 (review)", demo.review_all(families, ids))
                     await demo.phase("短信与回传 (notify)", demo.wait_until_settled(observer))
             async with observer.unit_of_work(read_only=True) as uow:
@@ -290,6 +304,26 @@ class _Demo:
                 if busy == 0:
                     return
                 await asyncio.sleep(0.1)
+
+    async def correct_all(self, families: Sequence[Family], ids: dict[int, str]) -> None:
+        """Guardians whose address did not match correct it to the registered one (补正)."""
+        mismatched = [f for f in families if f.scenario == "mismatch"]
+
+        async def correct(f: Family) -> None:
+            token = self._token(Principal(f"guardian-{f.index}", Role.GUARDIAN, f.guardian_name))
+            state = (await self._graphql(token, APPLICATION, {"id": ids[f.index]}))["application"]
+            if state["status"] != "NEEDS_CORRECTION":
+                return
+            correction = {
+                "applicationId": ids[f.index],
+                "address": registered_address(f),
+                "expectedVersion": state["version"],
+            }
+            data = await self._graphql(token, CORRECT, {"input": correction})
+            if data["correctApplication"]["__typename"] != "ApplicationChanged":
+                raise RuntimeError(f"correction of family {f.index}: {data}")
+
+        await asyncio.gather(*(correct(f) for f in mismatched))
 
     async def review_all(self, families: Sequence[Family], ids: dict[int, str]) -> None:
         """Counter staff handle manual checks; schools and the bureau review the rest."""

@@ -262,6 +262,45 @@ async def withdraw_application(
     return Reviewed(application_id, application.receipt_no, application.status, application.version)
 
 
+@dataclass(frozen=True, slots=True)
+class CorrectApplication:
+    """Command: after a failed check (退回补正), the guardian corrects the declared address
+    and resubmits; verification runs again."""
+
+    application_id: int
+    address: str
+    township_code: str | None = None
+    expected_version: int | None = None
+
+
+async def correct_application(
+    uow: UnitOfWork, command: CorrectApplication, principal: Principal | None
+) -> Reviewed:
+    """Apply the correction and resubmit (``needs_correction`` → ``submitted``).
+
+    :raises InvalidInput, Forbidden, NotFound, InvalidTransition, Conflict: nothing changes.
+    """
+    actor = require_role(principal, Role.GUARDIAN, Role.COUNTER_STAFF)
+    address = validate_address(command.address, field="address")
+    application, guardian = await _load(uow, command.application_id)
+    ensure_can_see(actor, application, guardian)
+    application.address = address
+    application.township_code = command.township_code or application.township_code
+    await apply_event(
+        uow,
+        application,
+        Event.CORRECT,
+        actor,
+        comment="补正住址",
+        expected_version=command.expected_version,
+    )
+    await uow.commit()
+    assert application.version is not None
+    return Reviewed(
+        command.application_id, application.receipt_no, application.status, application.version
+    )
+
+
 async def _load(uow: UnitOfWork, application_id: int) -> tuple[Application, Guardian]:
     application = await uow.session.get(Application, application_id)
     if application is None:

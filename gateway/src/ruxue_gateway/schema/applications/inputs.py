@@ -5,8 +5,12 @@ from __future__ import annotations
 import strawberry
 
 from ruxue_core.domain import enums
+from ruxue_core.services.applications import (
+    CorrectApplication,
+    ReviewApplication,
+    SubmitApplication,
+)
 from ruxue_core.services.applications import PersonInput as CorePerson
-from ruxue_core.services.applications import ReviewApplication, SubmitApplication
 from ruxue_gateway.schema import enums as _registered_enums  # noqa: F401
 
 
@@ -71,3 +75,22 @@ class WithdrawApplicationInput:
     """The application to withdraw."""
 
     application_id: strawberry.ID
+
+
+@strawberry.input(description="补正: correct the declared address and resubmit for verification.")
+class CorrectApplicationInput:
+    """The corrected residence address (and township), guarded by ``expectedVersion``."""
+
+    application_id: strawberry.ID
+    address: str
+    township_code: str | None = None
+    expected_version: int | None = None
+
+    def to_command(self, application_id: int) -> CorrectApplication:
+        """The core's command."""
+        return CorrectApplication(
+            application_id=application_id,
+            address=self.address,
+            township_code=self.township_code,
+            expected_version=self.expected_version,
+        )

@@ -8,12 +8,15 @@ import strawberry
 
 from ruxue_core.errors import RuxueError
 from ruxue_core.services.applications import (
+    Reviewed,
+    correct_application,
     review_application,
     submit_application,
     withdraw_application,
 )
 from ruxue_gateway.context import Context
 from ruxue_gateway.schema.applications.inputs import (
+    CorrectApplicationInput,
     ReviewApplicationInput,
     SubmitApplicationInput,
     WithdrawApplicationInput,
@@ -57,12 +60,7 @@ class ApplicationMutations:
                 result = await review_application(uow, command, info.context.principal)
         except RuxueError as exc:
             return error_result(exc)
-        return ApplicationChanged(
-            application_id=strawberry.ID(str(result.application_id)),
-            receipt_no=result.receipt_no,
-            status=result.status,
-            version=result.version,
-        )
+        return _changed(result)
 
     @strawberry.mutation(description="撤回报名 (before a decision).")
     async def withdraw_application(
@@ -75,9 +73,26 @@ class ApplicationMutations:
                 result = await withdraw_application(uow, application_id, info.context.principal)
         except RuxueError as exc:
             return error_result(exc)
-        return ApplicationChanged(
-            application_id=strawberry.ID(str(result.application_id)),
-            receipt_no=result.receipt_no,
-            status=result.status,
-            version=result.version,
-        )
+        return _changed(result)
+
+    @strawberry.mutation(description="补正后重新提交 (correct the address and resubmit).")
+    async def correct_application(
+        self, info: strawberry.Info[Context, None], input: CorrectApplicationInput
+    ) -> ApplicationChangeResult:
+        """Resubmit after a failed check; verification runs again."""
+        try:
+            command = input.to_command(parse_id(input.application_id, "applicationId"))
+            async with info.context.runtime.unit_of_work() as uow:
+                result = await correct_application(uow, command, info.context.principal)
+        except RuxueError as exc:
+            return error_result(exc)
+        return _changed(result)
+
+
+def _changed(result: Reviewed) -> ApplicationChanged:
+    return ApplicationChanged(
+        application_id=strawberry.ID(str(result.application_id)),
+        receipt_no=result.receipt_no,
+        status=result.status,
+        version=result.version,
+    )
