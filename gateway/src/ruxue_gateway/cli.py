@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import signal
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,8 @@ import typer
 from rich.console import Console
 
 from ruxue_core.domain.enums import Role
-from ruxue_core.errors import RuxueError
+from ruxue_core.domain.types import utcnow
+from ruxue_core.errors import ConfigurationError, RuxueError
 from ruxue_core.handlers import HANDLERS
 from ruxue_core.jobs import Worker
 from ruxue_core.migrate import upgrade
@@ -23,7 +25,7 @@ from ruxue_core.policy import read_season_file
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.operations import verify_audit
 from ruxue_core.services.seasons import load_season
-from ruxue_core.settings import Settings
+from ruxue_core.settings import Mode, Settings
 
 app = typer.Typer(help="Ruxue (入学): district school enrollment as one public service.")
 season_app = typer.Typer(help="Enrollment seasons (招生季).")
@@ -59,12 +61,13 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to bind")] = 8000,
 ) -> None:
-    """Serve the GraphQL gateway (embedded mode also runs a worker in-process)."""
+    """Serve the GraphQL gateway. Embedded mode also runs a worker in-process and mounts the
+    sandbox department service, so the whole path works on one machine with no set-up."""
     import uvicorn
 
-    from ruxue_gateway.app import create_app
+    from ruxue_gateway.embedded import serve_app
 
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+    uvicorn.run(serve_app(Settings(), host, port), host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -99,14 +102,25 @@ def token(
 
 
 @season_app.command("load")
-def season_load(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+def season_load(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    open_now: Annotated[
+        bool, typer.Option(help="embedded mode only: open registration now, for two weeks")
+    ] = False,
+) -> None:
     """Load or update a season from its TOML file (policy as data)."""
+    settings = Settings()
+    if open_now and settings.mode is not Mode.EMBEDDED:
+        raise _fail(ConfigurationError("--open-now 仅用于嵌入式开发模式"))
+    window = (utcnow(), utcnow() + timedelta(days=14)) if open_now else None
 
     async def run() -> str:
-        runtime = Runtime.create(Settings())
+        runtime = Runtime.create(settings)
         try:
             async with runtime.unit_of_work() as uow:
-                season = await load_season(uow, read_season_file(path), Principal.system())
+                season = await load_season(
+                    uow, read_season_file(path), Principal.system(), window=window
+                )
             return season.code
         finally:
             await runtime.close()
