@@ -97,5 +97,5 @@ def mask_phone(value: str) -> str:
 
 
 def mask_name(value: str) -> str:
-    """``张*``/``欧阳**``: only the family name's first character stays visible."""
+    """``张**``: only the first character stays visible (``欧阳娜娜`` → ``欧***``)."""
     return value[:1] + "*" * (len(value) - 1) if value else value

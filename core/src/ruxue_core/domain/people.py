@@ -20,7 +20,7 @@ class Guardian(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=50)
     id_number_ct: bytes
-    id_number_idx: str = Field(index=True, max_length=64)
+    id_number_idx: str = Field(unique=True, max_length=64)
     phone_ct: bytes
     phone_idx: str = Field(index=True, max_length=64)
     subject: str | None = Field(default=None, index=True, max_length=128, description="IdP subject")

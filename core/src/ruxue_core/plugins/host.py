@@ -58,7 +58,10 @@ def build_plugin_manager(
         _load_entry_points(pm)
     for plugin in extra_plugins:
         pm.register(plugin)
-    pm.check_pending()
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise ConfigurationError(f"插件实现了未定义的钩子：{exc}") from None
     return pm
 
 
@@ -74,6 +77,11 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             )
             continue
         pm.register(plugin, name=ep.name)
+        try:
+            pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            pm.unregister(plugin)
+            log.error("skipping plugin entry point %r (%s): %s", ep.name, ep.value, exc)
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,17 +159,21 @@ async def _guardian(
     """Find the guardian by blind index (refreshing name and phone) or create one."""
     cipher = uow.cipher
     idx = cipher.blind_index(id_number, purpose="guardian.id_number")
-    guardian = (
-        await uow.session.exec(select(Guardian).where(Guardian.id_number_idx == idx))
-    ).first()
+    guardian = await _guardian_by_index(uow, idx)
     if guardian is None:
-        guardian = Guardian(
-            name=name,
-            id_number_ct=cipher.encrypt(id_number, purpose="guardian.id_number"),
-            id_number_idx=idx,
-            phone_ct=b"",
-            phone_idx="",
-        )
+        try:
+            async with uow.session.begin_nested():  # a savepoint: a lost race rolls back alone
+                guardian = Guardian(
+                    name=name,
+                    id_number_ct=cipher.encrypt(id_number, purpose="guardian.id_number"),
+                    id_number_idx=idx,
+                    phone_ct=b"",
+                    phone_idx="",
+                )
+                uow.session.add(guardian)
+        except IntegrityError:  # the guardian's other child (a twin) was submitted just now
+            guardian = await _guardian_by_index(uow, idx)
+            assert guardian is not None
     guardian.name = name
     guardian.phone_ct = cipher.encrypt(phone, purpose="guardian.phone")
     guardian.phone_idx = cipher.blind_index(phone, purpose="guardian.phone")
@@ -178,6 +182,11 @@ async def _guardian(
     uow.session.add(guardian)
     await uow.session.flush()
     return guardian
+
+
+async def _guardian_by_index(uow: UnitOfWork, idx: str) -> Guardian | None:
+    found = await uow.session.exec(select(Guardian).where(Guardian.id_number_idx == idx))
+    return found.first()
 
 
 @dataclass(frozen=True, slots=True)

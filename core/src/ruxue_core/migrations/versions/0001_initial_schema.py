@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 06:33:04.726770
+Create Date: 2026-11-29 06:55:03.926566
 """
 
 from collections.abc import Sequence
@@ -57,10 +57,10 @@ def upgrade() -> None:
     sa.Column('phone_ct', sa.LargeBinary(), nullable=False),
     sa.Column('phone_idx', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('id_number_idx')
     )
     with op.batch_alter_table('guardian', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_guardian_id_number_idx'), ['id_number_idx'], unique=False)
         batch_op.create_index(batch_op.f('ix_guardian_phone_idx'), ['phone_idx'], unique=False)
         batch_op.create_index(batch_op.f('ix_guardian_subject'), ['subject'], unique=False)
 
@@ -338,7 +338,6 @@ def downgrade() -> None:
     with op.batch_alter_table('guardian', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_guardian_subject'))
         batch_op.drop_index(batch_op.f('ix_guardian_phone_idx'))
-        batch_op.drop_index(batch_op.f('ix_guardian_id_number_idx'))
 
     op.drop_table('guardian')
     op.drop_table('child')

@@ -1,0 +1,403 @@
+"""The application state machine: the table itself, refusals that change nothing, and the
+effects every valid transition writes in its transaction."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from ruxue_core.casesync import record_kind
+from ruxue_core.domain import Application, AuditEvent, CaseRecord
+from ruxue_core.domain.enums import (
+    ROLE_ACTOR,
+    STATUS_LABELS,
+    Actor,
+    ReviewDecision,
+    Role,
+    Status,
+)
+from ruxue_core.errors import Conflict, Forbidden, InvalidTransition
+from ruxue_core.lifecycle import (
+    EVENT_LABELS,
+    TABLE,
+    TERMINAL,
+    TRANSITIONS,
+    Event,
+    apply_event,
+    transition_for,
+)
+from ruxue_core.plugins.contracts import Principal
+from ruxue_core.policy import SeasonFile
+from ruxue_core.runtime import Runtime
+from ruxue_core.services.applications import (
+    ReviewApplication,
+    review_application,
+    submit_application,
+    withdraw_application,
+)
+from ruxue_core.testing.factories import (
+    AUDITOR,
+    BUREAU,
+    COUNTER,
+    GUARDIAN,
+    SCHOOL_REVIEWER,
+    submit_command,
+)
+
+SYSTEM = Principal.system()
+COUNTED = ("application", "audit_event", "job", "message", "case_record", "review", "evidence")
+
+# ---- the table ------------------------------------------------------------------------------
+
+
+def test_every_status_has_a_chinese_label() -> None:
+    assert set(STATUS_LABELS) == set(Status)
+    for status, label in STATUS_LABELS.items():
+        assert label.strip(), status
+        assert all("\u4e00" <= ch <= "\u9fff" for ch in label), (status, label)
+    assert len(set(STATUS_LABELS.values())) == len(Status), "two statuses share a label"
+
+
+def test_every_event_has_a_chinese_label() -> None:
+    assert set(EVENT_LABELS) == set(Event)
+    for event, label in EVENT_LABELS.items():
+        assert label.strip(), event
+        assert all("\u4e00" <= ch <= "\u9fff" for ch in label), (event, label)
+
+
+def test_transitions_are_derived_from_the_table() -> None:
+    assert dict(TRANSITIONS) == {key: row.target for key, row in TABLE.items()}
+    for (source, event), row in TABLE.items():
+        assert (row.source, row.event) == (source, event)
+        assert row.actors, f"{source} --{event}--> {row.target} names no actor"
+        assert row.actors <= set(Actor)
+
+
+def test_terminal_statuses_are_exactly_those_without_outgoing_transitions() -> None:
+    sources = {source for source, _ in TRANSITIONS}
+    for status in TERMINAL:
+        assert status not in sources, f"terminal {status} has an outgoing transition"
+    assert set(Status) - sources == set(TERMINAL)
+
+
+def test_every_status_but_draft_is_reachable_from_draft() -> None:
+    reached = {Status.DRAFT}
+    frontier = [Status.DRAFT]
+    while frontier:
+        current = frontier.pop()
+        for (source, _), target in TRANSITIONS.items():
+            if source is current and target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    assert reached == set(Status)
+    assert Status.DRAFT not in set(TRANSITIONS.values()), "nothing leads back to draft"
+
+
+def test_every_role_that_acts_maps_onto_an_actor() -> None:
+    assert set(ROLE_ACTOR) == set(Role)
+    assert ROLE_ACTOR[Role.AUDITOR] is None
+    used = {actor for row in TABLE.values() for actor in row.actors}
+    assert used == set(Actor)
+
+
+def test_transition_for_names_status_and_event_in_chinese() -> None:
+    with pytest.raises(InvalidTransition) as caught:
+        transition_for(Status.SUBMITTED, Event.APPROVE)
+    assert STATUS_LABELS[Status.SUBMITTED] in caught.value.message
+    assert EVENT_LABELS[Event.APPROVE] in caught.value.message
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Row counts, job kinds and the application's status and version at one moment."""
+
+    rows: dict[str, int]
+    job_kinds: Counter[str]
+    status: Status
+    version: int
+
+
+async def snapshot(runtime: Runtime, application_id: int) -> Snapshot:
+    async with runtime.unit_of_work(read_only=True) as uow:
+        connection = await uow.session.connection()
+        rows = {
+            table: (await connection.execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar_one()
+            for table in COUNTED
+        }
+        kinds = (await connection.execute(sa.text("SELECT kind FROM job"))).scalars().all()
+        application = await uow.session.get(Application, application_id)
+        assert application is not None and application.version is not None
+        return Snapshot(rows, Counter(kinds), application.status, application.version)
+
+
+async def submit(runtime: Runtime, season: str, principal: Principal = GUARDIAN) -> int:
+    async with runtime.unit_of_work() as uow:
+        submitted = await submit_application(uow, submit_command(season), principal)
+    return submitted.application_id
+
+
+async def apply(runtime: Runtime, application_id: int, event: Event, principal: Principal) -> None:
+    async with runtime.unit_of_work() as uow:
+        application = await uow.session.get(Application, application_id)
+        assert application is not None
+        await apply_event(uow, application, event, principal, comment=f"test {event.value}")
+        await uow.commit()
+
+
+# ---- refusals change nothing ----------------------------------------------------------------
+
+
+async def test_invalid_event_raises_and_changes_nothing(runtime: Runtime, season: str) -> None:
+    application_id = await submit(runtime, season)
+    before = await snapshot(runtime, application_id)
+    assert before.status is Status.SUBMITTED
+
+    async with runtime.unit_of_work() as uow:
+        application = await uow.session.get(Application, application_id)
+        assert application is not None
+        with pytest.raises(InvalidTransition):
+            await apply_event(uow, application, Event.APPROVE, BUREAU)
+        assert application.status is Status.SUBMITTED  # not even in memory
+        await uow.commit()  # committing what is left must not write anything either
+
+    assert await snapshot(runtime, application_id) == before
+
+
+async def test_invalid_review_through_the_service_changes_nothing(
+    runtime: Runtime, season: str
+) -> None:
+    application_id = await submit(runtime, season)
+    before = await snapshot(runtime, application_id)
+    command = ReviewApplication(application_id, decision=ReviewDecision.APPROVE)
+    async with runtime.unit_of_work() as uow:
+        with pytest.raises(InvalidTransition):
+            await review_application(uow, command, SCHOOL_REVIEWER)
+    assert await snapshot(runtime, application_id) == before
+
+
+async def test_terminal_status_refuses_everything(runtime: Runtime, season: str) -> None:
+    application_id = await submit(runtime, season)
+    async with runtime.unit_of_work() as uow:
+        await withdraw_application(uow, application_id, GUARDIAN)
+    before = await snapshot(runtime, application_id)
+    assert before.status is Status.WITHDRAWN
+    for event in Event:
+        async with runtime.unit_of_work() as uow:
+            application = await uow.session.get(Application, application_id)
+            assert application is not None
+            with pytest.raises(InvalidTransition):
+                await apply_event(uow, application, event, BUREAU)
+    assert await snapshot(runtime, application_id) == before
+
+
+async def _at_school_review(runtime: Runtime, season: str) -> int:
+    application_id = await submit(runtime, season)
+    await apply(runtime, application_id, Event.START_VERIFICATION, SYSTEM)
+    await apply(runtime, application_id, Event.PASS_VERIFICATION, SYSTEM)
+    return application_id
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [GUARDIAN, AUDITOR, BUREAU, SYSTEM],
+    ids=lambda p: p.role.value,
+)
+async def test_forbidden_actor_raises_and_changes_nothing(
+    runtime: Runtime, season: str, principal: Principal
+) -> None:
+    application_id = await _at_school_review(runtime, season)
+    before = await snapshot(runtime, application_id)
+    assert before.status is Status.SCHOOL_REVIEW
+
+    async with runtime.unit_of_work() as uow:
+        application = await uow.session.get(Application, application_id)
+        assert application is not None
+        with pytest.raises(Forbidden) as caught:
+            await apply_event(uow, application, Event.APPROVE, principal)
+        assert caught.value.code == "forbidden"
+        assert application.status is Status.SCHOOL_REVIEW
+        await uow.commit()
+
+    assert await snapshot(runtime, application_id) == before
+
+
+async def test_guardian_cannot_review_through_the_service(runtime: Runtime, season: str) -> None:
+    application_id = await _at_school_review(runtime, season)
+    before = await snapshot(runtime, application_id)
+    async with runtime.unit_of_work() as uow:
+        with pytest.raises(Forbidden):
+            await review_application(
+                uow, ReviewApplication(application_id, ReviewDecision.APPROVE), GUARDIAN
+            )
+    assert await snapshot(runtime, application_id) == before
+
+
+@pytest.mark.parametrize("event", [Event.APPROVE, Event.RETURN, Event.SUBMIT])
+async def test_a_stale_version_is_a_conflict_whatever_the_current_status(
+    runtime: Runtime, season: str, event: Event
+) -> None:
+    """A caller who read an older version gets "refresh" (Conflict), not a guard failure
+    about a status it never saw: the same answer on SQLite and PostgreSQL."""
+    application_id = await _at_school_review(runtime, season)
+    seen = await snapshot(runtime, application_id)
+    await apply(runtime, application_id, Event.APPROVE, SCHOOL_REVIEWER)  # now bureau_review
+    before = await snapshot(runtime, application_id)
+    async with runtime.unit_of_work() as uow:
+        application = await uow.session.get(Application, application_id)
+        assert application is not None
+        with pytest.raises(Conflict):
+            await apply_event(
+                uow, application, event, SCHOOL_REVIEWER, expected_version=seen.version
+            )
+    assert await snapshot(runtime, application_id) == before
+
+
+# ---- valid transitions write their effects --------------------------------------------------
+
+WALK: list[tuple[Event, Principal]] = [
+    (Event.START_VERIFICATION, SYSTEM),
+    (Event.FAIL_VERIFICATION, SYSTEM),
+    (Event.CORRECT, GUARDIAN),
+    (Event.START_VERIFICATION, SYSTEM),
+    (Event.REFER_TO_MANUAL, SYSTEM),
+    (Event.CONFIRM_MANUALLY, COUNTER),
+    (Event.APPROVE, SCHOOL_REVIEWER),
+    (Event.APPROVE, BUREAU),
+    (Event.COORDINATE, SYSTEM),
+    (Event.ADMIT, BUREAU),
+    (Event.ENROLL, COUNTER),
+]
+
+
+def expected_jobs(target: Status, season_file: SeasonFile) -> Counter[str]:
+    expected = Counter({"casesync.push": 1})
+    if target in season_file.sms.templates:
+        expected["notify.send"] = 1
+    if target is Status.SUBMITTED:
+        expected["verification.run"] = 1
+    return expected
+
+
+async def newest_audit(runtime: Runtime) -> AuditEvent:
+    async with runtime.unit_of_work(read_only=True) as uow:
+        found = await uow.session.exec(
+            select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(1)
+        )
+        return found.one()
+
+
+async def newest_case_record(runtime: Runtime, application_id: int) -> CaseRecord:
+    async with runtime.unit_of_work(read_only=True) as uow:
+        found = await uow.session.exec(
+            select(CaseRecord)
+            .where(col(CaseRecord.application_id) == application_id)
+            .order_by(col(CaseRecord.id).desc())
+            .limit(1)
+        )
+        return found.one()
+
+
+async def check_effects(
+    runtime: Runtime,
+    application_id: int,
+    before: Snapshot,
+    event: Event,
+    principal: Principal,
+    season_file: SeasonFile,
+) -> Snapshot:
+    after = await snapshot(runtime, application_id)
+    source = before.status
+    target = TRANSITIONS[(source, event)]
+    assert after.status is target
+    assert after.version == before.version + 1
+
+    delta = {table: after.rows[table] - before.rows[table] for table in COUNTED}
+    messages = 1 if target in season_file.sms.templates else 0
+    assert delta == {
+        "application": 0,
+        "audit_event": 1,
+        "job": sum(expected_jobs(target, season_file).values()),
+        "message": messages,
+        "case_record": 1,
+        "review": 0,
+        "evidence": 0,
+    }, (source, event)
+    assert after.job_kinds - before.job_kinds == expected_jobs(target, season_file)
+
+    audit = await newest_audit(runtime)
+    assert audit.action == f"application.{event.value}"
+    assert audit.actor == principal.id
+    assert audit.role == principal.role.value
+    assert audit.data["from"] == source.value
+    assert audit.data["to"] == target.value
+    assert audit.data["version"] == after.version
+
+    record = await newest_case_record(runtime, application_id)
+    assert record.kind == record_kind(source, target)
+    assert record.version == after.version
+    assert record.payload["from_status"] == source.value
+    assert record.payload["status"] == target.value
+    assert record.payload["action"] == event.value
+    return after
+
+
+async def test_each_valid_transition_writes_one_audit_event_one_case_record_and_its_jobs(
+    runtime: Runtime, season: str, season_file: SeasonFile
+) -> None:
+    async with runtime.unit_of_work() as uow:
+        submitted = await submit_application(uow, submit_command(season), GUARDIAN)
+    # Submission inserts the draft and applies ``submit``; compare against an empty database
+    # (the season load wrote one audit event of its own).
+    empty = Snapshot(
+        dict.fromkeys(COUNTED, 0) | {"application": 1, "audit_event": 1},
+        Counter(),
+        Status.DRAFT,
+        submitted.version - 1,
+    )
+    current = await check_effects(
+        runtime, submitted.application_id, empty, Event.SUBMIT, GUARDIAN, season_file
+    )
+    assert (await newest_case_record(runtime, submitted.application_id)).kind == "accept"
+
+    kinds = {"accept"}
+    visited = {current.status}
+    for event, principal in WALK:
+        await apply(runtime, submitted.application_id, event, principal)
+        current = await check_effects(
+            runtime, submitted.application_id, current, event, principal, season_file
+        )
+        kinds.add((await newest_case_record(runtime, submitted.application_id)).kind)
+        visited.add(current.status)
+
+    assert current.status is Status.ENROLLED
+    assert kinds == {"accept", "process", "result"}
+    # The walk passed through statuses both with and without an SMS template.
+    assert visited & set(season_file.sms.templates)
+    assert visited - set(season_file.sms.templates)
+
+
+async def test_correction_queues_a_new_verification_job(runtime: Runtime, season: str) -> None:
+    application_id = await submit(runtime, season)
+    for event in (Event.START_VERIFICATION, Event.FAIL_VERIFICATION):
+        await apply(runtime, application_id, event, SYSTEM)
+    await apply(runtime, application_id, Event.CORRECT, GUARDIAN)
+    async with runtime.unit_of_work(read_only=True) as uow:
+        connection = await uow.session.connection()
+        keys = (
+            (
+                await connection.execute(
+                    sa.text("SELECT idempotency_key FROM job WHERE kind = 'verification.run'")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(keys) == 2
+    assert len(set(keys)) == 2
