@@ -165,8 +165,9 @@ async def test_application_view_is_masked_and_scoped(runtime: Runtime, season: s
     assert other["application"]["__typename"] == "ForbiddenError"
     anonymous = await gql(runtime, None, APPLICATION, id=result["applicationId"])
     assert anonymous["application"]["__typename"] == "ForbiddenError"
-    bad_id = (await gql(runtime, BUREAU, APPLICATION, id="x1"))["application"]
-    assert bad_id == {"__typename": "InvalidInputError", "code": "invalid_input", "field": "id"}
+    for malformed in ("x1", "2147483648", "9" * 18, "-1", "１"):
+        bad_id = (await gql(runtime, BUREAU, APPLICATION, id=malformed))["application"]
+        assert bad_id == {"__typename": "InvalidInputError", "code": "invalid_input", "field": "id"}
 
 
 async def review(

@@ -27,7 +27,10 @@ class Runtime:
         """Build the engine, load the PII key and the plugins. No connection is opened yet."""
         return cls(
             settings=settings,
-            db=Database(create_engine(settings.resolved_database_url)),
+            # A worker runs a whole batch at once: give each job a pooled connection.
+            db=Database(
+                create_engine(settings.resolved_database_url, pool_size=settings.worker.batch_size)
+            ),
             cipher=PiiCipher(load_master_key(settings)),
             host=PluginHost.create(settings, extra_plugins=extra_plugins),
         )

@@ -14,8 +14,8 @@ from typing import Final
 
 from ruxue_core.rules.national_id import mod11_2_check
 
-RECEIPT_PATTERN: Final = re.compile(r"^[0-9]{22}[0-9X]$")
-QUERY_CODE_PATTERN: Final = re.compile(r"^[0-9]{6}$")
+RECEIPT_PATTERN: Final = re.compile(r"[0-9]{22}[0-9X]")
+QUERY_CODE_PATTERN: Final = re.compile(r"[0-9]{6}")
 
 
 def new_receipt_no(district_code: str, on: date) -> str:
@@ -26,7 +26,7 @@ def new_receipt_no(district_code: str, on: date) -> str:
 
 def is_valid_receipt_no(value: str) -> bool:
     """Whether ``value`` has the receipt number's shape and a correct check character."""
-    return bool(RECEIPT_PATTERN.match(value)) and mod11_2_check(value[:-1]) == value[-1]
+    return bool(RECEIPT_PATTERN.fullmatch(value)) and mod11_2_check(value[:-1]) == value[-1]
 
 
 def new_query_code() -> str:

@@ -347,7 +347,7 @@ async def lookup_status(uow: UnitOfWork, receipt_no: str, query_code: str) -> St
     receipt_no = receipt_no.strip().upper()
     if not codes.is_valid_receipt_no(receipt_no):
         raise InvalidInput("办件编号格式不正确", field="receiptNo")
-    if not codes.QUERY_CODE_PATTERN.match(query_code):
+    if not codes.QUERY_CODE_PATTERN.fullmatch(query_code):
         raise InvalidInput("查询密码应为6位数字", field="queryCode")
     application = (
         await uow.session.exec(select(Application).where(col(Application.receipt_no) == receipt_no))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -41,10 +42,16 @@ class Mutation(ApplicationMutations, OperationMutations):
 
 def build_schema(*, mask_errors: bool = True) -> strawberry.Schema:
     """The schema with its guards; ``mask_errors`` hides unexpected errors' details."""
+    # The depth and alias limiters are validation rules, and each limiter instance makes new
+    # rule classes. ValidationCache keys on those classes, so limiters built per request make
+    # it miss every time (strawberry#4635): build the rules once per schema and add them.
+    limits = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ]
