@@ -1,6 +1,7 @@
 """The transactional outbox: enqueue, claim under a lease, complete, retry, dead-letter, workers.
 
-Runs on SQLite by default and on PostgreSQL when ``RUXUE_TEST_DATABASE_URL`` is set.
+Runs on SQLite by default and on PostgreSQL when ``RUXUE_TEST_DATABASE_URL`` is set. The
+``test.effect`` job kind and its ``test_effect`` table come from ``effect_jobs.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import dataclasses
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,41 +29,9 @@ from ruxue_core.runtime import Runtime
 from ruxue_core.settings import Settings, WorkerSettings
 from ruxue_core.uow import UnitOfWork
 
-KIND = "test.effect"
+from .effect_jobs import KIND, effect_handler, effect_rows, insert_effect
+
 LONG = timedelta(minutes=10)
-
-# A test-only effects table without a unique key: a job applied twice shows up as two rows.
-CREATE_EFFECTS = "CREATE TABLE test_effect (job_id integer NOT NULL, worker text NOT NULL)"
-DROP_EFFECTS = "DROP TABLE IF EXISTS test_effect"
-
-
-@pytest.fixture
-async def effects(runtime: Runtime) -> AsyncIterator[None]:
-    """Create ``test_effect`` for one test and drop it afterwards."""
-    async with runtime.db.engine.begin() as connection:
-        await connection.execute(sa.text(DROP_EFFECTS))
-        await connection.execute(sa.text(CREATE_EFFECTS))
-    yield
-    async with runtime.db.engine.begin() as connection:
-        await connection.execute(sa.text(DROP_EFFECTS))
-
-
-def insert_effect(job: ClaimedJob) -> Apply:
-    """An ``Apply`` step recording that ``job`` took effect, and which worker applied it."""
-
-    async def apply(uow: UnitOfWork) -> None:
-        connection = await uow.session.connection()
-        await connection.execute(
-            sa.text("INSERT INTO test_effect (job_id, worker) VALUES (:job_id, :worker)"),
-            {"job_id": job.id, "worker": job.owner},
-        )
-
-    return apply
-
-
-async def effect_handler(runtime: Runtime, job: ClaimedJob) -> Apply:
-    """The handler of ``KIND``: no I/O, one effect row."""
-    return insert_effect(job)
 
 
 async def apply_and_complete(runtime: Runtime, job: ClaimedJob) -> None:
@@ -71,15 +40,6 @@ async def apply_and_complete(runtime: Runtime, job: ClaimedJob) -> None:
         await insert_effect(job)(uow)
         await jobs.complete(uow.session, job)
         await uow.commit()
-
-
-async def effect_rows(runtime: Runtime) -> list[tuple[int, str]]:
-    """Every ``(job_id, worker)`` row of the effects table."""
-    async with runtime.db.engine.connect() as connection:
-        result = await connection.execute(
-            sa.text("SELECT job_id, worker FROM test_effect ORDER BY job_id")
-        )
-        return [(int(row[0]), str(row[1])) for row in result.all()]
 
 
 async def add_job(

@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from ruxue_core import NotifierRegistration, SmsReceipt, SmsRequest, hookimpl
-from ruxue_core.domain.enums import MessageStatus, ReviewDecision
+from ruxue_core.domain.enums import ReviewDecision
 from ruxue_core.errors import ConfigurationError, NotFound
 from ruxue_core.handlers import HANDLERS
 from ruxue_core.jobs import Worker
@@ -42,35 +41,10 @@ from ruxue_core.services.applications import (
 )
 from ruxue_core.settings import Mode, Settings
 from ruxue_core.testing.factories import BUREAU, COUNTER, GUARDIAN, submit_command
+from ruxue_core.testing.fakes import CapturingNotifier, CapturingNotifierPlugin
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(1, 33))
-
-
-class CapturingNotifier:
-    """Accepts every SMS (so message rows reach their final state) and keeps them."""
-
-    def __init__(self) -> None:
-        self.sent: list[SmsRequest] = []
-
-    async def send(self, request: SmsRequest) -> SmsReceipt:
-        self.sent.append(request)
-        return SmsReceipt(MessageStatus.ACCEPTED, vendor_message_id=f"cap-{len(self.sent)}")
-
-    def parse_receipts(self, body: bytes) -> list[SmsReceipt]:
-        return []
-
-    async def aclose(self) -> None:
-        return None
-
-
-class CapturingNotifierPlugin:
-    def __init__(self, notifier: CapturingNotifier) -> None:
-        self.notifier = notifier
-
-    @hookimpl
-    def ruxue_notifiers(self, config: Settings) -> list[NotifierRegistration]:
-        return [NotifierRegistration("capture", lambda _settings: self.notifier)]
 
 
 @dataclass(frozen=True)
@@ -103,7 +77,7 @@ PEOPLE = [
 async def pii_runtime(settings: Settings) -> AsyncIterator[tuple[Runtime, CapturingNotifier]]:
     notifier = CapturingNotifier()
     runtime = Runtime.create(
-        settings.model_copy(update={"notifiers": ["capture"]}),
+        settings.model_copy(update={"notifiers": ["fake"]}),
         extra_plugins=[CapturingNotifierPlugin(notifier)],
     )
     try:

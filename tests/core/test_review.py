@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import date
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from ruxue_core import (
-    EvidenceRef,
-    NotifierRegistration,
-    SmsReceipt,
-    SmsRequest,
-    VerificationRequest,
-    VerificationResult,
-    VerifierRegistration,
-    hookimpl,
-)
 from ruxue_core.domain import Application, Evidence, Message, Review
 from ruxue_core.domain.enums import MessageStatus, Outcome, ReviewDecision, Role, Status
-from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import Conflict, PermanentPluginError, TemporaryPluginError
 from ruxue_core.handlers import HANDLERS
 from ruxue_core.jobs import Worker
@@ -41,75 +29,15 @@ from ruxue_core.services.applications import (
 )
 from ruxue_core.settings import Settings
 from ruxue_core.testing.factories import GUARDIAN, SCHOOL_REVIEWER, submit_command
+from ruxue_core.testing.fakes import (
+    CapturingNotifier,
+    CapturingNotifierPlugin,
+    FakeVerifier,
+    FakeVerifierPlugin,
+)
 
 OTHER_REVIEWER = Principal("reviewer-2", Role.SCHOOL_REVIEWER, "周老师", school_code="LK-YJ-01")
 GUARDIAN_ID = "420704198501011233"
-
-
-class FakeVerifier:
-    """Answers ``hukou`` with a configurable outcome, a temporary fault, a permanent fault or a
-    hang; remembers every request it saw."""
-
-    def __init__(self) -> None:
-        self.behaviour: Outcome | type[Exception] | None = Outcome.MATCH
-        self.requests: list[VerificationRequest] = []
-
-    async def verify(self, request: VerificationRequest) -> VerificationResult:
-        self.requests.append(request)
-        if self.behaviour is None:
-            await asyncio.sleep(10)  # longer than any timeout the tests configure
-        if isinstance(self.behaviour, Outcome):
-            return VerificationResult(
-                self.behaviour,
-                EvidenceRef(request.request_id, utcnow(), f"HK-{len(self.requests)}"),
-                facts={"move_in_date": date(2020, 5, 1), "relationship": "father"},
-                reason=None if self.behaviour is Outcome.MATCH else f"fake {self.behaviour}",
-            )
-        if self.behaviour is TemporaryPluginError:
-            raise TemporaryPluginError("fake source is down")
-        raise PermanentPluginError("fake source refused the request")
-
-    async def aclose(self) -> None:
-        return None
-
-
-class FakeVerifierPlugin:
-    """Registers one :class:`FakeVerifier` under the name ``fake``."""
-
-    def __init__(self, verifier: FakeVerifier) -> None:
-        self.verifier = verifier
-
-    @hookimpl
-    def ruxue_verifiers(self, config: Settings) -> list[VerifierRegistration]:
-        return [VerifierRegistration("fake", ("hukou",), lambda _settings: self.verifier)]
-
-
-class FakeNotifier:
-    """Accepts every SMS and keeps it."""
-
-    def __init__(self) -> None:
-        self.sent: list[SmsRequest] = []
-
-    async def send(self, request: SmsRequest) -> SmsReceipt:
-        self.sent.append(request)
-        return SmsReceipt(MessageStatus.ACCEPTED, vendor_message_id=f"fake-{len(self.sent)}")
-
-    def parse_receipts(self, body: bytes) -> list[SmsReceipt]:
-        return []
-
-    async def aclose(self) -> None:
-        return None
-
-
-class FakeNotifierPlugin:
-    """Registers one :class:`FakeNotifier` under the name ``fakesms``."""
-
-    def __init__(self, notifier: FakeNotifier) -> None:
-        self.notifier = notifier
-
-    @hookimpl
-    def ruxue_notifiers(self, config: Settings) -> list[NotifierRegistration]:
-        return [NotifierRegistration("fakesms", lambda _settings: self.notifier)]
 
 
 @pytest.fixture
@@ -118,23 +46,23 @@ def verifier() -> FakeVerifier:
 
 
 @pytest.fixture
-def notifier() -> FakeNotifier:
-    return FakeNotifier()
+def notifier() -> CapturingNotifier:
+    return CapturingNotifier()
 
 
 @pytest.fixture
 async def rt(
-    settings: Settings, verifier: FakeVerifier, notifier: FakeNotifier
+    settings: Settings, verifier: FakeVerifier, notifier: CapturingNotifier
 ) -> AsyncIterator[Runtime]:
     """A runtime with the fake verifier and notifier selected and a quick retry policy."""
     quick = settings.verification.model_copy(
         update={"timeout_seconds": 0.2, "attempts": 3, "wait_initial": 0.001, "wait_max": 0.005}
     )
     tuned = settings.model_copy(
-        update={"verifiers": ["fake"], "notifiers": ["fakesms"], "verification": quick}
+        update={"verifiers": ["fake"], "notifiers": ["fake"], "verification": quick}
     )
     runtime = Runtime.create(
-        tuned, extra_plugins=[FakeVerifierPlugin(verifier), FakeNotifierPlugin(notifier)]
+        tuned, extra_plugins=[FakeVerifierPlugin(verifier), CapturingNotifierPlugin(notifier)]
     )
     try:
         yield runtime
@@ -240,7 +168,7 @@ async def test_temporary_faults_on_every_attempt_lead_to_manual_review(
 async def test_a_hanging_source_times_out_into_manual_review(
     rt: Runtime, season: str, verifier: FakeVerifier
 ) -> None:
-    verifier.behaviour = None
+    verifier.delay = 10.0  # longer than any timeout the tests configure
     submitted = await submit(rt, submit_command(season))
     await drain(rt)
 
@@ -412,7 +340,7 @@ async def test_sms_carry_the_receipt_number_and_never_an_id_number(
     season: str,
     season_file: SeasonFile,
     verifier: FakeVerifier,
-    notifier: FakeNotifier,
+    notifier: CapturingNotifier,
 ) -> None:
     verifier.behaviour = Outcome.NEEDS_MANUAL_REVIEW
     command = submit_command(season)
@@ -451,7 +379,7 @@ async def test_sms_carry_the_receipt_number_and_never_an_id_number(
     assert len(messages) == 2
     for message in messages:
         assert message.status is MessageStatus.ACCEPTED
-        assert message.vendor == "fakesms"
+        assert message.vendor == "fake"
         assert message.vendor_message_id is not None
         assert message.vendor_message_id.startswith("fake-")
         assert "query_code" not in message.params, "the query code is bound only at send time"

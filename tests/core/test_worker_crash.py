@@ -1,6 +1,6 @@
 """Workers in separate OS processes: one killed mid-job, and two sharing a queue.
 
-Each subprocess runs ``worker_process.py`` with its settings in ``RUXUE_*`` variables, against
+Each subprocess runs ``effect_jobs.py`` with its settings in ``RUXUE_*`` variables, against
 the test's database (the same SQLite file, or the PostgreSQL test database) and data dir.
 """
 
@@ -11,62 +11,27 @@ import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import col, select
 
 from ruxue_core import jobs
 from ruxue_core.domain import Job
 from ruxue_core.domain.enums import JobStatus
 from ruxue_core.domain.types import utcnow
-from ruxue_core.jobs import Apply, ClaimedJob, Worker
+from ruxue_core.jobs import Worker
 from ruxue_core.runtime import Runtime
 from ruxue_core.settings import Settings
-from ruxue_core.uow import UnitOfWork
+
+from .effect_jobs import KIND, effect_handler, effect_rows
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = Path(__file__).with_name("worker_process.py")
-KIND = "test.effect"
+SCRIPT = Path(__file__).with_name("effect_jobs.py")
 LEASE_SECONDS = 2.0
 STARTUP_TIMEOUT = 60.0
-
-
-@pytest.fixture
-async def effects(runtime: Runtime) -> AsyncIterator[None]:
-    """A test-only effects table without a unique key: a job applied twice shows as two rows."""
-    async with runtime.db.engine.begin() as connection:
-        await connection.execute(sa.text("DROP TABLE IF EXISTS test_effect"))
-        await connection.execute(
-            sa.text("CREATE TABLE test_effect (job_id integer NOT NULL, worker text NOT NULL)")
-        )
-    yield
-    async with runtime.db.engine.begin() as connection:
-        await connection.execute(sa.text("DROP TABLE IF EXISTS test_effect"))
-
-
-async def effect_handler(runtime: Runtime, job: ClaimedJob) -> Apply:
-    """The real handler of ``KIND``: one effect row, applied with the completion."""
-
-    async def apply(uow: UnitOfWork) -> None:
-        connection = await uow.session.connection()
-        await connection.execute(
-            sa.text("INSERT INTO test_effect (job_id, worker) VALUES (:job_id, :worker)"),
-            {"job_id": job.id, "worker": job.owner},
-        )
-
-    return apply
-
-
-async def effect_rows(runtime: Runtime) -> list[tuple[int, str]]:
-    async with runtime.db.engine.connect() as connection:
-        result = await connection.execute(
-            sa.text("SELECT job_id, worker FROM test_effect ORDER BY job_id")
-        )
-        return [(int(row[0]), str(row[1])) for row in result.all()]
 
 
 async def all_jobs(runtime: Runtime) -> list[Job]:
@@ -98,7 +63,7 @@ def worker_env(settings: Settings, **worker: float) -> dict[str, str]:
 async def spawn(
     mode: str, worker_id: str, env: Mapping[str, str], cwd: Path
 ) -> asyncio.subprocess.Process:
-    """Start ``worker_process.py``; its stderr goes to ``<worker_id>.stderr`` in ``cwd``."""
+    """Start a worker (``effect_jobs.py``); its stderr goes to ``<worker_id>.stderr`` in ``cwd``."""
     with (cwd / f"{worker_id}.stderr").open("wb") as stderr:  # the child keeps its own copy
         return await asyncio.create_subprocess_exec(
             sys.executable,

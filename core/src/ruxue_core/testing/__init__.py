@@ -1,4 +1,5 @@
-"""Testing aids shipped with the core: contract suites that plugins' own tests subclass.
+"""Testing aids shipped with the core: contract suites that plugins' own tests subclass, fake
+plugins (``fakes``) and ready-made principals and commands (``factories``).
 
 Needs pytest and pytest-asyncio (``ruxue-core[testing]``); nothing in the core imports this.
 """
@@ -13,5 +14,19 @@ from ruxue_core.testing.contracts import (  # noqa: E402
     VerifierContract,
     contains_id_number,
 )
+from ruxue_core.testing.fakes import (  # noqa: E402
+    CapturingNotifier,
+    CapturingNotifierPlugin,
+    FakeVerifier,
+    FakeVerifierPlugin,
+)
 
-__all__ = ["NotifierContract", "VerifierContract", "contains_id_number"]
+__all__ = [
+    "CapturingNotifier",
+    "CapturingNotifierPlugin",
+    "FakeVerifier",
+    "FakeVerifierPlugin",
+    "NotifierContract",
+    "VerifierContract",
+    "contains_id_number",
+]

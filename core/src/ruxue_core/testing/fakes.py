@@ -1,0 +1,189 @@
+"""Fake plugins for tests: a scriptable verifier and a notifier that keeps every SMS.
+
+They are real implementations of the ``Verifier`` and ``Notifier`` protocols, registered through
+real hook implementations, so a test exercises the core exactly as an installed plugin would::
+
+    verifier = FakeVerifier(Outcome.MISMATCH)
+    notifier = CapturingNotifier()
+    runtime = Runtime.create(
+        settings.model_copy(update={"verifiers": ["fake"], "notifiers": ["fake"]}),
+        extra_plugins=[FakeVerifierPlugin(verifier), CapturingNotifierPlugin(notifier)],
+    )
+    ...  # submit, run the worker
+    assert verifier.requests[0].source == "hukou"
+    assert notifier.sent[0].template == "..."
+
+Select a fake by its registered name (``fake`` unless you pass ``name=``). The objects are
+plain and mutable: change ``verifier.behaviour`` or ``verifier.delay`` between steps of a test.
+Nothing here needs pytest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Final, TypeAlias
+
+from ruxue_core.domain.enums import MessageStatus, Outcome
+from ruxue_core.domain.types import utcnow
+from ruxue_core.errors import PermanentPluginError, TemporaryPluginError
+from ruxue_core.plugins.contracts import (
+    EvidenceRef,
+    NotifierRegistration,
+    SmsReceipt,
+    SmsRequest,
+    VerificationRequest,
+    VerificationResult,
+    VerifierRegistration,
+)
+from ruxue_core.plugins.hookspecs import hookimpl
+from ruxue_core.settings import Settings
+
+__all__ = [
+    "DEFAULT_FACTS",
+    "CapturingNotifier",
+    "CapturingNotifierPlugin",
+    "FactValue",
+    "FakeVerifier",
+    "FakeVerifierPlugin",
+    "VerifierBehaviour",
+]
+
+FactValue: TypeAlias = str | int | bool | date | None
+"""The scalar types a verification fact may have (as in ``VerificationResult.facts``)."""
+
+VerifierBehaviour: TypeAlias = Outcome | type[TemporaryPluginError] | type[PermanentPluginError]
+"""What a :class:`FakeVerifier` does: answer with an outcome, or raise that kind of fault."""
+
+DEFAULT_FACTS: Final[Mapping[str, FactValue]] = {
+    "move_in_date": date(2020, 5, 1),
+    "relationship": "father",
+}
+"""The facts a :class:`FakeVerifier` reports unless given others."""
+
+
+class FakeVerifier:
+    """A verifier that answers every request the same, scripted way and remembers each one.
+
+    ``behaviour`` is either an :class:`Outcome`, returned with evidence (request id echoed,
+    source record id ``HK-<n>`` for the n-th request) and :attr:`facts`, or a fault class:
+    :class:`TemporaryPluginError` (the core retries it) or :class:`PermanentPluginError` (it does
+    not), raised with a message containing ``fake``. A result other than ``MATCH`` carries the
+    reason ``fake <outcome>``.
+
+    ``delay`` seconds pass before the answer; set it above the configured verification timeout
+    to simulate a source that hangs.
+
+    Every request is appended to :attr:`requests` as it arrives, before the delay, so a request
+    that timed out or raised is recorded too.
+    """
+
+    def __init__(
+        self,
+        behaviour: VerifierBehaviour = Outcome.MATCH,
+        *,
+        delay: float = 0.0,
+        facts: Mapping[str, FactValue] | None = None,
+    ) -> None:
+        self.behaviour: VerifierBehaviour = behaviour
+        self.delay = delay
+        self.facts: dict[str, FactValue] = dict(DEFAULT_FACTS if facts is None else facts)
+        self.requests: list[VerificationRequest] = []
+
+    async def verify(self, request: VerificationRequest) -> VerificationResult:
+        """Record ``request``, wait :attr:`delay` seconds, then answer or raise per
+        :attr:`behaviour`."""
+        self.requests.append(request)
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
+        behaviour = self.behaviour
+        if isinstance(behaviour, Outcome):
+            return VerificationResult(
+                behaviour,
+                EvidenceRef(request.request_id, utcnow(), f"HK-{len(self.requests)}"),
+                facts=dict(self.facts),
+                reason=None if behaviour is Outcome.MATCH else f"fake {behaviour}",
+            )
+        if issubclass(behaviour, TemporaryPluginError):
+            raise behaviour("fake source is down")
+        raise behaviour("fake source refused the request")
+
+    async def aclose(self) -> None:
+        """Nothing to release; safe to call any number of times."""
+
+
+class FakeVerifierPlugin:
+    """A plugin object registering one :class:`FakeVerifier` (pass it to ``extra_plugins``).
+
+    The verifier is registered under ``name`` for ``sources``; its factory always returns the
+    same instance, :attr:`verifier`, so the test can script and inspect it. Without a
+    ``verifier`` argument a new one (answering ``MATCH``) is created.
+    """
+
+    def __init__(
+        self,
+        verifier: FakeVerifier | None = None,
+        *,
+        name: str = "fake",
+        sources: Sequence[str] = ("hukou",),
+    ) -> None:
+        self.verifier = verifier if verifier is not None else FakeVerifier()
+        self.name = name
+        self.sources = tuple(sources)
+
+    @hookimpl
+    def ruxue_verifiers(self, config: Settings) -> list[VerifierRegistration]:
+        """Register :attr:`verifier` under :attr:`name` for :attr:`sources`."""
+        return [
+            VerifierRegistration(
+                self.name,
+                self.sources,
+                lambda _settings: self.verifier,
+                description="fake verifier for tests",
+            )
+        ]
+
+
+class CapturingNotifier:
+    """A notifier that accepts every SMS and keeps it in :attr:`sent`.
+
+    Each send returns ``ACCEPTED`` with the vendor message id ``fake-<n>`` for the n-th SMS, so
+    message rows reach their final state. It parses no delivery receipts.
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[SmsRequest] = []
+
+    async def send(self, request: SmsRequest) -> SmsReceipt:
+        """Keep ``request`` and accept it."""
+        self.sent.append(request)
+        return SmsReceipt(MessageStatus.ACCEPTED, vendor_message_id=f"fake-{len(self.sent)}")
+
+    def parse_receipts(self, body: bytes) -> list[SmsReceipt]:
+        """No vendor sends receipts to a fake: always empty."""
+        return []
+
+    async def aclose(self) -> None:
+        """Nothing to release; safe to call any number of times."""
+
+
+class CapturingNotifierPlugin:
+    """A plugin object registering one :class:`CapturingNotifier` (pass it to ``extra_plugins``).
+
+    The notifier is registered under ``name``; its factory always returns the same instance,
+    :attr:`notifier`. Without a ``notifier`` argument a new one is created.
+    """
+
+    def __init__(self, notifier: CapturingNotifier | None = None, *, name: str = "fake") -> None:
+        self.notifier = notifier if notifier is not None else CapturingNotifier()
+        self.name = name
+
+    @hookimpl
+    def ruxue_notifiers(self, config: Settings) -> list[NotifierRegistration]:
+        """Register :attr:`notifier` under :attr:`name`."""
+        return [
+            NotifierRegistration(
+                self.name, lambda _settings: self.notifier, description="capturing notifier"
+            )
+        ]
