@@ -21,7 +21,7 @@ from ruxue_core.runtime import Runtime
 from ruxue_core.security import mask_name
 from ruxue_core.services.applications import (
     ReviewApplication,
-    Reviewed,
+    StatusChanged,
     SubmitApplication,
     Submitted,
     review_application,
@@ -226,7 +226,7 @@ async def review(
     decision: ReviewDecision,
     reviewer: Principal,
     expected_version: int | None,
-) -> Reviewed:
+) -> StatusChanged:
     async with rt.unit_of_work() as uow:
         command = ReviewApplication(
             application_id,
@@ -265,7 +265,7 @@ async def test_two_reviewers_racing_on_one_version_exactly_one_wins(
         return_exceptions=True,
     )
 
-    wins = [o for o in outcomes if isinstance(o, Reviewed)]
+    wins = [o for o in outcomes if isinstance(o, StatusChanged)]
     losses = [o for o in outcomes if isinstance(o, BaseException)]
     assert len(wins) == 1, outcomes
     assert len(losses) == 1, outcomes

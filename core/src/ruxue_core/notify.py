@@ -28,15 +28,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALLOWED_PARAMS: Final = frozenset({"receipt_no", "child", "status", "query_code", "school"})
-LATE_BOUND: Final = frozenset({"query_code"})
 _ID_LIKE: Final = re.compile(r"\d{15,}[\dXx]?")
 
 
+def _templates(season: Season) -> Mapping[str, Mapping[str, str]]:
+    """The season's ``{code, text}`` templates keyed by the status that sends them."""
+    templates: Mapping[str, Mapping[str, str]] = season.policy.get("sms", {}).get("templates", {})
+    return templates
+
+
 def template_for(season: Season, status: str) -> Mapping[str, str] | None:
-    """The season's ``{code, text}`` template attached to ``status``, if any."""
-    templates = season.policy.get("sms", {}).get("templates", {})
-    found = templates.get(status)
-    return found if isinstance(found, Mapping) else None
+    """The season's template attached to ``status``, if any."""
+    return _templates(season).get(status)
+
+
+def template_by_code(season: Season, code: str) -> Mapping[str, str] | None:
+    """The season's template with the stable ``code``, if any."""
+    return next((t for t in _templates(season).values() if t.get("code") == code), None)
 
 
 def template_fields(text: str) -> set[str]:
@@ -91,14 +99,7 @@ async def send_handler(runtime: Runtime, job: jobs.ClaimedJob) -> jobs.Apply:
         assert application is not None
         season = await uow.session.get(Season, application.season_id)
         assert season is not None
-    template = next(
-        (
-            t
-            for t in season.policy.get("sms", {}).get("templates", {}).values()
-            if t.get("code") == message.template
-        ),
-        None,
-    )
+    template = template_by_code(season, message.template)
     if template is None:
         raise PermanentPluginError(f"模板 {message.template} 不存在")
     params = dict(message.params)

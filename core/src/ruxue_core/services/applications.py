@@ -200,13 +200,20 @@ class ReviewApplication:
 
 
 @dataclass(frozen=True, slots=True)
-class Reviewed:
-    """The application's new status and version after a review."""
+class StatusChanged:
+    """The application's new status and version after a review, correction or withdrawal."""
 
     application_id: int
     receipt_no: str
     status: Status
     version: int
+
+    @classmethod
+    def of(cls, application: Application) -> StatusChanged:
+        """The result for an application just changed and flushed."""
+        assert application.id is not None
+        assert application.version is not None
+        return cls(application.id, application.receipt_no, application.status, application.version)
 
 
 _REVIEW_EVENTS = {
@@ -218,7 +225,7 @@ _REVIEW_EVENTS = {
 
 async def review_application(
     uow: UnitOfWork, command: ReviewApplication, principal: Principal | None
-) -> Reviewed:
+) -> StatusChanged:
     """Record a review decision and apply the matching event.
 
     :raises Forbidden, NotFound, InvalidTransition, Conflict: as their names say; nothing changes.
@@ -252,23 +259,19 @@ async def review_application(
         )
     )
     await uow.commit()
-    assert application.version is not None
-    return Reviewed(
-        application.id or 0, application.receipt_no, application.status, application.version
-    )
+    return StatusChanged.of(application)
 
 
 async def withdraw_application(
     uow: UnitOfWork, application_id: int, principal: Principal | None
-) -> Reviewed:
+) -> StatusChanged:
     """The guardian (or counter staff for them) withdraws an application not yet decided."""
     actor = require_role(principal, Role.GUARDIAN, Role.COUNTER_STAFF)
     application, guardian = await _load(uow, application_id)
     ensure_can_see(actor, application, guardian)
     await apply_event(uow, application, Event.WITHDRAW, actor)
     await uow.commit()
-    assert application.version is not None
-    return Reviewed(application_id, application.receipt_no, application.status, application.version)
+    return StatusChanged.of(application)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +287,7 @@ class CorrectApplication:
 
 async def correct_application(
     uow: UnitOfWork, command: CorrectApplication, principal: Principal | None
-) -> Reviewed:
+) -> StatusChanged:
     """Apply the correction and resubmit (``needs_correction`` → ``submitted``).
 
     :raises InvalidInput, Forbidden, NotFound, InvalidTransition, Conflict: nothing changes.
@@ -304,10 +307,7 @@ async def correct_application(
         expected_version=command.expected_version,
     )
     await uow.commit()
-    assert application.version is not None
-    return Reviewed(
-        command.application_id, application.receipt_no, application.status, application.version
-    )
+    return StatusChanged.of(application)
 
 
 async def _load(uow: UnitOfWork, application_id: int) -> tuple[Application, Guardian]:

@@ -8,7 +8,7 @@ import strawberry
 
 from ruxue_core.errors import RuxueError
 from ruxue_core.services.applications import (
-    Reviewed,
+    StatusChanged,
     correct_application,
     review_application,
     submit_application,
@@ -89,7 +89,7 @@ class ApplicationMutations:
         return _changed(result)
 
 
-def _changed(result: Reviewed) -> ApplicationChanged:
+def _changed(result: StatusChanged) -> ApplicationChanged:
     return ApplicationChanged(
         application_id=strawberry.ID(str(result.application_id)),
         receipt_no=result.receipt_no,
