@@ -20,7 +20,7 @@ from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile, read_season_file
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.seasons import load_season
-from ruxue_core.settings import Settings, to_async_url
+from ruxue_core.settings import Settings, to_sync_url
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SEASON = ROOT / "contrib" / "seasons" / "linkong-2026-primary.toml"
@@ -31,11 +31,11 @@ PG_URL = os.environ.get("RUXUE_TEST_DATABASE_URL")
 def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Migrate once per session: a template SQLite file, or the PostgreSQL test database."""
     if PG_URL:
-        url = to_async_url(PG_URL)
+        url = to_sync_url(PG_URL)
         upgrade(url)
         return url
     path = tmp_path_factory.mktemp("template") / "template.db"
-    upgrade(f"sqlite+aiosqlite:///{path}")
+    upgrade(f"sqlite:///{path}")
     return str(path)
 
 
@@ -48,11 +48,11 @@ def database_url(_migrated_template: str, tmp_path: Path) -> Iterator[str]:
         return
     path = tmp_path / "ruxue.db"
     shutil.copyfile(_migrated_template, path)
-    yield f"sqlite+aiosqlite:///{path}"
+    yield f"sqlite:///{path}"
 
 
-def _truncate_all(async_url: str) -> None:
-    engine = sa.create_engine(async_url)  # psycopg 3 serves sync and async alike
+def _truncate_all(url: str) -> None:
+    engine = sa.create_engine(url)
     names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -86,8 +86,7 @@ def season_file() -> SeasonFile:
 async def open_sample_season(runtime: Runtime, season_file: SeasonFile) -> str:
     """Load the sample season with its registration window open now; return its code."""
     window = (utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
-    async with runtime.unit_of_work() as uow:
-        await load_season(uow, season_file, Principal.system(), window=window)
+    await load_season(runtime, season_file, Principal.system(), window=window)
     return season_file.season.code
 
 

@@ -8,9 +8,11 @@ No personal numbers are stored in a record: the reporter resolves them at push t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+import asyncio
+from typing import Any, Final
 
-from sqlmodel import col, func, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
 
 from ruxue_core import jobs
 from ruxue_core.domain import Application, CaseRecord
@@ -18,9 +20,6 @@ from ruxue_core.domain.enums import STATUS_LABELS, CaseRecordStatus, Status
 from ruxue_core.domain.types import utcnow
 from ruxue_core.plugins.contracts import CaseRecordPush, Principal
 from ruxue_core.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from ruxue_core.runtime import Runtime
 
 RESULT_STATUSES: Final = frozenset(
     {
@@ -43,7 +42,7 @@ def record_kind(previous: Status, current: Status) -> str:
     return "process"
 
 
-async def record_step(
+def record_step(
     uow: UnitOfWork,
     application: Application,
     previous: Status,
@@ -52,7 +51,7 @@ async def record_step(
     comment: str,
 ) -> None:
     """Write the case record for one transition and queue its push (same transaction)."""
-    assert application.id is not None and application.version is not None
+    assert application.id is not None
     record = CaseRecord(
         application_id=application.id,
         receipt_no=application.receipt_no,
@@ -69,31 +68,45 @@ async def record_step(
             "handler": principal.name or principal.id,
             "handler_role": principal.role.value,
             "opinion": comment,
-            "at": utcnow().isoformat(),
+            "at": uow.now.isoformat(),
             "version": application.version,
         },
+        created_at=uow.now,
     )
-    uow.session.add(record)
-    await uow.session.flush()
-    await uow.enqueue(
+    uow.insert_at_commit(record)
+    uow.enqueue(
         "casesync.push",
-        {"case_record_id": record.id},
+        {"receipt_no": application.receipt_no, "version": application.version},
         key=f"case:{application.receipt_no}:v{application.version}",
     )
 
 
-async def push_handler(runtime: Runtime, job: jobs.ClaimedJob) -> jobs.Apply:
+def _record(session: Session, receipt_no: str, version: int) -> CaseRecord | None:
+    return session.exec(
+        select(CaseRecord).where(
+            col(CaseRecord.receipt_no) == receipt_no, col(CaseRecord.version) == version
+        )
+    ).first()
+
+
+async def push_handler(context: jobs.JobContext) -> jobs.Apply:
     """Job ``casesync.push``: push one record to every configured reporter."""
-    record_id = int(job.payload["case_record_id"])
-    async with runtime.unit_of_work(read_only=True) as uow:
-        record = await uow.session.get(CaseRecord, record_id)
+    runtime = context.runtime
+    receipt_no, version = (
+        str(context.job.payload["receipt_no"]),
+        int(context.job.payload["version"]),
+    )
+    record = await runtime.read(lambda uow: _record(uow.session, receipt_no, version))
     if record is None:
-        raise LookupError(f"case record {record_id} does not exist")
+        raise LookupError(f"case record {receipt_no} v{version} does not exist")
     reporters = runtime.host.case_reporters()
     push = CaseRecordPush(record.receipt_no, record.version, record.kind, record.payload)
-    acked = [await reporter.push(push) for _, reporter in reporters]
+    acked = []
+    for _, reporter in reporters:
+        async with asyncio.timeout(runtime.settings.plugin_timeout_seconds):
+            acked.append(await reporter.push(push))
 
-    async def apply(uow: UnitOfWork) -> None:
+    def apply(uow: UnitOfWork) -> None:
         values: dict[str, Any] = {"attempts": record.attempts + 1}
         if not reporters:
             values["status"] = CaseRecordStatus.HELD
@@ -101,19 +114,16 @@ async def push_handler(runtime: Runtime, job: jobs.ClaimedJob) -> jobs.Apply:
             values |= {"status": CaseRecordStatus.ACKED, "acked_at": utcnow()}
         else:
             values["status"] = CaseRecordStatus.SENT
-        stored = await uow.session.get(CaseRecord, record_id)
-        assert stored is not None
-        stored.sqlmodel_update(values)
-        uow.session.add(stored)
+        uow.session.execute(
+            sa.update(CaseRecord).where(col(CaseRecord.id) == record.id).values(**values)
+        )
 
     return apply
 
 
-async def status_counts(uow: UnitOfWork) -> dict[CaseRecordStatus, int]:
+def status_counts(uow: UnitOfWork) -> dict[CaseRecordStatus, int]:
     """How many case records are in each push state (for the reconciliation report)."""
-    rows = (
-        await uow.session.exec(
-            select(CaseRecord.status, func.count()).group_by(col(CaseRecord.status))
-        )
+    rows = uow.session.exec(
+        select(CaseRecord.status, func.count()).group_by(col(CaseRecord.status))
     ).all()
     return {CaseRecordStatus(status): n for status, n in rows}

@@ -1,46 +1,70 @@
-"""Database engine and the unit of work.
+"""The database: a synchronous engine whose units of work each run in one hop to a thread.
 
-SQLite (the embedded default) runs in WAL mode with a busy timeout, and writers take the
-database lock up front with ``BEGIN IMMEDIATE`` so two writers never deadlock on upgrade.
-Read-only units use a plain deferred ``BEGIN``. Within one process, SQLite writers also queue
-on an ``asyncio.Lock``: SQLite's own busy handler waits by sleeping (up to 100 ms a try), so
-letting a process's writers contend inside SQLite costs far more than queueing them here.
-PostgreSQL needs none of this.
+Every statement through an asyncio driver is a round trip between the event loop and the
+driver's thread; a use case of ten statements pays ten of them. Here a whole unit of work (its
+statements and the commit) runs as one synchronous function in a database thread, so the event
+loop hands it over once and gets the result back once.
+
+SQLite (the embedded default) has one writer: writes queue on a single writer thread (no lock
+contention, no sleeping busy handler inside a process) and take the lock up front with
+``BEGIN IMMEDIATE``; reads run on a few reader threads with a plain ``BEGIN`` in WAL mode, so a
+read never waits for a write. PostgreSQL runs reads and writes on a pool of threads, one pooled
+connection each.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import Session
 
 from ruxue_core.errors import Conflict
 
-READ_ONLY = "ruxue_read_only"
+T = TypeVar("T")
+
+READ_ONLY: Final = "ruxue_read_only"
+SQLITE_READERS: Final = 4
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for ``url``, tuned for SQLite's single writer when that is the backend."""
+def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
+    """A synchronous engine for ``url``; SQLite is tuned for one writer and WAL readers.
+
+    Statement parameters are never rendered into error messages (they may hold personal data).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        return sa.create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            hide_parameters=True,
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    engine = sa.create_engine(
+        url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        pool_size=SQLITE_READERS + 2,
+        max_overflow=SQLITE_READERS,
+        hide_parameters=True,
+    )
     _tune_sqlite(engine)
     return engine
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _tune_sqlite(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
@@ -50,53 +74,70 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
         read_only = conn.get_execution_options().get(READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def is_postgres(engine: AsyncEngine) -> bool:
-    """Whether the engine talks to PostgreSQL (enables SKIP LOCKED and advisory locks)."""
-    return engine.dialect.name == "postgresql"
+def execute(session: Session, statement: sa.Executable) -> int:
+    """Run a Core ``INSERT``/``UPDATE``/``DELETE`` in the session's transaction; return the
+    number of rows it matched."""
+    result: sa.CursorResult[Any] = session.connection().execute(statement)
+    return result.rowcount
 
 
 class Database:
-    """The engine plus a session factory; hands out units of work."""
+    """The engine and the threads that run units of work on it."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.postgres = is_postgres(engine)
-        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-        self._write_lock = None if self.postgres else asyncio.Lock()
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.engine = create_engine(url, pool_size=pool_size)
+        self.postgres = self.engine.dialect.name == "postgresql"
+        if self.postgres:
+            self._writer = self._reader = ThreadPoolExecutor(pool_size, "ruxue-db")
+        else:
+            self._writer = ThreadPoolExecutor(1, "ruxue-db-writer")
+            self._reader = ThreadPoolExecutor(SQLITE_READERS, "ruxue-db-reader")
 
-    @asynccontextmanager
-    async def session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
-        """A session in one transaction, committed by the caller; rolled back on error.
+    async def run(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
+        """Run ``work`` with a session in one transaction, in one hop to a database thread.
 
+        ``work`` commits what it wants kept; anything uncommitted is rolled back afterwards.
         ``StaleDataError`` (a lost optimistic-locking race) surfaces as ``Conflict``.
         """
-        if read_only or self._write_lock is None:
-            async with self._session(read_only=read_only) as session:
-                yield session
-        else:
-            async with self._write_lock, self._session(read_only=False) as session:
-                yield session
+        loop = asyncio.get_running_loop()
+        executor = self._reader if read_only else self._writer
+        call = functools.partial(self.run_here, work, read_only=read_only)
+        return await loop.run_in_executor(executor, call)
 
-    @asynccontextmanager
-    async def _session(self, *, read_only: bool) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
+    def run_here(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
+        """:meth:`run` in the calling thread (command-line tools, migrations, tests)."""
+        with self.session(read_only=read_only) as session:
+            return work(session)
+
+    @contextlib.contextmanager
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A session in one transaction; rolled back unless committed."""
+        with Session(self.engine, expire_on_commit=False, autoflush=False) as session:
             if read_only:
-                await session.connection(execution_options={READ_ONLY: True})
+                session.connection(execution_options={READ_ONLY: True})
             try:
                 yield session
             except StaleDataError:
-                await session.rollback()
+                session.rollback()
                 raise Conflict() from None
-            except BaseException:
-                await session.rollback()
-                raise
+            finally:
+                # Objects read here stay usable after the unit (detached, attributes loaded):
+                # a rollback would expire them.
+                session.expunge_all()
+                session.rollback()
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
-        await self.engine.dispose()
+        """Stop the threads and close every pooled connection."""
+        await asyncio.get_running_loop().run_in_executor(None, self.dispose_here)
+
+    def dispose_here(self) -> None:
+        """:meth:`dispose` from synchronous code."""
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+        self.engine.dispose()

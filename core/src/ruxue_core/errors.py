@@ -6,12 +6,30 @@ Plugin errors split into temporary (worth retrying) and permanent (GOV.UK Notify
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import ClassVar
+
+
+class ErrorCode(StrEnum):
+    """Every stable error code, one per :class:`RuxueError` subclass."""
+
+    INVALID_INPUT = "invalid_input"
+    INVALID_TRANSITION = "invalid_transition"
+    CONFLICT = "conflict"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    INELIGIBLE = "ineligible"
+    DUPLICATE = "duplicate"
+    RATE_LIMITED = "rate_limited"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    CONFIGURATION = "configuration"
+
 
 class RuxueError(Exception):
     """Base of every expected refusal. ``code`` is stable; ``message`` is user-facing Chinese."""
 
-    code: str = "error"
-    default_message: str = "操作失败"
+    code: ClassVar[ErrorCode]
+    default_message: ClassVar[str] = "操作失败"
 
     def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
         self.message = message or self.default_message
@@ -22,63 +40,70 @@ class RuxueError(Exception):
 class InvalidInput(RuxueError):
     """The input is malformed; ``field`` names the offending input field."""
 
-    code = "invalid_input"
+    code = ErrorCode.INVALID_INPUT
     default_message = "输入不正确"
 
 
 class InvalidTransition(RuxueError):
     """The event does not apply to the application's current status."""
 
-    code = "invalid_transition"
+    code = ErrorCode.INVALID_TRANSITION
     default_message = "当前状态不允许此操作"
 
 
 class Conflict(RuxueError):
     """Someone else changed the record since it was read (optimistic locking)."""
 
-    code = "conflict"
+    code = ErrorCode.CONFLICT
     default_message = "该记录已被他人修改，请刷新后重试"
 
 
 class Forbidden(RuxueError):
     """The principal may not do this."""
 
-    code = "forbidden"
+    code = ErrorCode.FORBIDDEN
     default_message = "无权执行此操作"
 
 
 class NotFound(RuxueError):
-    """No such record, or not one the principal may see."""
+    """No such record, or not one the principal may see (the two answer alike)."""
 
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
     default_message = "未找到记录"
 
 
 class Ineligible(RuxueError):
     """The child does not meet a rule (age, stage, window)."""
 
-    code = "ineligible"
+    code = ErrorCode.INELIGIBLE
     default_message = "不符合报名条件"
 
 
 class Duplicate(RuxueError):
     """An application for this child already exists in the season."""
 
-    code = "duplicate"
+    code = ErrorCode.DUPLICATE
     default_message = "该儿童本学年已有报名记录"
 
 
 class RateLimited(RuxueError):
     """Too many attempts; try later."""
 
-    code = "rate_limited"
+    code = ErrorCode.RATE_LIMITED
     default_message = "尝试次数过多，请稍后再试"
+
+
+class InvalidCredentials(RuxueError):
+    """A sign-in failed: unknown account, wrong password or disabled account (all alike)."""
+
+    code = ErrorCode.INVALID_CREDENTIALS
+    default_message = "用户名或密码不正确"
 
 
 class ConfigurationError(RuxueError):
     """The deployment's configuration is wrong (unknown plugin name, missing key)."""
 
-    code = "configuration"
+    code = ErrorCode.CONFIGURATION
     default_message = "系统配置错误"
 
 

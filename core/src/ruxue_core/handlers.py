@@ -1,15 +1,19 @@
-"""The job kinds the core knows and the handler for each."""
+"""The job kinds the core knows, the handler for each, and the periodic ones."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Final
 
-from ruxue_core import casesync, notify, verification
+from ruxue_core import audit, casesync, notify, verification
 from ruxue_core.jobs import JobHandler
+from ruxue_core.services.operations import sequence_handler
 
 HANDLERS: Final[Mapping[str, JobHandler]] = {
     "verification.run": verification.run_handler,
     "notify.send": notify.send_handler,
     "casesync.push": casesync.push_handler,
+    audit.SEQUENCE_KIND: sequence_handler,
 }
+PERIODIC: Final[Mapping[str, float]] = {audit.SEQUENCE_KIND: audit.SEQUENCE_EVERY}
+"""Job kinds that run again every so many seconds."""

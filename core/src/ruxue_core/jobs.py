@@ -1,38 +1,42 @@
 """Transactional outbox and its workers.
 
-Work rows are written in the same transaction as the state change that causes them. Workers
-claim due rows with one compare-and-set ``UPDATE … WHERE status = 'pending' … RETURNING``
-(PostgreSQL first narrows the candidates with ``FOR UPDATE SKIP LOCKED``; SQLite would drop
-that clause silently, and needs none since it has one writer). A claim is a lease: a worker
-that dies simply stops renewing it, and the row becomes claimable again when it expires.
+Work rows are written in the same transaction as the state change that causes them (see
+:meth:`ruxue_core.uow.UnitOfWork.enqueue`). Workers claim due rows with one compare-and-set
+``UPDATE … WHERE status = 'pending' … RETURNING`` (PostgreSQL first narrows the candidates with
+``FOR UPDATE SKIP LOCKED``; SQLite would drop that clause silently, and needs none since it has
+one writer). A claim is a lease timed by the database's clock and renewed by a heartbeat while
+the job runs; a worker that dies stops renewing, and the job becomes claimable again when the
+lease runs out.
 
-A handler does its slow I/O outside any transaction and returns an ``Apply`` step; the
-worker runs that step and marks the job done in one transaction, guarded by the lease, so
-the database effects of a job happen exactly once even when two workers raced for it.
+A handler does its slow I/O outside any transaction. Every database step it takes runs in a
+lease-guarded transaction (:meth:`JobContext.transaction`), and its final step runs together
+with the lease-guarded ``complete``: a job's effects happen exactly once even when two workers
+raced for it. An optimistic-locking ``Conflict`` is retried without spending an attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import os
 import random
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import Session, col, func, select
 
+from ruxue_core.clock import db_now
+from ruxue_core.db import execute
 from ruxue_core.domain import Job
 from ruxue_core.domain.enums import JobStatus
-from ruxue_core.domain.types import utcnow
-from ruxue_core.errors import PermanentPluginError, RuxueError
+from ruxue_core.errors import Conflict, PermanentPluginError, RuxueError
 from ruxue_core.settings import WorkerSettings
 
 if TYPE_CHECKING:
@@ -40,6 +44,10 @@ if TYPE_CHECKING:
     from ruxue_core.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_CONFLICTS: Final = 50
+"""Conflicts retried freely before one counts as a failed attempt (a livelock guard)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,80 +62,39 @@ class ClaimedJob:
     owner: str
 
 
-Apply = Callable[["UnitOfWork"], Awaitable[None]]
-JobHandler = Callable[["Runtime", ClaimedJob], Awaitable[Apply | None]]
+Apply = Callable[["UnitOfWork"], None]
+"""A handler's final database step, run in one transaction with the job's completion."""
 
 
 class LeaseLost(Exception):
     """The lease expired and another worker claimed the job; this run's effects are dropped."""
 
 
-async def enqueue(
-    session: AsyncSession,
-    kind: str,
-    payload: Mapping[str, Any],
-    *,
-    key: str,
-    max_attempts: int = 6,
-    delay: timedelta | None = None,
-) -> None:
-    """Add a job in the caller's transaction; a second job with the same ``key`` is ignored."""
-    values = {
-        "kind": kind,
-        "payload": dict(payload),
-        "idempotency_key": key,
-        "status": JobStatus.PENDING,
-        "attempts": 0,
-        "max_attempts": max_attempts,
-        "run_after": utcnow() + (delay or timedelta()),
-        "created_at": utcnow(),
-    }
-    postgres = session.get_bind().dialect.name == "postgresql"
-    insert = postgresql.insert if postgres else sqlite.insert
-    statement = (
-        insert(Job).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    )
-    await (await session.connection()).execute(statement)
+class JobContext:
+    """What a handler gets: the runtime, its claimed job, and lease-guarded transactions."""
+
+    def __init__(self, runtime: Runtime, job: ClaimedJob, lease_seconds: float) -> None:
+        self.runtime = runtime
+        self.job = job
+        self._lease = lease_seconds
+
+    async def transaction(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run ``work`` in a transaction that first renews this job's lease, then commit.
+
+        :raises LeaseLost: the lease passed to another worker; nothing of ``work`` is kept.
+        """
+
+        def guarded(uow: UnitOfWork) -> T:
+            if not renew(uow.session, self.job, self._lease):
+                raise LeaseLost(f"job {self.job.id} attempt {self.job.attempts}")
+            result = work(uow)
+            uow.commit()
+            return result
+
+        return await self.runtime.write(guarded)
 
 
-def _due(now: Any) -> sa.ColumnElement[bool]:
-    return sa.or_(
-        sa.and_(col(Job.status) == JobStatus.PENDING, col(Job.run_after) <= now),
-        sa.and_(col(Job.status) == JobStatus.RUNNING, col(Job.lease_until) < now),
-    )
-
-
-async def claim(
-    session: AsyncSession, owner: str, *, limit: int, lease: timedelta, postgres: bool
-) -> list[ClaimedJob]:
-    """Lease up to ``limit`` due jobs (pending, or running with an expired lease)."""
-    now = utcnow()
-    candidates = select(Job.id).where(_due(now)).order_by(col(Job.run_after), col(Job.id))
-    candidates = candidates.limit(limit)
-    if postgres:
-        candidates = candidates.with_for_update(skip_locked=True)
-    # A materialized CTE runs once. As a plain ``IN (subquery)`` PostgreSQL may plan a nested
-    # loop that re-runs the locking subquery for every outer row, claiming far beyond ``limit``.
-    picked = candidates.cte("claimable").prefix_with("MATERIALIZED", dialect="postgresql")
-    statement = (
-        sa.update(Job)
-        .where(col(Job.id).in_(select(picked.c.id)), _due(now))
-        .values(
-            status=JobStatus.RUNNING,
-            lease_owner=owner,
-            lease_until=now + lease,
-            attempts=col(Job.attempts) + 1,
-        )
-        .returning(
-            col(Job.id), col(Job.kind), col(Job.payload), col(Job.attempts), col(Job.max_attempts)
-        )
-    )
-    rows = (await (await session.connection()).execute(statement)).all()
-    await session.commit()
-    return sorted(
-        (ClaimedJob(r.id, r.kind, r.payload, r.attempts, r.max_attempts, owner) for r in rows),
-        key=lambda job: job.id,
-    )
+JobHandler = Callable[[JobContext], Awaitable[Apply | None]]
 
 
 def _held(job: ClaimedJob) -> sa.ColumnElement[bool]:
@@ -139,36 +106,141 @@ def _held(job: ClaimedJob) -> sa.ColumnElement[bool]:
     )
 
 
-async def complete(session: AsyncSession, job: ClaimedJob) -> None:
-    """Mark the job done in the caller's transaction, or raise ``LeaseLost``."""
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _due(now: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        sa.and_(col(Job.status) == JobStatus.PENDING, col(Job.run_after) <= now),
+        sa.and_(col(Job.status) == JobStatus.RUNNING, col(Job.lease_until) < now),
+    )
+
+
+def ensure_periodic(session: Session, kinds: Iterable[str], *, max_attempts: int) -> None:
+    """Make sure each periodic job kind has its one row (keyed by the kind); commit after."""
+    rows = [
+        {
+            "kind": kind,
+            "payload": {},
+            "idempotency_key": kind,
+            "status": JobStatus.PENDING,
+            "attempts": 0,
+            "conflicts": 0,
+            "max_attempts": max_attempts,
+            "run_after": db_now(_dialect(session)),
+            "created_at": db_now(_dialect(session)),
+        }
+        for kind in kinds
+    ]
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    for row in rows:
+        session.execute(
+            insert(Job).values(**row).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+
+
+def claim(session: Session, owner: str, *, limit: int, lease_seconds: float) -> list[ClaimedJob]:
+    """Lease up to ``limit`` due jobs (pending, or running with an expired lease); commits."""
+    dialect = _dialect(session)
+    now = db_now(dialect)
+    candidates = select(Job.id).where(_due(now)).order_by(col(Job.run_after), col(Job.id))
+    candidates = candidates.limit(limit)
+    if dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    # A materialized CTE runs once. As a plain ``IN (subquery)`` PostgreSQL may plan a nested
+    # loop that re-runs the locking subquery for every outer row, claiming far beyond ``limit``.
+    picked = candidates.cte("claimable").prefix_with("MATERIALIZED", dialect="postgresql")
+    statement = (
+        sa.update(Job)
+        .where(col(Job.id).in_(select(picked.c.id)), _due(now))
+        .values(
+            status=JobStatus.RUNNING,
+            lease_owner=owner,
+            lease_until=db_now(dialect, plus_seconds=lease_seconds),
+            attempts=col(Job.attempts) + 1,
+        )
+        .returning(
+            col(Job.id), col(Job.kind), col(Job.payload), col(Job.attempts), col(Job.max_attempts)
+        )
+    )
+    rows = session.execute(statement).all()
+    session.commit()
+    return sorted(
+        (ClaimedJob(r.id, r.kind, r.payload, r.attempts, r.max_attempts, owner) for r in rows),
+        key=lambda job: job.id,
+    )
+
+
+def renew(session: Session, job: ClaimedJob, lease_seconds: float) -> bool:
+    """Extend the lease on ``job``; ``False`` when it has passed to another worker."""
     statement = (
         sa.update(Job)
         .where(_held(job))
-        .values(status=JobStatus.DONE, finished_at=utcnow(), lease_owner=None, lease_until=None)
+        .values(lease_until=db_now(_dialect(session), plus_seconds=lease_seconds))
     )
-    result = await (await session.connection()).execute(statement)
-    if result.rowcount != 1:
+    return execute(session, statement) == 1
+
+
+def heartbeat(session: Session, held: Iterable[ClaimedJob], lease_seconds: float) -> set[int]:
+    """Renew the leases of ``held`` in one statement; return the ids still held. Commits."""
+    jobs = {job.id: job for job in held}
+    if not jobs:
+        return set()
+    owner = next(iter(jobs.values())).owner
+    statement = (
+        sa.update(Job)
+        .where(
+            col(Job.id).in_(jobs),
+            col(Job.status) == JobStatus.RUNNING,
+            col(Job.lease_owner) == owner,
+        )
+        .values(lease_until=db_now(_dialect(session), plus_seconds=lease_seconds))
+        .returning(col(Job.id), col(Job.attempts))
+    )
+    rows = session.execute(statement).all()
+    session.commit()
+    return {r.id for r in rows if jobs[r.id].attempts == r.attempts}
+
+
+def complete(session: Session, job: ClaimedJob, *, every: float | None = None) -> None:
+    """Mark the job done (or, for a periodic kind, due again in ``every`` seconds).
+
+    Runs in the caller's transaction. :raises LeaseLost: the lease is no longer ours.
+    """
+    dialect = _dialect(session)
+    values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": None}
+    if every is None:
+        values |= {"status": JobStatus.DONE, "finished_at": db_now(dialect)}
+    else:
+        values |= {
+            "status": JobStatus.PENDING,
+            "attempts": 0,
+            "run_after": db_now(dialect, plus_seconds=every),
+        }
+    if execute(session, sa.update(Job).where(_held(job)).values(**values)) != 1:
         raise LeaseLost(f"job {job.id} attempt {job.attempts}")
 
 
-def backoff(attempts: int, settings: WorkerSettings) -> timedelta:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base·2^(n−1))]."""
+def backoff(attempts: int, settings: WorkerSettings) -> float:
+    """Seconds to wait: exponential with full jitter, uniform in [0, min(cap, base·2^(n−1))]."""
     ceiling = min(settings.backoff_cap, settings.backoff_base * 2 ** (attempts - 1))
-    return timedelta(seconds=random.uniform(0, ceiling))  # noqa: S311 - jitter, not secrecy
+    return random.uniform(0, ceiling)  # noqa: S311 - jitter, not secrecy
 
 
-async def fail(
-    session: AsyncSession,
+def fail(
+    session: Session,
     job: ClaimedJob,
     error: str,
     *,
     permanent: bool,
     settings: WorkerSettings,
 ) -> JobStatus | None:
-    """Schedule a retry, or dead-letter the job when permanent or out of attempts.
+    """Schedule a retry, or dead-letter the job when permanent or out of attempts. Commits.
 
     Returns the new status, or ``None`` when the lease had already passed to another worker.
     """
+    dialect = _dialect(session)
     dead = permanent or job.attempts >= job.max_attempts
     status = JobStatus.DEAD if dead else JobStatus.PENDING
     values: dict[str, Any] = {
@@ -178,82 +250,152 @@ async def fail(
         "lease_until": None,
     }
     if dead:
-        values["finished_at"] = utcnow()
+        values["finished_at"] = db_now(dialect)
     else:
-        values["run_after"] = utcnow() + backoff(job.attempts, settings)
-    statement = sa.update(Job).where(_held(job)).values(**values)
-    result = await (await session.connection()).execute(statement)
-    await session.commit()
-    return status if result.rowcount == 1 else None
+        values["run_after"] = db_now(dialect, plus_seconds=backoff(job.attempts, settings))
+    matched = execute(session, sa.update(Job).where(_held(job)).values(**values))
+    session.commit()
+    return status if matched == 1 else None
 
 
-async def counts(session: AsyncSession) -> dict[JobStatus, int]:
+def postpone_conflict(session: Session, job: ClaimedJob) -> bool:
+    """Requeue a job that lost an optimistic-locking race, giving back its attempt. Commits.
+
+    ``False`` when the lease had passed, or after ``MAX_CONFLICTS`` (then it is a failure).
+    """
+    statement = (
+        sa.update(Job)
+        .where(_held(job), col(Job.conflicts) < MAX_CONFLICTS)
+        .values(
+            status=JobStatus.PENDING,
+            attempts=col(Job.attempts) - 1,
+            conflicts=col(Job.conflicts) + 1,
+            lease_owner=None,
+            lease_until=None,
+            run_after=db_now(_dialect(session), plus_seconds=random.uniform(0, 0.05)),  # noqa: S311
+        )
+    )
+    matched = execute(session, statement)
+    session.commit()
+    return matched == 1
+
+
+def counts(session: Session) -> dict[JobStatus, int]:
     """How many jobs are in each state."""
-    rows = (await session.exec(select(Job.status, func.count()).group_by(col(Job.status)))).all()
+    rows = session.exec(select(Job.status, func.count()).group_by(col(Job.status))).all()
     return {JobStatus(status): n for status, n in rows}
 
 
-async def retry_dead(session: AsyncSession, job_id: int) -> bool:
+def outstanding(session: Session) -> int:
+    """Jobs pending or running, not counting the periodic ones (which are always pending)."""
+    count = session.exec(
+        select(func.count())
+        .select_from(Job)
+        .where(
+            col(Job.status).in_((JobStatus.PENDING, JobStatus.RUNNING)),
+            col(Job.idempotency_key) != col(Job.kind),
+        )
+    ).one()
+    return int(count)
+
+
+def retry_dead(session: Session, job_id: int) -> bool:
     """Put a dead-lettered job back in the queue with a fresh attempt budget."""
     statement = (
         sa.update(Job)
         .where(col(Job.id) == job_id, col(Job.status) == JobStatus.DEAD)
-        .values(status=JobStatus.PENDING, attempts=0, run_after=utcnow(), finished_at=None)
+        .values(
+            status=JobStatus.PENDING,
+            attempts=0,
+            conflicts=0,
+            run_after=db_now(_dialect(session)),
+            finished_at=None,
+        )
     )
-    result = await (await session.connection()).execute(statement)
-    return bool(result.rowcount)
+    return execute(session, statement) == 1
 
 
 def new_worker_id() -> str:
     """A worker identity unique across machines and restarts."""
-    return f"{socket.gethostname()[:32]}-{uuid.uuid4().hex[:12]}"
+    return f"{socket.gethostname()[:32]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 class Worker:
-    """Claims due jobs and runs their handlers until stopped."""
+    """Claims due jobs and runs their handlers until stopped.
+
+    :param handlers: the handler for each job kind.
+    :param periodic: job kinds that run again every so many seconds (one row each).
+    """
 
     def __init__(
         self,
         runtime: Runtime,
         handlers: Mapping[str, JobHandler],
         *,
+        periodic: Mapping[str, float] | None = None,
         worker_id: str | None = None,
     ) -> None:
         self.runtime = runtime
         self.handlers = handlers
+        self.periodic = dict(periodic or {})
         self.id = worker_id or new_worker_id()
         self.settings = runtime.settings.worker
+        self._periodic_ready = False
 
     async def run_once(self) -> int:
         """Claim one batch and run it; return how many jobs were claimed."""
-        async with self.runtime.db.session() as session:
-            batch = await claim(
+        if not self._periodic_ready and self.periodic:
+            await self.runtime.db.run(self._ensure_periodic)
+            self._periodic_ready = True
+        batch = await self.runtime.db.run(
+            lambda session: claim(
                 session,
                 self.id,
                 limit=self.settings.batch_size,
-                lease=timedelta(seconds=self.settings.lease_seconds),
-                postgres=self.runtime.db.postgres,
+                lease_seconds=self.settings.lease_seconds,
             )
+        )
         if batch:
-            await asyncio.gather(*(self._run(job) for job in batch))
+            running = {job.id: job for job in batch}
+            beat = asyncio.create_task(self._heartbeat(running))
+            try:
+                await asyncio.gather(*(self._run(job, running) for job in batch))
+            finally:
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
         return len(batch)
 
+    def _ensure_periodic(self, session: Session) -> None:
+        ensure_periodic(session, self.periodic, max_attempts=self.settings.max_attempts)
+        session.commit()
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until ``stop`` is set, sleeping ``poll_interval`` whenever the queue is idle."""
-        log.info("worker %s started", self.id)
-        while not stop.is_set():
-            try:
-                claimed = await self.run_once()
-            except Exception:
-                log.exception("worker %s: claiming failed; backing off", self.id)
-                claimed = 0
-            if not claimed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.poll_interval)
+        """Work until ``stop`` is set; sleep until woken (a commit queued jobs) or polled."""
+        log.info("worker %s started (pid %d)", self.id, os.getpid())
+        wake = self.runtime.jobs_ready
+        listener = self.runtime.listen_for_jobs(stop)
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    claimed = await self.run_once()
+                except Exception:
+                    log.exception("worker %s: claiming failed; backing off", self.id)
+                    claimed = 0
+                if not claimed:
+                    await _first_of(stop, wake, seconds=self.settings.poll_interval)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
         log.info("worker %s stopped", self.id)
 
     async def drain(self, *, max_rounds: int = 10_000) -> int:
-        """Run until no job is due (used by the demo and tests); return jobs processed."""
+        """Run until no job is due (used by the demo and tests); return jobs processed.
+
+        Periodic jobs are not due right after they run, so draining ends.
+        """
         total = 0
         for _ in range(max_rounds):
             claimed = await self.run_once()
@@ -262,32 +404,70 @@ class Worker:
             total += claimed
         return total
 
-    async def _run(self, job: ClaimedJob) -> None:
+    async def _heartbeat(self, running: dict[int, ClaimedJob]) -> None:
+        lease = self.settings.lease_seconds
+        while running:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            current = list(running.values())
+            try:
+                held = await self.runtime.db.run(
+                    functools.partial(heartbeat, held=current, lease_seconds=lease)
+                )
+            except Exception:
+                log.exception("worker %s: heartbeat failed", self.id)
+                continue
+            for job in current:
+                if job.id not in held:
+                    log.warning("job %s: lease lost while running", job.id)
+
+    async def _run(self, job: ClaimedJob, running: dict[int, ClaimedJob]) -> None:
+        try:
+            await self._execute(job)
+        finally:
+            running.pop(job.id, None)
+
+    async def _execute(self, job: ClaimedJob) -> None:
         handler = self.handlers.get(job.kind)
+        every = self.periodic.get(job.kind)
         try:
             if handler is None:
                 raise PermanentPluginError(f"no handler for job kind {job.kind!r}")
-            apply = await handler(self.runtime, job)
-            async with self.runtime.unit_of_work() as uow:
+            context = JobContext(self.runtime, job, self.settings.lease_seconds)
+            async with asyncio.timeout(self.settings.job_timeout_seconds):
+                apply = await handler(context)
+
+            def finish(uow: UnitOfWork) -> None:
                 if apply is not None:
-                    await apply(uow)
-                await complete(uow.session, job)
-                await uow.commit()
+                    apply(uow)
+                complete(uow.session, job, every=every)
+                uow.commit()
+
+            await self.runtime.write(finish)
         except LeaseLost:
             log.warning("job %s: lease lost to another worker; its result was discarded", job.id)
+        except Conflict:
+            if not await self.runtime.db.run(lambda s: postpone_conflict(s, job)):
+                await self._fail(job, "Conflict: too many optimistic-locking conflicts", True)
         except Exception as exc:
             permanent = isinstance(exc, PermanentPluginError | RuxueError)
-            async with self.runtime.db.session() as session:
-                status = await fail(
-                    session,
-                    job,
-                    f"{type(exc).__name__}: {exc}",
-                    permanent=permanent,
-                    settings=self.settings,
-                )
-            if status is None:
-                log.warning(
-                    "job %s failed after its lease passed to another worker: %s", job.id, exc
-                )
-            else:
-                log.warning("job %s (%s) failed, now %s: %s", job.id, job.kind, status, exc)
+            await self._fail(job, f"{type(exc).__name__}: {exc}", permanent)
+
+    async def _fail(self, job: ClaimedJob, error: str, permanent: bool) -> None:
+        settings = self.settings
+        status = await self.runtime.db.run(
+            lambda s: fail(s, job, error, permanent=permanent, settings=settings)
+        )
+        if status is None:
+            log.warning("job %s failed after its lease passed to another worker", job.id)
+        else:
+            log.warning("job %s (%s) failed, now %s: %s", job.id, job.kind, status, error)
+
+
+async def _first_of(stop: asyncio.Event, wake: asyncio.Event, *, seconds: float) -> None:
+    """Wait until either event is set, or ``seconds`` pass."""
+    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()

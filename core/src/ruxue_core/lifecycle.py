@@ -1,6 +1,6 @@
 """The application state machine: one explicit transition table and one function applying it.
 
-Nothing else assigns ``Application.status``. Each transition, in the caller's transaction,
+Nothing else assigns ``Application.status``. Each transition, in the caller's unit of work,
 writes an audit entry, the provincial process record, the SMS the season's templates attach
 to the new status, and any follow-up job (a submitted application gets verified).
 """
@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlmodel import col
 
 from ruxue_core import casesync, notify
 from ruxue_core.audit import AuditEntry
-from ruxue_core.domain import Application
+from ruxue_core.db import execute
+from ruxue_core.domain import Application, Child, Guardian, School, Season
 from ruxue_core.domain.enums import ROLE_ACTOR, STATUS_LABELS, Actor, Status
-from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import Conflict, Forbidden, InvalidTransition
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.uow import UnitOfWork
@@ -73,7 +76,7 @@ class Transition:
     actors: frozenset[Actor]
 
 
-G, S, B, Y = Actor.GUARDIAN, Actor.STAFF, Actor.BUREAU, Actor.SYSTEM
+G, C, S, B, Y = Actor.GUARDIAN, Actor.COUNTER, Actor.SCHOOL, Actor.BUREAU, Actor.SYSTEM
 _WITHDRAWABLE = (
     Status.DRAFT,
     Status.SUBMITTED,
@@ -89,15 +92,16 @@ TERMINAL: Final = frozenset(
 )
 
 _ROWS: Final[tuple[tuple[Status, Event, Status, frozenset[Actor]], ...]] = (
-    (Status.DRAFT, Event.SUBMIT, Status.SUBMITTED, frozenset({G, S})),
+    (Status.DRAFT, Event.SUBMIT, Status.SUBMITTED, frozenset({G, C})),
     (Status.SUBMITTED, Event.START_VERIFICATION, Status.VERIFYING, frozenset({Y})),
     (Status.VERIFYING, Event.PASS_VERIFICATION, Status.SCHOOL_REVIEW, frozenset({Y})),
     (Status.VERIFYING, Event.FAIL_VERIFICATION, Status.NEEDS_CORRECTION, frozenset({Y})),
     (Status.VERIFYING, Event.REFER_TO_MANUAL, Status.MANUAL_REVIEW, frozenset({Y})),
-    (Status.NEEDS_CORRECTION, Event.CORRECT, Status.SUBMITTED, frozenset({G, S})),
-    (Status.MANUAL_REVIEW, Event.CONFIRM_MANUALLY, Status.SCHOOL_REVIEW, frozenset({S, B})),
-    (Status.MANUAL_REVIEW, Event.RETURN, Status.NEEDS_CORRECTION, frozenset({S, B})),
-    (Status.MANUAL_REVIEW, Event.REJECT, Status.REJECTED, frozenset({S, B})),
+    (Status.NEEDS_CORRECTION, Event.CORRECT, Status.SUBMITTED, frozenset({G, C})),
+    # 线下审核: counter staff see the originals; the bureau may decide too.
+    (Status.MANUAL_REVIEW, Event.CONFIRM_MANUALLY, Status.SCHOOL_REVIEW, frozenset({C, B})),
+    (Status.MANUAL_REVIEW, Event.RETURN, Status.NEEDS_CORRECTION, frozenset({C, B})),
+    (Status.MANUAL_REVIEW, Event.REJECT, Status.REJECTED, frozenset({C, B})),
     (Status.SCHOOL_REVIEW, Event.APPROVE, Status.BUREAU_REVIEW, frozenset({S})),
     (Status.SCHOOL_REVIEW, Event.RETURN, Status.NEEDS_CORRECTION, frozenset({S})),
     (Status.SCHOOL_REVIEW, Event.REJECT, Status.REJECTED, frozenset({S})),
@@ -109,7 +113,7 @@ _ROWS: Final[tuple[tuple[Status, Event, Status, frozenset[Actor]], ...]] = (
     (Status.COORDINATING, Event.ADMIT, Status.ADMITTED, frozenset({B, Y})),
     (Status.ADMITTED, Event.ENROLL, Status.ENROLLED, frozenset({S})),
     (Status.ADMITTED, Event.MARK_NO_SHOW, Status.NO_SHOW, frozenset({S})),
-    *((status, Event.WITHDRAW, Status.WITHDRAWN, frozenset({G, S})) for status in _WITHDRAWABLE),
+    *((status, Event.WITHDRAW, Status.WITHDRAWN, frozenset({G, C})) for status in _WITHDRAWABLE),
     *(
         (status, Event.VOID, Status.VOIDED, frozenset({B}))
         for status in Status
@@ -136,40 +140,117 @@ def transition_for(status: Status, event: Event) -> Transition:
     return row
 
 
-async def apply_event(
+@dataclass(slots=True)
+class Case:
+    """An application with what its transitions need: season, child, guardian, school."""
+
+    application: Application
+    season: Season
+    child: Child
+    guardian: Guardian
+    school: School | None = None
+
+    @property
+    def id(self) -> int:
+        """The application's id."""
+        assert self.application.id is not None
+        return self.application.id
+
+
+def _case_query() -> sa.Select[Application, Season, Child, Guardian, School]:
+    return (
+        sa.select(Application, Season, Child, Guardian, School)
+        .join(Season, col(Season.id) == Application.season_id)
+        .join(Child, col(Child.id) == Application.child_id)
+        .join(Guardian, col(Guardian.id) == Application.guardian_id)
+        .outerjoin(School, col(School.id) == Application.school_id)
+    )
+
+
+def load_case(uow: UnitOfWork, application_id: int) -> Case | None:
+    """The application and everything its transitions need, in one statement."""
+    row = uow.session.execute(_case_query().where(col(Application.id) == application_id)).first()
+    return Case(*row) if row is not None else None
+
+
+def open_case(uow: UnitOfWork, case: Case, event: Event, principal: Principal) -> Transition:
+    """Insert a new application already moved by its first ``event`` (draft → submitted),
+    with every effect of that transition: one ``INSERT`` rather than an insert and an update.
+
+    :raises InvalidTransition, Forbidden: as :func:`apply_event`; nothing is written.
+    """
+    application = case.application
+    row = _allowed(application.status, event, principal)
+    application.status = row.target
+    application.version = 1
+    application.created_at = application.updated_at = uow.now
+    uow.session.add(application)
+    uow.session.flush()
+    _effects(uow, case, row, principal, "")
+    return row
+
+
+def apply_event(
     uow: UnitOfWork,
-    application: Application,
+    case: Case,
     event: Event,
     principal: Principal,
     *,
     comment: str = "",
     expected_version: int | None = None,
+    changes: Mapping[str, Any] | None = None,
 ) -> Transition:
-    """Apply ``event`` to ``application`` with every effect the transition causes.
+    """Apply ``event`` to the case's application with every effect the transition causes.
 
+    :param changes: other columns to change in the same guarded update (a correction's
+        address, say).
     :raises InvalidTransition: the event does not apply to the current status.
     :raises Forbidden: the principal's role may not cause this transition.
-    :raises Conflict: ``expected_version`` is stale (someone changed the application).
-    Nothing is changed when any of these is raised.
+    :raises Conflict: ``expected_version`` is stale, or someone changed the application
+        since it was read. Nothing is changed when any of these is raised.
     """
+    application = case.application
     # A stale read is reported first: the caller judged a state that no longer exists, so
     # "refresh" is the answer, not a guard failure on a state the caller never saw.
     if expected_version is not None and application.version != expected_version:
         raise Conflict()
-    row = transition_for(application.status, event)
+    row = _allowed(application.status, event, principal)
+    values = {
+        **(changes or {}),
+        "status": row.target,
+        "version": application.version + 1,
+        "updated_at": uow.now,
+    }
+    statement = (
+        sa.update(Application)
+        .where(col(Application.id) == case.id, col(Application.version) == application.version)
+        .values(**values)
+    )
+    if execute(uow.session, statement) != 1:
+        raise Conflict()
+    for key, value in values.items():
+        setattr(application, key, value)
+    _effects(uow, case, row, principal, comment)
+    return row
+
+
+def _allowed(status: Status, event: Event, principal: Principal) -> Transition:
+    row = transition_for(status, event)
     actor = ROLE_ACTOR.get(principal.role)
     if actor is None or actor not in row.actors:
         raise Forbidden(f"当前角色不能执行“{EVENT_LABELS[event]}”")
-    application.status = row.target
-    application.updated_at = utcnow()
-    uow.session.add(application)
-    await uow.session.flush()  # bumps the version; a stale row raises here
-    assert application.id is not None and application.version is not None
+    return row
+
+
+def _effects(
+    uow: UnitOfWork, case: Case, row: Transition, principal: Principal, comment: str
+) -> None:
+    application = case.application
     uow.audit(
         AuditEntry(
             actor=principal.id,
             role=principal.role.value,
-            action=f"application.{event.value}",
+            action=f"application.{row.event.value}",
             entity="application",
             entity_id=application.receipt_no,
             data={
@@ -178,14 +259,14 @@ async def apply_event(
                 "version": application.version,
                 "comment": comment,
             },
+            at=uow.now,
         )
     )
-    await casesync.record_step(uow, application, row.source, event.value, principal, comment)
-    await notify.queue_for_status(uow, application)
+    casesync.record_step(uow, case.application, row.source, row.event.value, principal, comment)
+    notify.queue_for_status(uow, case)
     if row.target is Status.SUBMITTED:
-        await uow.enqueue(
+        uow.enqueue(
             "verification.run",
-            {"application_id": application.id},
-            key=f"verify:{application.id}:v{application.version}",
+            {"application_id": case.id},
+            key=f"verify:{case.id}:v{application.version}",
         )
-    return row

@@ -7,14 +7,18 @@ send time, from the application's encrypted copy, so no message row stores it in
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import string
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
+import sqlalchemy as sa
+from sqlmodel import col, select
+
 from ruxue_core import jobs
-from ruxue_core.domain import Application, Child, Guardian, Message, Season
+from ruxue_core.domain import Application, Message, Season
 from ruxue_core.domain.enums import STATUS_LABELS, MessageStatus
 from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import PermanentPluginError, TemporaryPluginError
@@ -23,6 +27,7 @@ from ruxue_core.security import mask_name
 from ruxue_core.uow import UnitOfWork
 
 if TYPE_CHECKING:
+    from ruxue_core.lifecycle import Case
     from ruxue_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -52,33 +57,31 @@ def template_fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-async def queue_for_status(uow: UnitOfWork, application: Application) -> Message | None:
+def queue_for_status(uow: UnitOfWork, case: Case) -> None:
     """Queue the SMS the season attaches to the application's new status (same transaction)."""
-    season = await uow.session.get(Season, application.season_id)
-    assert season is not None
-    template = template_for(season, application.status.value)
+    application = case.application
+    template = template_for(case.season, application.status.value)
     if template is None:
-        return None
-    child = await uow.session.get(Child, application.child_id)
-    guardian = await uow.session.get(Guardian, application.guardian_id)
-    assert child is not None and guardian is not None
+        return
     available = {
         "receipt_no": application.receipt_no,
-        "child": mask_name(child.name),
+        "child": mask_name(case.child.name),
         "status": STATUS_LABELS[application.status],
     }
     wanted = template_fields(template["text"])
-    phone = uow.cipher.decrypt(guardian.phone_ct, purpose="guardian.phone")
-    message = Message(
-        application_id=application.id,
-        template=template["code"],
-        params={k: v for k, v in available.items() if k in wanted},
-        phone_ct=uow.cipher.encrypt(phone, purpose="message.phone"),
+    phone = uow.cipher.decrypt(case.guardian.phone_ct, purpose="guardian.phone")
+    key = f"{application.receipt_no}:v{application.version}:{template['code']}"
+    uow.insert_at_commit(
+        Message(
+            key=key,
+            application_id=application.id,
+            template=template["code"],
+            params={k: v for k, v in available.items() if k in wanted},
+            phone_ct=uow.cipher.encrypt(phone, purpose="message.phone"),
+            created_at=uow.now,
+        )
     )
-    uow.session.add(message)
-    await uow.session.flush()
-    await uow.enqueue("notify.send", {"message_id": message.id}, key=f"sms:{message.id}")
-    return message
+    uow.enqueue("notify.send", {"message_key": key}, key=f"sms:{key}")
 
 
 def render(text: str, params: Mapping[str, str]) -> str:
@@ -89,26 +92,40 @@ def render(text: str, params: Mapping[str, str]) -> str:
     return rendered
 
 
-async def send_handler(runtime: Runtime, job: jobs.ClaimedJob) -> jobs.Apply:
-    """Job ``notify.send``: send one message through the notifiers in failover order."""
-    message_id = int(job.payload["message_id"])
-    async with runtime.unit_of_work(read_only=True) as uow:
-        message = await uow.session.get(Message, message_id)
-        assert message is not None, f"message {message_id} does not exist"
-        application = await uow.session.get(Application, message.application_id)
-        assert application is not None
-        season = await uow.session.get(Season, application.season_id)
-        assert season is not None
+def _load(uow: UnitOfWork, key: str) -> tuple[Message, str, Season] | None:
+    row = uow.session.exec(
+        select(Message, Application.query_code_ct, Season)
+        .join(Application, col(Application.id) == Message.application_id)
+        .join(Season, col(Season.id) == Application.season_id)
+        .where(col(Message.key) == key)
+    ).first()
+    if row is None:
+        return None
+    message, query_code_ct, season = row
+    return message, uow.cipher.decrypt(query_code_ct, purpose="query_code"), season
+
+
+async def send_handler(context: jobs.JobContext) -> jobs.Apply | None:
+    """Job ``notify.send``: send one queued message through the notifiers in failover order.
+
+    A message no longer ``queued`` (sent before a crash, say) is not handed over again.
+    """
+    runtime = context.runtime
+    key = str(context.job.payload["message_key"])
+    loaded = await runtime.read(lambda uow: _load(uow, key))
+    if loaded is None:
+        raise PermanentPluginError(f"message {key} does not exist")
+    message, query_code, season = loaded
+    if message.status is not MessageStatus.QUEUED:
+        return None
     template = template_by_code(season, message.template)
     if template is None:
         raise PermanentPluginError(f"模板 {message.template} 不存在")
     params = dict(message.params)
     if "query_code" in template_fields(template["text"]):
-        params["query_code"] = runtime.cipher.decrypt(
-            application.query_code_ct, purpose="query_code"
-        )
+        params["query_code"] = query_code
     request = SmsRequest(
-        message_id=str(message_id),
+        message_id=str(message.id),
         phone=runtime.cipher.decrypt(message.phone_ct, purpose="message.phone"),
         template=message.template,
         params=params,
@@ -116,16 +133,19 @@ async def send_handler(runtime: Runtime, job: jobs.ClaimedJob) -> jobs.Apply:
     )
     vendor, receipt = await _dispatch(runtime, request)
 
-    async def apply(uow: UnitOfWork) -> None:
-        stored = await uow.session.get(Message, message_id)
-        assert stored is not None
-        stored.attempts += 1
-        stored.vendor = vendor
-        stored.status = receipt.status
-        stored.vendor_message_id = receipt.vendor_message_id
-        stored.error = receipt.detail
-        stored.sent_at = utcnow()
-        uow.session.add(stored)
+    def apply(uow: UnitOfWork) -> None:
+        uow.session.execute(
+            sa.update(Message)
+            .where(col(Message.id) == message.id)
+            .values(
+                attempts=col(Message.attempts) + 1,
+                vendor=vendor,
+                status=receipt.status,
+                vendor_message_id=receipt.vendor_message_id,
+                error=receipt.detail,
+                sent_at=utcnow(),
+            )
+        )
 
     return apply
 
@@ -136,8 +156,9 @@ async def _dispatch(runtime: Runtime, request: SmsRequest) -> tuple[str, SmsRece
     temporary: list[str] = []
     for name, notifier in runtime.host.notifiers():
         try:
-            receipt = await notifier.send(request)
-        except TemporaryPluginError as exc:
+            async with asyncio.timeout(runtime.settings.plugin_timeout_seconds):
+                receipt = await notifier.send(request)
+        except (TemporaryPluginError, TimeoutError) as exc:
             log.warning("sms %s via %s failed temporarily: %s", request.message_id, name, exc)
             temporary.append(f"{name}: {exc}")
             continue

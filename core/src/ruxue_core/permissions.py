@@ -1,14 +1,27 @@
-"""Who may see and do what. The policy lives here; the gateway only applies it."""
+"""Who may see and do what: the one permission policy. The gateway only applies it.
+
+Every application carries its scope: the family (its guardian's blind-indexed ID number), its
+township and, once known, its school. A principal sees an application when its role's scope
+covers it; a scope the principal lacks, or the application lacks, denies. Whether a role may
+cause a status change is the transition table's business (:mod:`ruxue_core.lifecycle`).
+Not-yours and not-found answer alike, so no one learns that someone else's record exists.
+"""
 
 from __future__ import annotations
 
-from ruxue_core.domain import Application, Guardian
-from ruxue_core.domain.enums import Role
-from ruxue_core.errors import Forbidden
-from ruxue_core.plugins.contracts import Principal
+from typing import Final
 
-STAFF_ROLES = frozenset({Role.COUNTER_STAFF, Role.SCHOOL_REVIEWER, Role.BUREAU_OFFICER, Role.ADMIN})
-DISTRICT_ROLES = frozenset({Role.BUREAU_OFFICER, Role.ADMIN, Role.AUDITOR})
+from ruxue_core.domain.enums import Role
+from ruxue_core.errors import Forbidden, NotFound
+from ruxue_core.lifecycle import Case
+from ruxue_core.plugins.contracts import Principal
+from ruxue_core.security import PiiCipher
+
+DISTRICT_ROLES: Final = frozenset({Role.BUREAU_OFFICER, Role.ADMIN, Role.AUDITOR, Role.SYSTEM})
+STAFF_ROLES: Final = frozenset(
+    {Role.COUNTER_STAFF, Role.SCHOOL_REVIEWER, Role.BUREAU_OFFICER, Role.ADMIN, Role.AUDITOR}
+)
+NOT_FOUND_MESSAGE: Final = "申请不存在或无权查看"
 
 
 def require_role(principal: Principal | None, *roles: Role) -> Principal:
@@ -20,33 +33,34 @@ def require_role(principal: Principal | None, *roles: Role) -> Principal:
     return principal
 
 
-def can_see(
-    principal: Principal,
-    application: Application,
-    guardian: Guardian,
-    school_code: str | None = None,
-) -> bool:
-    """Guardians see their own applications; staff see those within their scope.
+def is_own_family(principal: Principal, guardian_index: str, cipher: PiiCipher) -> bool:
+    """Whether ``principal`` is the guardian whose blind-indexed ID number is given."""
+    verified = principal.verified_id_number
+    return (
+        principal.role is Role.GUARDIAN
+        and verified is not None
+        and cipher.matches(verified, guardian_index, purpose="guardian.id_number")
+    )
 
-    :param school_code: the code of the school the application is placed or zoned at.
-    """
-    if principal.role is Role.GUARDIAN:
-        return guardian.subject == principal.id
-    if principal.role in DISTRICT_ROLES or principal.role is Role.SYSTEM:
+
+def can_see(principal: Principal, case: Case, cipher: PiiCipher) -> bool:
+    """Guardians see their own family's applications; staff those within their scope."""
+    role = principal.role
+    if role is Role.GUARDIAN:
+        return is_own_family(principal, case.guardian.id_number_idx, cipher)
+    if role in DISTRICT_ROLES:
         return True
-    if principal.role is Role.COUNTER_STAFF:
-        return principal.region_code is None or principal.region_code == application.township_code
-    if principal.role is Role.SCHOOL_REVIEWER:
-        return school_code is None or principal.school_code == school_code
+    if role is Role.COUNTER_STAFF:
+        township = case.application.township_code
+        return principal.region_code is not None and principal.region_code == township
+    if role is Role.SCHOOL_REVIEWER:
+        school = case.school.code if case.school is not None else None
+        return principal.school_code is not None and principal.school_code == school
     return False
 
 
-def ensure_can_see(
-    principal: Principal,
-    application: Application,
-    guardian: Guardian,
-    school_code: str | None = None,
-) -> None:
-    """``Forbidden`` unless :func:`can_see`."""
-    if not can_see(principal, application, guardian, school_code):
-        raise Forbidden("无权查看该申请")
+def visible(principal: Principal, case: Case | None, cipher: PiiCipher, *, field: str) -> Case:
+    """``case`` if the principal may see it; otherwise the same ``NotFound`` as a missing one."""
+    if case is None or not can_see(principal, case, cipher):
+        raise NotFound(NOT_FOUND_MESSAGE, field=field)
+    return case

@@ -5,7 +5,7 @@ validated with pydantic so a wrong file is refused with a message naming the bad
 from __future__ import annotations
 
 import tomllib
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,36 @@ class SeasonInfo(_Strict):
     name: str
     year: int = Field(ge=2000, le=2100)
     stage: Stage
-    age_cutoff: date
+    age_cutoff: date = Field(description="latest birth date of age (usually 31 Aug)")
+    earliest_birth: date | None = Field(
+        default=None, description="earliest birth date of age; default: a year before the cutoff"
+    )
+    deferral_earliest: date | None = Field(
+        default=None, description="older children (缓学) born from here go to manual review"
+    )
+    early_entry_latest: date | None = Field(
+        default=None, description="younger children (提前入学) born up to here go to manual review"
+    )
     opens_at: datetime
     closes_at: datetime
+
+    @property
+    def earliest(self) -> date:
+        """The earliest birth date of age."""
+        if self.earliest_birth is not None:
+            return self.earliest_birth
+        return self.age_cutoff.replace(year=self.age_cutoff.year - 1) + timedelta(days=1)
 
     @model_validator(mode="after")
     def _window(self) -> SeasonInfo:
         if self.closes_at <= self.opens_at:
             raise ValueError("closes_at must be after opens_at")
+        if self.earliest > self.age_cutoff:
+            raise ValueError("earliest_birth must not be after age_cutoff")
+        if self.deferral_earliest is not None and self.deferral_earliest >= self.earliest:
+            raise ValueError("deferral_earliest must be before earliest_birth")
+        if self.early_entry_latest is not None and self.early_entry_latest <= self.age_cutoff:
+            raise ValueError("early_entry_latest must be after age_cutoff")
         if self.opens_at.tzinfo is None or self.closes_at.tzinfo is None:
             raise ValueError("opens_at and closes_at need a UTC offset, e.g. +08:00")
         return self

@@ -1,7 +1,8 @@
 """One settings object for the whole system, read from ``ruxue.toml`` and ``RUXUE_*`` variables.
 
-Secrets (the PII key, plugin credentials) come only from the environment; in embedded mode the
-PII key is generated once and kept beside the SQLite file.
+Secrets (the PII key, the session and audit signing keys, plugin credentials) come only from
+the environment; in embedded mode each is generated once and kept beside the SQLite file
+(see :mod:`ruxue_core.secrets`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,24 +27,55 @@ class Mode(StrEnum):
     PRODUCTION = "production"  # PostgreSQL, separate workers, real plugins
 
 
-class WorkerSettings(BaseSettings):
-    """Outbox worker tuning."""
+class WorkerSettings(BaseModel):
+    """Outbox worker tuning. Leases are short and renewed by a heartbeat while a job runs."""
 
-    lease_seconds: float = 60.0
-    poll_interval: float = 0.2
-    batch_size: int = 20
-    max_attempts: int = 6
+    in_process: bool | None = Field(
+        default=None,
+        description="run a worker inside `ruxue serve`; default: yes in embedded mode only",
+    )
+    lease_seconds: float = Field(default=15.0, gt=0)
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    poll_interval: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=20, ge=1, le=500)
+    max_attempts: int = Field(default=6, ge=1)
     backoff_base: float = 2.0
     backoff_cap: float = 300.0
+    job_timeout_seconds: float = Field(default=120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> WorkerSettings:
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError("worker.heartbeat_seconds must be at most half of lease_seconds")
+        return self
 
 
-class VerificationSettings(BaseSettings):
+class VerificationSettings(BaseModel):
     """The one timeout/retry policy applied around every verifier call."""
 
     timeout_seconds: float = 5.0
     attempts: int = 3
     wait_initial: float = 0.2
     wait_max: float = 2.0
+
+
+class LimitSettings(BaseModel):
+    """Request limits applied before any parsing, and the anonymous lookup's rate limits."""
+
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_document_chars: int = Field(default=20_000, ge=100)
+    cached_document_chars: int = Field(default=4_000, ge=0)
+    lookups_per_minute_per_client: int = Field(default=30, ge=1)
+    query_code_max_failures: int = Field(default=5, ge=1)
+    query_lock_minutes: int = Field(default=15, ge=1)
+
+
+class StaffAuthSettings(BaseModel):
+    """Staff accounts: sessions and lockout."""
+
+    session_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    max_failed_logins: int = Field(default=5, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
 
 
 class Settings(BaseSettings):
@@ -62,7 +94,15 @@ class Settings(BaseSettings):
     pii_key: SecretStr | None = Field(
         default=None, description="base64 of 32 random bytes; required in production"
     )
-    district_code: str = Field(default="420704", pattern=r"^\d{6}$")
+    session_secret: SecretStr | None = Field(
+        default=None, description="signs staff sessions; required in production"
+    )
+    audit_signing_key: SecretStr | None = Field(
+        default=None, description="base64 Ed25519 private key for tree heads; production"
+    )
+    district_code: str = Field(
+        default="420704", pattern=r"^\d{6}$", description="first six digits of receipt numbers"
+    )
     verifiers: list[str] = Field(
         default_factory=lambda: ["gongan"], description="verifier plugin names, in order"
     )
@@ -70,15 +110,23 @@ class Settings(BaseSettings):
         default_factory=lambda: ["devlog"], description="notifier plugin names, in failover order"
     )
     case_reporters: list[str] = Field(default_factory=list)
-    identity_providers: list[str] = Field(default_factory=lambda: ["dev"])
+    identity_providers: list[str] | None = Field(
+        default=None,
+        description="identity provider names, tried in order; default: dev and staff in "
+        "embedded mode, staff in production",
+    )
     blocked_plugins: list[str] = Field(default_factory=list)
     plugin_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per-plugin options, keyed by plugin name"
     )
-    dev_token_secret: SecretStr = SecretStr("ruxue-dev-only-not-secret")
+    plugin_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="the core's timeout around any one plugin call"
+    )
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     verification: VerificationSettings = Field(default_factory=VerificationSettings)
-    query_code_max_failures: int = 5
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    staff_auth: StaffAuthSettings = Field(default_factory=StaffAuthSettings)
+    cors_origins: list[str] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -93,24 +141,47 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
     @property
+    def embedded(self) -> bool:
+        """Whether this is the embedded (development, single machine) mode."""
+        return self.mode is Mode.EMBEDDED
+
+    @property
     def resolved_database_url(self) -> str:
-        """The async SQLAlchemy URL: the configured one, or the embedded SQLite file."""
+        """The SQLAlchemy URL: the configured one, or the embedded SQLite file."""
         if self.database_url:
-            return to_async_url(self.database_url)
-        return f"sqlite+aiosqlite:///{self.data_dir / 'ruxue.db'}"
+            return to_sync_url(self.database_url)
+        return f"sqlite:///{self.data_dir / 'ruxue.db'}"
+
+    @property
+    def selected_identity_providers(self) -> list[str]:
+        """The identity providers to use: the configured ones, or the mode's default."""
+        if self.identity_providers is not None:
+            return list(self.identity_providers)
+        return ["dev", "staff"] if self.embedded else ["staff"]
+
+    @property
+    def runs_in_process_worker(self) -> bool:
+        """Whether ``ruxue serve`` runs an outbox worker in its own process."""
+        if self.worker.in_process is not None:
+            return self.worker.in_process
+        return self.embedded
 
     def options_for(self, plugin: str) -> dict[str, Any]:
         """The options configured for one plugin (empty when none are)."""
         return dict(self.plugin_options.get(plugin, {}))
 
 
-def to_async_url(url: str) -> str:
-    """Map a plain database URL onto the async driver Ruxue uses for it."""
-    for plain, driver in (
-        ("postgresql://", "postgresql+psycopg://"),
-        ("postgres://", "postgresql+psycopg://"),
-        ("sqlite://", "sqlite+aiosqlite://"),
+def to_sync_url(url: str) -> str:
+    """Map a plain database URL onto the driver Ruxue uses for it (psycopg 3 or sqlite3)."""
+    for prefix in (
+        "postgresql+asyncpg://",
+        "postgresql+psycopg://",
+        "postgresql://",
+        "postgres://",
     ):
-        if url.startswith(plain):
-            return driver + url.removeprefix(plain)
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    for prefix in ("sqlite+aiosqlite://", "sqlite+pysqlite://"):
+        if url.startswith(prefix):
+            return "sqlite://" + url.removeprefix(prefix)
     return url

@@ -1,47 +1,116 @@
-"""The unit of work: one database transaction plus what must be written at its commit.
+"""The unit of work: one database transaction plus the rows written at its commit.
 
-Services receive one, make their changes, and call :meth:`UnitOfWork.commit` once. Audit
-entries collected on the way are chained into the log just before the commit, in the same
-transaction, so a state change and its audit row stand or fall together.
+A use case runs as one synchronous function in a database thread (see :mod:`ruxue_core.db`),
+gets a ``UnitOfWork``, makes its changes and calls :meth:`UnitOfWork.commit` once. The rows a
+state change causes (audit entries, provincial case records, SMS messages, outbox jobs) are
+collected on the way and written at commit, one multi-row statement per table, in the same
+transaction: the change and everything it causes stand or fall together.
 """
 
 from __future__ import annotations
 
+import functools
+from collections import defaultdict
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
 
-from ruxue_core import audit, jobs
+from ruxue_core import audit
+from ruxue_core.domain import Job
+from ruxue_core.domain.enums import JobStatus
+from ruxue_core.domain.types import utcnow
 from ruxue_core.security import PiiCipher
 from ruxue_core.settings import Settings
 
+JOBS_CHANNEL = "ruxue_jobs"
+"""The PostgreSQL ``NOTIFY`` channel that wakes workers when a commit queued jobs."""
+
+
+@functools.cache
+def _column_keys(model: type[SQLModel]) -> tuple[str, ...]:
+    """The columns to insert: all but an autoincrement primary key."""
+    return tuple(
+        column.key
+        for column in sa.inspect(model).columns
+        if not (column.primary_key and column.autoincrement in (True, "auto"))
+    )
+
+
+class LostRace(Exception):
+    """A unique key another transaction took first (a receipt number, a new guardian row):
+    :meth:`ruxue_core.runtime.Runtime.write` runs the unit of work again, which then sees the
+    winner's row."""
+
 
 class UnitOfWork:
-    """A session in one transaction, the PII cipher and the pending audit entries."""
+    """A session in one transaction, the PII cipher and the rows to write at commit."""
 
     def __init__(
-        self, session: AsyncSession, *, settings: Settings, cipher: PiiCipher, postgres: bool
+        self, session: Session, *, settings: Settings, cipher: PiiCipher, postgres: bool
     ) -> None:
         self.session = session
         self.settings = settings
         self.cipher = cipher
         self.postgres = postgres
+        self.now: datetime = utcnow()
+        self.jobs_queued = 0
         self._audit: list[audit.AuditEntry] = []
+        self._rows: dict[type[SQLModel], list[dict[str, Any]]] = defaultdict(list)
+        self._jobs: list[dict[str, Any]] = []
 
     def audit(self, entry: audit.AuditEntry) -> None:
-        """Queue an audit entry; it is chained and written at commit."""
+        """Queue an audit entry; it is appended to the log at commit."""
         self._audit.append(entry)
 
-    async def enqueue(self, kind: str, payload: Mapping[str, Any], *, key: str) -> None:
-        """Queue a job in this transaction with the configured attempt budget."""
-        await jobs.enqueue(
-            self.session, kind, payload, key=key, max_attempts=self.settings.worker.max_attempts
+    def insert_at_commit(self, row: SQLModel) -> None:
+        """Write ``row`` at commit, batched with the other rows of its table."""
+        values = {key: getattr(row, key) for key in _column_keys(type(row))}
+        self._rows[type(row)].append(values)
+
+    def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        key: str,
+        delay: timedelta | None = None,
+    ) -> None:
+        """Queue a job at commit; a job whose ``key`` already exists is not added again."""
+        self._jobs.append(
+            {
+                "kind": kind,
+                "payload": dict(payload),
+                "idempotency_key": key,
+                "status": JobStatus.PENDING,
+                "attempts": 0,
+                "conflicts": 0,
+                "max_attempts": self.settings.worker.max_attempts,
+                "run_after": self.now + (delay or timedelta()),
+                "created_at": self.now,
+            }
         )
 
-    async def commit(self) -> None:
-        """Chain the audit entries, then commit everything in one transaction."""
-        await self.session.flush()
-        await audit.seal(self.session, self._audit, postgres=self.postgres)
+    def commit(self) -> None:
+        """Write the collected rows, then commit everything in one transaction."""
+        self.session.flush()
+        for entry in audit.rows(self._audit):
+            self.insert_at_commit(entry)
+        for model, rows in self._rows.items():
+            self.session.execute(sa.insert(model), rows)
+        if self._jobs:
+            self.session.execute(self._insert_jobs(), self._jobs)
+            if self.postgres:
+                self.session.execute(sa.text(f"NOTIFY {JOBS_CHANNEL}"))
+        self.jobs_queued += len(self._jobs)
         self._audit.clear()
-        await self.session.commit()
+        self._rows.clear()
+        self._jobs.clear()
+        self.session.commit()
+
+    def _insert_jobs(self) -> Any:
+        insert = postgresql.insert if self.postgres else sqlite.insert
+        return insert(Job).on_conflict_do_nothing(index_elements=["idempotency_key"])

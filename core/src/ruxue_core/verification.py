@@ -23,11 +23,12 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from ruxue_core.domain import Application, Child, Evidence, Guardian
+from ruxue_core import jobs
+from ruxue_core.domain import Evidence
 from ruxue_core.domain.enums import Outcome, Status
 from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import PermanentPluginError, TemporaryPluginError
-from ruxue_core.lifecycle import Event, apply_event
+from ruxue_core.lifecycle import Case, Event, apply_event, load_case
 from ruxue_core.plugins.contracts import (
     EvidenceRef,
     Principal,
@@ -38,9 +39,7 @@ from ruxue_core.settings import VerificationSettings
 from ruxue_core.uow import UnitOfWork
 
 if TYPE_CHECKING:
-    from ruxue_core import jobs
     from ruxue_core.plugins.host import SelectedVerifier
-    from ruxue_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +47,15 @@ PURPOSE: Final = "义务教育入学报名资格核验"
 DEFAULT_CHECKS: Final = (("hukou", "child"),)
 
 
-def outcome_event(outcomes: Sequence[Outcome]) -> Event:
-    """The lifecycle event that a set of check outcomes leads to."""
+def outcome_event(outcomes: Sequence[Outcome], *, age_exception: bool = False) -> Event:
+    """The lifecycle event that a set of check outcomes leads to.
+
+    An application outside the normal age window (缓学, 提前入学) goes to manual review once
+    nothing asks the family to correct something first.
+    """
     if any(o in (Outcome.MISMATCH, Outcome.NOT_FOUND) for o in outcomes):
         return Event.FAIL_VERIFICATION
-    if outcomes and all(o is Outcome.MATCH for o in outcomes):
+    if outcomes and all(o is Outcome.MATCH for o in outcomes) and not age_exception:
         return Event.PASS_VERIFICATION
     return Event.REFER_TO_MANUAL
 
@@ -87,17 +90,17 @@ async def call_verifier(
     raise AssertionError("unreachable: tenacity either returns or reraises")  # pragma: no cover
 
 
-async def run_handler(runtime: Runtime, job: jobs.ClaimedJob) -> jobs.Apply | None:
-    """Job ``verification.run``: verify one submitted application."""
-    application_id = int(job.payload["application_id"])
-    async with runtime.unit_of_work() as uow:
-        application = await uow.session.get(Application, application_id)
-        if application is None or application.status not in (Status.SUBMITTED, Status.VERIFYING):
-            return None  # withdrawn or voided meanwhile: nothing to verify
-        if application.status is Status.SUBMITTED:
-            await apply_event(uow, application, Event.START_VERIFICATION, Principal.system())
-        requests = await _requests(uow, application)
-        await uow.commit()
+async def run_handler(context: jobs.JobContext) -> jobs.Apply | None:
+    """Job ``verification.run``: verify one submitted application.
+
+    Every status change happens in a lease-guarded step: ``submitted → verifying`` before the
+    checks, the outcome after them together with the evidence and the job's completion.
+    """
+    runtime = context.runtime
+    application_id = int(context.job.payload["application_id"])
+    requests = await context.transaction(lambda uow: _start(uow, application_id))
+    if requests is None:
+        return None  # withdrawn or voided meanwhile: nothing to verify
     checks = [(runtime.host.verifier_for(r.source), r) for r in requests]
     policy = runtime.settings.verification
     results = await asyncio.gather(
@@ -109,37 +112,52 @@ async def run_handler(runtime: Runtime, job: jobs.ClaimedJob) -> jobs.Apply | No
         )
     )
 
-    async def apply(uow: UnitOfWork) -> None:
-        stored = await uow.session.get(Application, application_id)
-        assert stored is not None
-        if stored.status is not Status.VERIFYING:
+    def apply(uow: UnitOfWork) -> None:
+        case = load_case(uow, application_id)
+        if case is None or case.application.status is not Status.VERIFYING:
             return  # withdrawn while we were checking
-        round_no = await _next_round(uow, application_id)
+        round_no = _next_round(uow, application_id)
         for (selected, request), result in zip(checks, results, strict=True):
-            uow.session.add(_evidence(application_id, round_no, selected, request, result))
-        event = outcome_event([r.outcome for r in results])
-        await apply_event(uow, stored, event, Principal.system())
+            uow.insert_at_commit(
+                _evidence(uow, application_id, round_no, selected, request, result)
+            )
+        event = outcome_event(
+            [r.outcome for r in results],
+            age_exception=case.application.age_exception is not None,
+        )
+        apply_event(uow, case, event, Principal.system())
 
     return apply
 
 
-async def _requests(uow: UnitOfWork, application: Application) -> list[VerificationRequest]:
+def _start(uow: UnitOfWork, application_id: int) -> list[VerificationRequest] | None:
+    case = load_case(uow, application_id)
+    if case is None or case.application.status not in (Status.SUBMITTED, Status.VERIFYING):
+        return None
+    if case.application.status is Status.SUBMITTED:
+        apply_event(uow, case, Event.START_VERIFICATION, Principal.system())
+    return _requests(uow, case)
+
+
+def _requests(uow: UnitOfWork, case: Case) -> list[VerificationRequest]:
     """The checks this application needs (from the season's policy; hukou by default)."""
-    child = await uow.session.get(Child, application.child_id)
-    guardian = await uow.session.get(Guardian, application.guardian_id)
-    assert child is not None and guardian is not None
-    guardian_id = uow.cipher.decrypt(guardian.id_number_ct, purpose="guardian.id_number")
+    cipher = uow.cipher
+    guardian_id = cipher.decrypt(case.guardian.id_number_ct, purpose="guardian.id_number")
     people = {
-        "child": (uow.cipher.decrypt(child.id_number_ct, purpose="child.id_number"), child.name),
-        "guardian": (guardian_id, guardian.name),
+        "child": (
+            cipher.decrypt(case.child.id_number_ct, purpose="child.id_number"),
+            case.child.name,
+        ),
+        "guardian": (guardian_id, case.guardian.name),
     }
+    address = cipher.decrypt(case.application.address_ct, purpose="application.address")
     return [
         VerificationRequest(
             source=source,
             subject=subject,
             id_number=people[subject][0],
             name=people[subject][1],
-            claimed_address=application.address,
+            claimed_address=address,
             purpose=PURPOSE,
             request_id=uuid.uuid4().hex,
             guardian_id_number=guardian_id if subject == "child" else None,
@@ -156,22 +174,22 @@ async def _no_verifier(request: VerificationRequest) -> VerificationResult:
     )
 
 
-async def _next_round(uow: UnitOfWork, application_id: int) -> int:
-    current = (
-        await uow.session.exec(
-            select(func.max(Evidence.round)).where(col(Evidence.application_id) == application_id)
-        )
+def _next_round(uow: UnitOfWork, application_id: int) -> int:
+    current = uow.session.exec(
+        select(func.max(Evidence.round)).where(col(Evidence.application_id) == application_id)
     ).one()
     return (current or 0) + 1
 
 
 def _evidence(
+    uow: UnitOfWork,
     application_id: int,
     round_no: int,
     selected: SelectedVerifier | None,
     request: VerificationRequest,
     result: VerificationResult,
 ) -> Evidence:
+    facts = {k: v.isoformat() if isinstance(v, date) else v for k, v in result.facts.items()}
     return Evidence(
         application_id=application_id,
         round=round_no,
@@ -179,7 +197,7 @@ def _evidence(
         subject=request.subject,
         plugin=selected.name if selected else "",
         outcome=result.outcome,
-        facts={k: v.isoformat() if isinstance(v, date) else v for k, v in result.facts.items()},
+        facts_ct=uow.cipher.encrypt_json(facts, purpose="evidence.facts"),
         reason=result.reason,
         request_id=result.evidence.request_id,
         source_record_id=result.evidence.source_record_id,

@@ -1,8 +1,9 @@
 """The Starlette application: ``/graphql``, health and readiness probes, Prometheus metrics.
 
-``create_app()`` builds everything from settings. In embedded mode the app migrates its
-SQLite file on start and runs an in-process outbox worker; in production, workers are
-separate ``ruxue worker`` processes and migrations are an explicit ``ruxue migrate``.
+``create_app()`` builds everything from settings and refuses to build on a wrong production
+configuration (a missing key, an identity provider or plugin that is not installed). In
+embedded mode the app migrates its SQLite file on start; an outbox worker runs in-process when
+``worker.in_process`` says so (by default: embedded yes, production no).
 """
 
 from __future__ import annotations
@@ -12,45 +13,67 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 
-from ruxue_core.handlers import HANDLERS
+from ruxue_core.handlers import HANDLERS, PERIODIC
 from ruxue_core.jobs import Worker
 from ruxue_core.migrate import upgrade_async
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.operations import job_counts
-from ruxue_core.settings import Mode, Settings
-from ruxue_gateway.context import Context, authenticate
+from ruxue_core.settings import Settings
+from ruxue_gateway.context import Context
+from ruxue_gateway.limits import BodyLimit
 from ruxue_gateway.schema import build_schema
 
 log = logging.getLogger(__name__)
 
 
 class RuxueGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with Ruxue's authenticated context."""
+    """Strawberry's ASGI view with Ruxue's authenticated context and document limit."""
 
-    def __init__(self, runtime: Runtime, *, development: bool) -> None:
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
         super().__init__(
-            build_schema(mask_errors=not development),
-            graphql_ide="graphiql" if development else None,
+            build_schema(
+                production=not settings.embedded,
+                cached_document_chars=settings.limits.cached_document_chars,
+            ),
+            graphql_ide="graphiql" if settings.embedded else None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=True,
         )
         self.runtime = runtime
 
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The request's GraphQL document and variables; a document over the size limit is
+        refused (413) before the parser sees it."""
+        data = await super().parse_http_body(request)
+        limit = self.runtime.settings.limits.max_document_chars
+        for item in data if isinstance(data, list) else [data]:
+            if item.query is not None and len(item.query) > limit:
+                raise HTTPException(413, f"GraphQL 文档过长（上限 {limit} 个字符）")
+        return data
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         """Authenticate the request through the configured identity providers."""
-        principal = authenticate(self.runtime, request.headers.get("authorization"))
-        return Context(runtime=self.runtime, principal=principal, request=request)
+        principal = await self.runtime.authenticate(request.headers.get("authorization"))
+        client = request.client.host if request.client else None
+        return Context(runtime=self.runtime, principal=principal, request=request, client=client)
 
 
 def create_app(
@@ -64,23 +87,25 @@ def create_app(
 
     :param settings: defaults to ``Settings()`` (``ruxue.toml`` and ``RUXUE_*`` variables).
     :param runtime: an existing runtime to serve (tests); otherwise one is built here.
-    :param in_process_worker: run an outbox worker inside the app; defaults to embedded mode.
+    :param in_process_worker: run an outbox worker inside the app; defaults to the setting.
     :param extra_plugins: plugin objects to register besides the installed ones.
+    :raises ConfigurationError: the configuration cannot work (names the setting).
     """
     settings = settings or (runtime.settings if runtime else Settings())
     runtime = runtime or Runtime.create(settings, extra_plugins=extra_plugins)
-    embedded = settings.mode is Mode.EMBEDDED
-    run_worker = embedded if in_process_worker is None else in_process_worker
-    graphql = RuxueGraphQL(runtime, development=embedded)
+    run_worker = settings.runs_in_process_worker if in_process_worker is None else in_process_worker
+    graphql = RuxueGraphQL(runtime)
     metrics = _Metrics(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        if embedded:
-            await upgrade_async(settings.resolved_database_url)
+        if settings.embedded:
+            await upgrade_async(settings.resolved_database_url, settings=settings)
         stop = asyncio.Event()
         worker_task = (
-            asyncio.create_task(Worker(runtime, HANDLERS).run(stop)) if run_worker else None
+            asyncio.create_task(Worker(runtime, HANDLERS, periodic=PERIODIC).run(stop))
+            if run_worker
+            else None
         )
         try:
             yield
@@ -95,13 +120,22 @@ def create_app(
 
     async def readyz(_request: Request) -> Response:
         try:
-            async with runtime.db.session(read_only=True) as session:
-                await (await session.connection()).execute(text("SELECT 1"))
+            await runtime.read(lambda uow: uow.session.execute(text("SELECT 1")))
         except Exception as exc:
-            log.warning("not ready: %s", exc)
+            log.warning("not ready: %s", type(exc).__name__)
             return JSONResponse({"ready": False, "database": "unreachable"}, status_code=503)
         return JSONResponse({"ready": True})
 
+    middleware = [Middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+            )
+        )
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -110,6 +144,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
         ],
+        middleware=middleware,
         lifespan=lifespan,
     )
     app.state.runtime = runtime
@@ -125,8 +160,7 @@ class _Metrics:
         self.jobs = Gauge("ruxue_jobs", "Outbox jobs by state", ["status"], registry=self.registry)
 
     async def endpoint(self, _request: Request) -> Response:
-        async with self.runtime.unit_of_work(read_only=True) as uow:
-            counts = await job_counts(uow)
+        counts = await job_counts(self.runtime)
         for status, n in counts.items():
             self.jobs.labels(status=status.value).set(n)
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

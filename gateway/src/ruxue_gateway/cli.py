@@ -1,14 +1,18 @@
-"""The ``ruxue`` command: serve, worker, demo, migrate, season load, token, audit verify."""
+"""The ``ruxue`` command: serve, worker, demo, migrate, season, staff, token, audit."""
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import logging
+import os
 import signal
+import sys
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,23 +20,27 @@ from rich.console import Console
 from ruxue_core.domain.enums import Role
 from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import ConfigurationError, RuxueError
-from ruxue_core.handlers import HANDLERS
+from ruxue_core.handlers import HANDLERS, PERIODIC
 from ruxue_core.jobs import Worker
+from ruxue_core.logs import configure_logging
 from ruxue_core.migrate import upgrade
 from ruxue_core.plugins.builtin import issue_dev_token
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import read_season_file
 from ruxue_core.runtime import Runtime
-from ruxue_core.services.operations import verify_audit
+from ruxue_core.services import operations, staff
 from ruxue_core.services.seasons import load_season
-from ruxue_core.settings import Mode, Settings
+from ruxue_core.settings import Settings
 
 app = typer.Typer(help="Ruxue (入学): district school enrollment as one public service.")
 season_app = typer.Typer(help="Enrollment seasons (招生季).")
-audit_app = typer.Typer(help="The tamper-evident audit log.")
+audit_app = typer.Typer(help="The tamper-evident audit log (审计日志).")
+staff_app = typer.Typer(help="Staff accounts (工作人员账号).")
 app.add_typer(season_app, name="season")
 app.add_typer(audit_app, name="audit")
+app.add_typer(staff_app, name="staff")
 console = Console()
+T = TypeVar("T")
 
 
 def _fail(exc: RuxueError) -> typer.Exit:
@@ -40,65 +48,124 @@ def _fail(exc: RuxueError) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _runtime() -> Runtime:
+    """The runtime for the current settings, or exit 2 naming what is misconfigured."""
+    try:
+        return Runtime.create(Settings())
+    except RuxueError as exc:
+        raise _fail(exc) from None
+
+
+def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run ``work`` against a fresh runtime; refusals exit 2 with their message."""
+    runtime = _runtime()
+
+    async def main() -> T:
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    try:
+        return asyncio.run(main())
+    except RuxueError as exc:
+        raise _fail(exc) from None
+
+
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(logging.INFO if verbose else logging.WARNING)
 
 
 @app.command()
 def migrate() -> None:
     """Apply database migrations (Alembic) up to the latest revision."""
     settings = Settings()
-    upgrade(settings.resolved_database_url)
+    upgrade(settings.resolved_database_url, settings=settings)
     console.print("数据库已迁移到最新版本 (migrated to head)")
 
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="interface to bind (loopback unless told)")] = (
+        "127.0.0.1"
+    ),
     port: Annotated[int, typer.Option(help="port to bind")] = 8000,
+    worker: Annotated[
+        bool | None,
+        typer.Option("--worker/--no-worker", help="run an outbox worker in this process"),
+    ] = None,
+    proxy_headers: Annotated[
+        bool, typer.Option(help="trust X-Forwarded-For from --forwarded-allow-ips")
+    ] = False,
+    forwarded_allow_ips: Annotated[str, typer.Option(help="proxies to trust")] = "127.0.0.1",
 ) -> None:
-    """Serve the GraphQL gateway. Embedded mode also runs a worker in-process and mounts the
-    sandbox department service, so the whole path works on one machine with no set-up."""
+    """Serve the GraphQL gateway. Embedded mode also mounts the sandbox department service
+    and (unless --no-worker) runs a worker in-process, so the whole path works on one
+    machine. Production refuses to start on a wrong configuration, naming the setting."""
     import uvicorn
 
     from ruxue_gateway.embedded import serve_app
 
-    uvicorn.run(serve_app(Settings(), host, port), host=host, port=port, log_level="info")
+    settings = Settings()
+    if worker is not None:
+        settings = settings.model_copy(
+            update={"worker": settings.worker.model_copy(update={"in_process": worker})}
+        )
+    try:
+        application = serve_app(settings, host, port)
+    except RuxueError as exc:
+        raise _fail(exc) from None
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
-@app.command()
-def worker() -> None:
+@app.command("worker")
+def run_worker() -> None:
     """Run an outbox worker until SIGINT/SIGTERM. Run as many as you like, anywhere."""
 
-    async def run() -> None:
-        runtime = Runtime.create(Settings())
+    async def work(runtime: Runtime) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        try:
-            await Worker(runtime, HANDLERS).run(stop)
-        finally:
-            await runtime.close()
+        await Worker(runtime, HANDLERS, periodic=PERIODIC).run(stop)
 
-    asyncio.run(run())
+    _run(work)
 
 
 @app.command()
 def token(
     role: Annotated[Role, typer.Option(help="the principal's role")],
     subject: Annotated[str, typer.Option(help="principal id")] = "",
-    name: Annotated[str, typer.Option(help="display name")] = "",
+    name: Annotated[str, typer.Option(help="display name (a guardian's real name)")] = "",
     region: Annotated[str | None, typer.Option(help="township code (counter staff)")] = None,
     school: Annotated[str | None, typer.Option(help="school code (school reviewers)")] = None,
+    id_number: Annotated[
+        str | None, typer.Option(help="guardians: the verified real-name ID number")
+    ] = None,
+    hours: Annotated[float, typer.Option(help="how long the token is valid")] = 12.0,
 ) -> None:
     """Print a development bearer token (embedded mode only)."""
-    principal = Principal(subject or f"dev-{role.value}", role, name, region, school)
-    typer.echo(issue_dev_token(Settings(), principal))
+    settings = Settings()
+    principal = Principal(
+        subject or f"dev-{role.value}",
+        role,
+        name,
+        region,
+        school,
+        verified_id_number=id_number,
+    )
+    try:
+        typer.echo(issue_dev_token(settings, principal, ttl=timedelta(hours=hours)))
+    except ConfigurationError as exc:
+        raise _fail(exc) from None
 
 
 @season_app.command("load")
@@ -110,47 +177,117 @@ def season_load(
 ) -> None:
     """Load or update a season from its TOML file (policy as data)."""
     settings = Settings()
-    if open_now and settings.mode is not Mode.EMBEDDED:
+    if open_now and not settings.embedded:
         raise _fail(ConfigurationError("--open-now 仅用于嵌入式开发模式"))
     window = (utcnow(), utcnow() + timedelta(days=14)) if open_now else None
-
-    async def run() -> str:
-        runtime = Runtime.create(settings)
-        try:
-            async with runtime.unit_of_work() as uow:
-                season = await load_season(
-                    uow, read_season_file(path), Principal.system(), window=window
-                )
-            return season.code
-        finally:
-            await runtime.close()
-
     try:
-        code = asyncio.run(run())
+        data = read_season_file(path)
     except RuxueError as exc:
         raise _fail(exc) from None
-    console.print(f"已加载招生季 {code} (season loaded)")
+    season = _run(lambda rt: load_season(rt, data, Principal.system(), window=window))
+    console.print(f"已加载招生季 {season.code} (season loaded)")
+
+
+@staff_app.command("add")
+def staff_add(
+    username: Annotated[str, typer.Argument(help="login name (lowercase)")],
+    role: Annotated[Role, typer.Option(help="the account's role")],
+    name: Annotated[str, typer.Option(help="the person's name")],
+    region: Annotated[str | None, typer.Option(help="counter staff: township code")] = None,
+    school: Annotated[str | None, typer.Option(help="school reviewers: school code")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option(help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Create a staff account; the password is asked for (or read from stdin)."""
+    password = _read_password(password_stdin)
+    command = staff.AddStaff(username, name, role, password, region, school)
+    _run(lambda rt: staff.add_staff(rt, command, Principal.system()))
+    console.print(f"已创建工作人员账号 {username} (staff account added)")
+
+
+@staff_app.command("disable")
+def staff_disable(username: Annotated[str, typer.Argument()]) -> None:
+    """Disable an account and end its sessions."""
+    _run(lambda rt: staff.disable_staff(rt, username, Principal.system()))
+    console.print(f"已停用 {username} (disabled)")
+
+
+@staff_app.command("reset")
+def staff_reset(username: Annotated[str, typer.Argument()]) -> None:
+    """Give an account a new random password (printed once), unlock and re-enable it."""
+    password = _run(lambda rt: staff.reset_password(rt, username, Principal.system()))
+    console.print(f"{username} 的新密码 (new password): {password}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("密码 (password): ")
+    if getpass.getpass("再次输入 (again): ") != first:
+        raise _fail(ConfigurationError("两次输入的密码不一致"))
+    return first
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the audit hash chain; exit 1 if any row was altered, added or removed."""
-
-    async def run() -> tuple[int, int | None, str | None]:
-        runtime = Runtime.create(Settings())
-        try:
-            async with runtime.unit_of_work(read_only=True) as uow:
-                report = await verify_audit(uow, Principal.system())
-            return report.rows, report.broken_at, report.problem
-        finally:
-            await runtime.close()
-
-    rows, broken_at, problem = asyncio.run(run())
-    if broken_at is None:
-        console.print(f"审计链完整 (audit chain intact): {rows} 条记录")
+def audit_verify(
+    head: Annotated[
+        list[Path] | None,
+        typer.Option(help="a head exported earlier by `ruxue audit head` (repeatable)"),
+    ] = None,
+) -> None:
+    """Recompute every entry and signed tree head; exit 1 if anything was altered or removed."""
+    published = [json.loads(p.read_text(encoding="utf-8")) for p in head or []]
+    runtime = _runtime()
+    try:
+        report = operations.verify_audit(runtime, Principal.system(), published=published)
+    finally:
+        runtime.db.dispose_here()
+    summary = f"{report.entries} 条记录, {report.heads} 个签名树头, {report.unsequenced} 条待排序"
+    if report.ok:
+        console.print(f"审计日志完整 (audit log intact): {summary}")
         return
-    console.print(f"[red]审计链被破坏 (audit chain broken)[/red] 于记录 {broken_at}: {problem}")
+    console.print(f"[red]审计日志被破坏 (audit log broken)[/red]: {report.problem}；{summary}")
     raise typer.Exit(code=1)
+
+
+@audit_app.command("prove")
+def audit_prove(
+    receipt_no: Annotated[str, typer.Argument(help="办件编号")],
+    output: Annotated[Path | None, typer.Option(help="write the JSON here")] = None,
+) -> None:
+    """Print inclusion proofs of one case's audit entries against the latest signed head;
+    check them with contrib/audit/verify_proof.py."""
+    runtime = _runtime()
+    try:
+        proof = operations.prove_audit(runtime, receipt_no, Principal.system())
+    finally:
+        runtime.db.dispose_here()
+    _emit(proof, output, "尚无签名树头 (no signed head yet)")
+
+
+@audit_app.command("head")
+def audit_head(
+    output: Annotated[Path | None, typer.Option(help="write the JSON here")] = None,
+) -> None:
+    """Export the latest signed tree head, for the district to publish."""
+    runtime = _runtime()
+    try:
+        exported = operations.audit_head(runtime, Principal.system())
+    finally:
+        runtime.db.dispose_here()
+    _emit(exported, output, "尚无签名树头 (no signed head yet)")
+
+
+def _emit(data: dict[str, Any] | None, output: Path | None, empty: str) -> None:
+    if data is None:
+        console.print(empty)
+        raise typer.Exit(code=1)
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
 
 
 @app.command()
@@ -178,4 +315,5 @@ def demo(
 
 def main() -> None:
     """Entry point of the ``ruxue`` script."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     app()

@@ -1,4 +1,4 @@
-"""The per-request GraphQL context: who is asking and how to reach the core."""
+"""The per-request GraphQL context: who is asking, from where, and how to reach the core."""
 
 from __future__ import annotations
 
@@ -16,19 +16,10 @@ class Context:
     """Read in resolvers through ``strawberry.Info[Context, None]``.
 
     ``request`` is ``None`` when the schema is executed in-process (tests, scripts).
+    ``client`` is the caller's address (behind a proxy, as the proxy reported it).
     """
 
     runtime: Runtime
     principal: Principal | None
     request: Request | WebSocket | None = None
-
-
-def authenticate(runtime: Runtime, authorization: str | None) -> Principal | None:
-    """Ask each configured identity provider in turn; anonymous when none accepts."""
-    if not authorization:
-        return None
-    for _, provider in runtime.host.identity_providers():
-        principal = provider.authenticate(authorization)
-        if principal is not None:
-            return principal
-    return None
+    client: str | None = None

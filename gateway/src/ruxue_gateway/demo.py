@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ruxue_core.domain.enums import JobStatus, Role
+from ruxue_core.domain.enums import Role
 from ruxue_core.domain.types import utcnow
 from ruxue_core.migrate import upgrade
 from ruxue_core.plugins.builtin import issue_dev_token
@@ -35,7 +35,7 @@ from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import read_season_file
 from ruxue_core.rules.national_id import make_national_id
 from ruxue_core.runtime import Runtime
-from ruxue_core.services.operations import job_counts
+from ruxue_core.services.operations import outstanding_jobs
 from ruxue_core.services.reports import system_summary
 from ruxue_core.services.seasons import load_season
 from ruxue_core.settings import Settings, VerificationSettings
@@ -46,6 +46,8 @@ SEASON_FILE: Final = (
     Path(__file__).resolve().parents[3] / "contrib" / "seasons" / "linkong-2026-primary.toml"
 )
 T = TypeVar("T")
+SETTLE_SECONDS: Final = 300.0
+"""A phase that waits for background work gives up (and fails the demo) after this."""
 SCENARIOS: Final = (  # (name, weight)
     ("valid", 70),
     ("mismatch", 12),
@@ -71,7 +73,11 @@ mutation Submit($input: SubmitApplicationInput!) {
 }"""
 APPLICATION: Final = """
 query One($id: ID!) {
-  application(id: $id) { __typename ... on Application { status version } ... on Error { code } }
+  application(id: $id) {
+    __typename
+    ... on Application { status version townshipCode schoolCode }
+    ... on Error { code }
+  }
 }"""
 CORRECT: Final = """
 mutation Correct($input: CorrectApplicationInput!) {
@@ -199,14 +205,13 @@ async def _run(
             plugin_options={"gongan": {"base_url": gongan_url, "api_key": dataset.api_key}},
             verification=VerificationSettings(attempts=3, wait_initial=0.05, wait_max=0.2),
         )
-        await asyncio.to_thread(upgrade, settings.resolved_database_url)
+        await asyncio.to_thread(upgrade, settings.resolved_database_url, settings=settings)
         observer = Runtime.create(settings)
         try:
-            async with observer.unit_of_work() as uow:
-                window = (utcnow() - timedelta(hours=1), utcnow() + timedelta(days=14))
-                season = await load_season(
-                    uow, read_season_file(season_file), Principal.system(), window=window
-                )
+            window = (utcnow() - timedelta(hours=1), utcnow() + timedelta(days=14))
+            season = await load_season(
+                observer, read_season_file(season_file), Principal.system(), window=window
+            )
             console.print(f"[bold]招生季[/bold] {season.name}，{len(families)} 户模拟家庭")
             with serve_in_thread(create_app(settings, in_process_worker=True)) as gateway_url:
                 async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
@@ -217,8 +222,8 @@ async def _run(
                     await demo.phase("再次核验 (re-verify)", demo.wait_until_settled(observer))
                     await demo.phase("审核 (review)", demo.review_all(families, ids))
                     await demo.phase("短信与回传 (notify)", demo.wait_until_settled(observer))
-            async with observer.unit_of_work(read_only=True) as uow:
-                summary = await system_summary(uow)
+                    await demo.phase("审计树头 (audit head)", demo.wait_for_audit_head(observer))
+            summary = await observer.read(system_summary)
         finally:
             await observer.close()
     sms_log = directory / "sms-outbox.jsonl"
@@ -241,10 +246,7 @@ class _Demo:
         self.season_code = season_code
         self.console = console
         self.limit = asyncio.Semaphore(8)
-        self.staff = {
-            role: self._token(Principal(f"demo-{role.value}", role, "演示", None, None))
-            for role in (Role.COUNTER_STAFF, Role.SCHOOL_REVIEWER, Role.BUREAU_OFFICER)
-        }
+        self.bureau = self._token(Principal("demo-bureau", Role.BUREAU_OFFICER, "演示科长"))
 
     async def phase(self, label: str, work: Awaitable[T]) -> T:
         """Run one phase and print how long it took."""
@@ -277,9 +279,7 @@ class _Demo:
             task = progress.add_task("提交报名 (submitting)", total=len(families))
 
             async def submit(f: Family) -> None:
-                token = self._token(
-                    Principal(f"guardian-{f.index}", Role.GUARDIAN, f.guardian_name)
-                )
+                token = self._guardian(f)
                 data = await self._graphql(
                     token, SUBMIT, {"input": _submit_input(f, self.season_code)}
                 )
@@ -292,25 +292,53 @@ class _Demo:
             await asyncio.gather(*(submit(f) for f in families))
         return ids
 
+    def _guardian(self, family: Family) -> str:
+        """A guardian's login, verified with their real name and ID number."""
+        return self._token(
+            Principal(
+                f"guardian-{family.index}",
+                Role.GUARDIAN,
+                family.guardian_name,
+                verified_id_number=family.guardian_id,
+            )
+        )
+
+    def _staff(self, role: Role, *, township: str | None, school: str | None) -> str:
+        """A staff token scoped to the case's township (counter) or school (reviewer)."""
+        if role is Role.COUNTER_STAFF:
+            return self._token(Principal(f"demo-counter-{township}", role, "演示窗口", township))
+        if role is Role.SCHOOL_REVIEWER:
+            principal = Principal(f"demo-school-{school}", role, "演示老师", school_code=school)
+            return self._token(principal)
+        return self.bureau
+
+    async def wait_for_audit_head(self, observer: Runtime) -> None:
+        """Wait until the audit sequencer has signed a head covering every entry."""
+        from ruxue_core import audit
+
+        def pending(uow: Any) -> int:
+            head = audit.latest_head(uow.session)
+            return -1 if head is None else audit.unsequenced_count(uow.session)
+
+        async with asyncio.timeout(SETTLE_SECONDS):
+            while await observer.read(pending) != 0:  # noqa: ASYNC110 - another thread's rows
+                await asyncio.sleep(0.2)
+
     async def wait_until_settled(self, observer: Runtime) -> None:
         """Wait until the worker has verified everything and sent every message."""
         with Progress(console=self.console, transient=True) as progress:
             task = progress.add_task("后台处理 (verifying, notifying)", total=None)
-            while True:
-                async with observer.unit_of_work(read_only=True) as uow:
-                    counts = await job_counts(uow)
-                busy = counts.get(JobStatus.PENDING, 0) + counts.get(JobStatus.RUNNING, 0)
-                progress.update(task, description=f"后台处理中，剩余任务 {busy}")
-                if busy == 0:
-                    return
-                await asyncio.sleep(0.1)
+            async with asyncio.timeout(SETTLE_SECONDS):
+                while (busy := await outstanding_jobs(observer)) > 0:
+                    progress.update(task, description=f"后台处理中，剩余任务 {busy}")
+                    await asyncio.sleep(0.1)
 
     async def correct_all(self, families: Sequence[Family], ids: dict[int, str]) -> None:
         """Guardians whose address did not match correct it to the registered one (补正)."""
         mismatched = [f for f in families if f.scenario == "mismatch"]
 
         async def correct(f: Family) -> None:
-            token = self._token(Principal(f"guardian-{f.index}", Role.GUARDIAN, f.guardian_name))
+            token = self._guardian(f)
             state = (await self._graphql(token, APPLICATION, {"id": ids[f.index]}))["application"]
             if state["status"] != "NEEDS_CORRECTION":
                 return
@@ -342,18 +370,20 @@ class _Demo:
             "SCHOOL_REVIEW": (Role.SCHOOL_REVIEWER, "APPROVE"),
             "BUREAU_REVIEW": (Role.BUREAU_OFFICER, "APPROVE"),
         }
-        token = self.staff[Role.BUREAU_OFFICER]
-        state = (await self._graphql(token, APPLICATION, {"id": application_id}))["application"]
+        state = (await self._graphql(self.bureau, APPLICATION, {"id": application_id}))[
+            "application"
+        ]
         status, version = state["status"], state["version"]
         while status in steps:
             role, decision = steps[status]
+            token = self._staff(role, township=state["townshipCode"], school=state["schoolCode"])
             review = {
                 "applicationId": application_id,
                 "decision": decision,
                 "comment": "演示审核",
                 "expectedVersion": version,
             }
-            data = await self._graphql(self.staff[role], REVIEW, {"input": review})
+            data = await self._graphql(token, REVIEW, {"input": review})
             result = data["reviewApplication"]
             if result["__typename"] != "ApplicationChanged":
                 raise RuntimeError(f"review of {application_id}: {result}")
@@ -384,7 +414,7 @@ def _print(summary: dict[str, Any], console: Console) -> None:
         table.add_row(f"短信：{status}", str(n))
     for status, n in sorted(summary["jobs"].items()):
         table.add_row(f"任务：{status}", str(n))
-    table.add_row("审计链完整 (audit intact)", "是" if summary["audit"]["intact"] else "否")
+    table.add_row("审计日志完整 (audit intact)", "是" if summary["audit"]["intact"] else "否")
     console.print(table)
     console.print(
         f"共 {summary['applications']} 件申请，耗时 {summary['elapsed_seconds']} 秒；"

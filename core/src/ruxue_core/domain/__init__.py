@@ -1,7 +1,7 @@
 """SQLModel tables and value types. Importing this package registers every table."""
 
-from ruxue_core.domain.applications import Application, Evidence, Material, Review
-from ruxue_core.domain.audit import AuditEvent
+from ruxue_core.domain.applications import Application, Evidence, Material, QueryGuard, Review
+from ruxue_core.domain.audit import AuditEvent, AuditHead
 from ruxue_core.domain.catalog import Region, School, Season, Zone, ZoneSchool
 from ruxue_core.domain.outbox import CaseRecord, Job, Message
 from ruxue_core.domain.people import Child, Guardian, StaffAccount
@@ -9,6 +9,7 @@ from ruxue_core.domain.people import Child, Guardian, StaffAccount
 __all__ = [
     "Application",
     "AuditEvent",
+    "AuditHead",
     "CaseRecord",
     "Child",
     "Evidence",
@@ -16,6 +17,7 @@ __all__ = [
     "Job",
     "Material",
     "Message",
+    "QueryGuard",
     "Region",
     "Review",
     "School",

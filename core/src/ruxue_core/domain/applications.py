@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -17,35 +16,33 @@ from ruxue_core.domain.enums import (
 )
 from ruxue_core.domain.types import UTCDateTime, enum_type, utcnow
 
-_version = sa.Column("version", sa.Integer, nullable=False)
-
 
 class Application(SQLModel, table=True):
-    """One child's application in one season. Only ``lifecycle.apply_event`` changes ``status``.
+    """One child's application in one season. Only ``lifecycle`` changes ``status``.
 
-    ``version`` is SQLAlchemy's optimistic-locking column: a flush against a stale version
-    raises ``StaleDataError``, which the unit of work turns into ``Conflict``.
+    ``version`` counts the application's changes: every update is ``… WHERE version = :seen``
+    and bumps it, so a writer that read a stale application gets ``Conflict``.
     """
 
     __table_args__ = (sa.UniqueConstraint("season_id", "child_id", name="uq_application_child"),)
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _version}
 
     id: int | None = Field(default=None, primary_key=True)
     receipt_no: str = Field(unique=True, max_length=32, description="办件编号")
     query_code_ct: bytes = Field(description="查询密码, encrypted (pushed to the province)")
     query_code_hash: str = Field(max_length=64, description="keyed hash for constant-time checks")
-    query_failures: int = 0
-    query_locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     season_id: int = Field(foreign_key="season.id", index=True)
     child_id: int = Field(foreign_key="child.id", index=True)
     guardian_id: int = Field(foreign_key="guardian.id", index=True)
     relationship: Relationship = Field(sa_type=enum_type(Relationship))
     channel: Channel = Field(sa_type=enum_type(Channel))
     township_code: str | None = Field(default=None, max_length=12, index=True)
-    address: str = Field(max_length=200, description="declared residence address")
+    address_ct: bytes = Field(description="declared residence address, encrypted")
+    age_exception: str | None = Field(
+        default=None, max_length=16, description="deferral | early_entry: manual review decides"
+    )
     school_id: int | None = Field(default=None, foreign_key="school.id", index=True)
     status: Status = Field(default=Status.DRAFT, sa_type=enum_type(Status), index=True)
-    version: int | None = Field(default=None, sa_column=_version)
+    version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -60,7 +57,7 @@ class Evidence(SQLModel, table=True):
     subject: str = Field(max_length=16, description="guardian | child")
     plugin: str = Field(max_length=64)
     outcome: Outcome = Field(sa_type=enum_type(Outcome))
-    facts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    facts_ct: bytes = Field(description="the minimal facts, encrypted JSON")
     reason: str | None = Field(default=None, max_length=200)
     request_id: str | None = Field(default=None, max_length=64)
     source_record_id: str | None = Field(default=None, max_length=64)
@@ -91,3 +88,13 @@ class Material(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     storage_key: str = Field(max_length=200)
     uploaded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class QueryGuard(SQLModel, table=True):
+    """Wrong query codes counted per receipt number, known or not (both answer alike)."""
+
+    __tablename__ = "query_guard"
+
+    receipt_no: str = Field(primary_key=True, max_length=32)
+    failures: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -21,6 +21,13 @@ class Season(SQLModel, table=True):
     year: int
     stage: Stage = Field(sa_type=enum_type(Stage))
     age_cutoff: date = Field(description="children born on or before this date are eligible")
+    earliest_birth: date = Field(description="…and on or after this one")
+    deferral_earliest: date | None = Field(
+        default=None, description="older children (缓学) from here on go to manual review"
+    )
+    early_entry_latest: date | None = Field(
+        default=None, description="younger children (提前入学) up to here go to manual review"
+    )
     opens_at: datetime = Field(sa_type=UTCDateTime)
     closes_at: datetime = Field(sa_type=UTCDateTime)
     policy: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)

@@ -50,12 +50,22 @@ STATUS_LABELS: Final[dict[Status, str]] = {
 
 
 class Actor(StrEnum):
-    """Who may cause a transition."""
+    """Who may cause a transition: one lifecycle actor per acting role."""
 
     GUARDIAN = "guardian"
-    STAFF = "staff"
+    COUNTER = "counter"
+    SCHOOL = "school"
     BUREAU = "bureau"
     SYSTEM = "system"
+
+
+ACTOR_LABELS: Final[dict[Actor, str]] = {
+    Actor.GUARDIAN: "监护人",
+    Actor.COUNTER: "窗口",
+    Actor.SCHOOL: "学校",
+    Actor.BUREAU: "区教育部门",
+    Actor.SYSTEM: "系统",
+}
 
 
 class Role(StrEnum):
@@ -82,10 +92,10 @@ ROLE_LABELS: Final[dict[Role, str]] = {
 
 ROLE_ACTOR: Final[dict[Role, Actor | None]] = {
     Role.GUARDIAN: Actor.GUARDIAN,
-    Role.COUNTER_STAFF: Actor.STAFF,
-    Role.SCHOOL_REVIEWER: Actor.STAFF,
+    Role.COUNTER_STAFF: Actor.COUNTER,
+    Role.SCHOOL_REVIEWER: Actor.SCHOOL,
     Role.BUREAU_OFFICER: Actor.BUREAU,
-    Role.ADMIN: Actor.BUREAU,
+    Role.ADMIN: None,  # runs the system (accounts, seasons, jobs); decides no case
     Role.AUDITOR: None,  # reads only
     Role.SYSTEM: Actor.SYSTEM,
 }

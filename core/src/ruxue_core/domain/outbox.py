@@ -26,6 +26,7 @@ class Job(SQLModel, table=True):
     idempotency_key: str = Field(unique=True, max_length=128)
     status: JobStatus = Field(default=JobStatus.PENDING, sa_type=enum_type(JobStatus))
     attempts: int = 0
+    conflicts: int = Field(default=0, description="optimistic-locking conflicts, retried freely")
     max_attempts: int = 6
     run_after: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     lease_owner: str | None = Field(default=None, max_length=64)
@@ -39,6 +40,7 @@ class Message(SQLModel, table=True):
     """One SMS to a guardian. Parameters never hold an ID number or an address."""
 
     id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=96, description="receipt:version:template")
     application_id: int | None = Field(default=None, foreign_key="application.id", index=True)
     template: str = Field(max_length=64, description="stable template code")
     params: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)

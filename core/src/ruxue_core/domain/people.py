@@ -6,12 +6,12 @@ for lookup and duplicate detection. Neither reveals the number without the key.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel import Field, SQLModel
 
 from ruxue_core.domain.enums import Role
-from ruxue_core.domain.types import enum_type
+from ruxue_core.domain.types import UTCDateTime, enum_type, utcnow
 
 
 class Guardian(SQLModel, table=True):
@@ -23,7 +23,12 @@ class Guardian(SQLModel, table=True):
     id_number_idx: str = Field(unique=True, max_length=64)
     phone_ct: bytes
     phone_idx: str = Field(index=True, max_length=64)
-    subject: str | None = Field(default=None, index=True, max_length=128, description="IdP subject")
+    subject: str | None = Field(
+        default=None, max_length=128, description="the login last bound (informational)"
+    )
+    bound_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="when a verified login first matched"
+    )
 
 
 class Child(SQLModel, table=True):
@@ -49,3 +54,10 @@ class StaffAccount(SQLModel, table=True):
     region_id: int | None = Field(default=None, foreign_key="region.id")
     school_id: int | None = Field(default=None, foreign_key="school.id")
     active: bool = True
+    password_hash: str = Field(default="", max_length=200, description="argon2id")
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    session_epoch: int = Field(
+        default=1, description="bumped by logout, disable and reset: older sessions end"
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,17 +1,17 @@
-"""Bundled default plugins, registered through the same hooks as third-party ones.
+"""Bundled identity providers, registered through the same hooks as third-party plugins.
 
-Only the development identity provider lives here: signed dev tokens for ``ruxue token``.
-It refuses to load in production mode.
+- ``staff``: staff sessions from ``ruxue_core.services.staff.sign_in`` (password accounts).
+- ``dev``: development tokens from ``ruxue token``; embedded mode only, signed with a random
+  key made beside the SQLite file, and expiring.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 from collections.abc import Iterable
+from datetime import timedelta
+from typing import Final
 
+from ruxue_core import keys, staff, tokens
 from ruxue_core.domain.enums import Role
 from ruxue_core.plugins.contracts import (
     IdentityProvider,
@@ -19,66 +19,97 @@ from ruxue_core.plugins.contracts import (
     Principal,
 )
 from ruxue_core.plugins.hookspecs import hookimpl
-from ruxue_core.settings import Mode, Settings
+from ruxue_core.settings import Settings
 
-_PREFIX = "Bearer dev."
-
-
-def issue_dev_token(settings: Settings, principal: Principal) -> str:
-    """A signed development token for ``principal`` (no expiry; never valid in production)."""
-    body = json.dumps(
-        {
-            "id": principal.id,
-            "role": principal.role.value,
-            "name": principal.name,
-            "region": principal.region_code,
-            "school": principal.school_code,
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-    ).encode()
-    encoded = base64.urlsafe_b64encode(body).decode().rstrip("=")
-    return f"dev.{encoded}.{_sign(settings, encoded)}"
+DEV_PREFIX: Final = "dev."
+DEV_AUDIENCE: Final = "ruxue-dev"
+DEV_TTL: Final = timedelta(hours=12)
 
 
-def _sign(settings: Settings, encoded: str) -> str:
-    key = settings.dev_token_secret.get_secret_value().encode()
-    return hmac.new(key, encoded.encode(), hashlib.sha256).hexdigest()[:32]
+def issue_dev_token(settings: Settings, principal: Principal, *, ttl: timedelta = DEV_TTL) -> str:
+    """A signed, expiring development token for ``principal`` (embedded mode only).
+
+    :raises ConfigurationError: outside embedded mode.
+    """
+    if not settings.embedded:
+        from ruxue_core.errors import ConfigurationError
+
+        raise ConfigurationError("开发令牌仅用于嵌入式开发模式")
+    claims = {
+        "sub": principal.id,
+        "role": principal.role.value,
+        "name": principal.name,
+        "region": principal.region_code,
+        "school": principal.school_code,
+        "idn": principal.verified_id_number,
+    }
+    key = keys.load_key(settings, keys.DEV_TOKEN_SECRET)
+    token, _ = tokens.issue(key, claims, audience=DEV_AUDIENCE, ttl=ttl)
+    return DEV_PREFIX + token
 
 
 class DevIdentityProvider:
-    """Accepts ``Authorization: Bearer dev.<payload>.<signature>`` tokens."""
+    """Accepts ``Authorization: Bearer dev.<token>`` made by :func:`issue_dev_token`."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+        self._key = keys.load_key(settings, keys.DEV_TOKEN_SECRET)
 
-    def authenticate(self, authorization: str) -> Principal | None:
+    async def authenticate(self, authorization: str) -> Principal | None:
         """The principal a valid dev token names, or ``None`` for anything else."""
-        if not authorization.startswith(_PREFIX):
+        token = authorization.removeprefix("Bearer ").strip()
+        if not token.startswith(DEV_PREFIX):
             return None
-        encoded, _, signature = authorization.removeprefix(_PREFIX).partition(".")
-        if not hmac.compare_digest(_sign(self._settings, encoded), signature):
+        claims = tokens.verify(self._key, token.removeprefix(DEV_PREFIX), audience=DEV_AUDIENCE)
+        if claims is None:
             return None
         try:
-            data = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
             return Principal(
-                id=str(data["id"]),
-                role=Role(data["role"]),
-                name=str(data.get("name") or ""),
-                region_code=data.get("region"),
-                school_code=data.get("school"),
+                id=str(claims["sub"]),
+                role=Role(claims["role"]),
+                name=str(claims.get("name") or ""),
+                region_code=claims.get("region"),
+                school_code=claims.get("school"),
+                verified_id_number=claims.get("idn"),
             )
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             return None
+
+
+class StaffIdentityProvider:
+    """Accepts staff session tokens (``Bearer stf.<token>``); the core then checks that the
+    account is still active and the session not ended."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._key = keys.load_key(settings, keys.SESSION_SECRET)
+
+    async def authenticate(self, authorization: str) -> Principal | None:
+        """The staff principal a valid session token names, or ``None``."""
+        return staff.principal_from_session(self._key, authorization)
 
 
 def _dev_provider(settings: Settings) -> IdentityProvider:
     return DevIdentityProvider(settings)
 
 
+def _staff_provider(settings: Settings) -> IdentityProvider:
+    return StaffIdentityProvider(settings)
+
+
 @hookimpl
 def ruxue_identity_providers(config: Settings) -> Iterable[IdentityProviderRegistration]:
-    """The development token provider, offered only outside production."""
-    if config.mode is Mode.PRODUCTION:
-        return []
-    return [IdentityProviderRegistration("dev", _dev_provider, "开发调试令牌 (dev tokens)")]
+    """Staff password sessions always; development tokens only in embedded mode."""
+    registrations = [
+        IdentityProviderRegistration(
+            staff.PROVIDER,
+            _staff_provider,
+            "工作人员账号密码登录 (staff accounts)",
+            staff.STAFF_ROLES,
+        )
+    ]
+    if config.embedded:
+        registrations.append(
+            IdentityProviderRegistration(
+                "dev", _dev_provider, "开发调试令牌 (dev tokens)", frozenset(Role) - {Role.SYSTEM}
+            )
+        )
+    return registrations

@@ -171,17 +171,30 @@ class CaseReporterRegistration:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is acting: an authenticated person with one role and that role's scope."""
+    """Who is acting: an authenticated person with one role and that role's scope.
+
+    :ivar id: a stable identifier from the identity provider (never an ID number).
+    :ivar region_code: counter staff: the township (乡镇) whose cases they handle.
+    :ivar school_code: school reviewers: their school.
+    :ivar verified_id_number: guardians: the real-name ID number the identity provider
+        verified (统一身份认证实名). It is what binds a login to a guardian record; it is never
+        shown, logged or compared with anything but that record's blind index.
+    :ivar provider: the name of the identity provider that vouched for this principal.
+    :ivar session_epoch: staff: the account's session epoch when the session was issued.
+    """
 
     id: str
     role: Role
     name: str = ""
     region_code: str | None = None
     school_code: str | None = None
+    verified_id_number: str | None = field(default=None, repr=False, compare=False)
+    provider: str = ""
+    session_epoch: int | None = None
 
     @classmethod
     def system(cls) -> Principal:
-        """The system itself (workers, scheduled jobs)."""
+        """The system itself (workers, scheduled jobs, command-line administration)."""
         return cls(id="system", role=Role.SYSTEM, name="系统")
 
 
@@ -189,15 +202,21 @@ class Principal:
 class IdentityProvider(Protocol):
     """Turns request credentials (a bearer token, a provincial ticket) into a principal."""
 
-    def authenticate(self, authorization: str) -> Principal | None:
-        """Return the principal for the ``Authorization`` header value, or ``None``."""
+    async def authenticate(self, authorization: str) -> Principal | None:
+        """The principal for an ``Authorization`` header value, or ``None`` if not this
+        provider's (or not valid). Must not raise for malformed input; may do I/O."""
         ...
 
 
 @dataclass(frozen=True, slots=True)
 class IdentityProviderRegistration:
-    """Registers an identity provider factory under a unique ``name``."""
+    """Registers an identity provider factory under a unique ``name``.
+
+    :ivar roles: the roles this provider may vouch for; a principal with any other role is
+        refused by the core (a provincial login can never make a bureau officer).
+    """
 
     name: str
     factory: Callable[[Settings], IdentityProvider]
     description: str = ""
+    roles: frozenset[Role] = frozenset({Role.GUARDIAN})

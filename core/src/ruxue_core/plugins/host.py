@@ -16,6 +16,7 @@ from typing import Protocol, TypeVar
 
 import pluggy
 
+from ruxue_core.domain.enums import Role
 from ruxue_core.errors import ConfigurationError
 from ruxue_core.plugins import hookspecs
 from ruxue_core.plugins.contracts import (
@@ -93,6 +94,15 @@ class SelectedVerifier:
     verifier: Verifier
 
 
+@dataclass(frozen=True, slots=True)
+class SelectedIdentityProvider:
+    """A configured identity provider and the roles it may vouch for."""
+
+    name: str
+    roles: frozenset[Role]
+    provider: IdentityProvider
+
+
 class PluginHost:
     """Typed façade over the plugin manager: registrations in, selected instances out."""
 
@@ -114,7 +124,7 @@ class PluginHost:
         self._verifiers: list[SelectedVerifier] | None = None
         self._notifiers: list[tuple[str, Notifier]] | None = None
         self._reporters: list[tuple[str, CaseReporter]] | None = None
-        self._idps: list[tuple[str, IdentityProvider]] | None = None
+        self._idps: list[SelectedIdentityProvider] | None = None
 
     @classmethod
     def create(cls, settings: Settings, *, extra_plugins: Iterable[object] = ()) -> PluginHost:
@@ -170,12 +180,30 @@ class PluginHost:
             self._reporters = [(r.name, r.factory(self.settings)) for r in regs]
         return self._reporters
 
-    def identity_providers(self) -> list[tuple[str, IdentityProvider]]:
+    def identity_providers(self) -> list[SelectedIdentityProvider]:
         """The configured identity providers, tried in order."""
         if self._idps is None:
-            regs = _select(self._idp_regs, self.settings.identity_providers, "identity_providers")
-            self._idps = [(r.name, r.factory(self.settings)) for r in regs]
+            names = self.settings.selected_identity_providers
+            regs = _select(self._idp_regs, names, "identity_providers")
+            self._idps = [
+                SelectedIdentityProvider(r.name, r.roles, r.factory(self.settings)) for r in regs
+            ]
         return self._idps
+
+    def check_configuration(self) -> None:
+        """Build every configured plugin now, so that a deployment fails at start, naming the
+        setting, rather than on the first request that needs the plugin.
+
+        :raises ConfigurationError: a configured plugin is not installed, or production
+            has no identity provider.
+        """
+        self.verifiers()
+        self.notifiers()
+        self.case_reporters()
+        if not self.identity_providers() and not self.settings.embedded:
+            raise ConfigurationError(
+                "生产模式至少需要配置一个身份认证插件（RUXUE_IDENTITY_PROVIDERS）"
+            )
 
     async def aclose(self) -> None:
         """Close every instance that was built."""

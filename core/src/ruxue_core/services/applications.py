@@ -1,38 +1,33 @@
-"""Application use cases: submit, review, withdraw, and the public status lookup."""
+"""Application use cases: submit, review, correct, withdraw.
+
+Each validates what it can before touching the database, then runs one unit of work (one hop
+to a database thread) that commits once.
+"""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date
+from typing import Final
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from ruxue_core.audit import AuditEntry
-from ruxue_core.domain import Application, Child, Guardian, Review, School, Season
-from ruxue_core.domain.enums import (
-    STATUS_LABELS,
-    Channel,
-    Relationship,
-    ReviewDecision,
-    Role,
-    Status,
-)
-from ruxue_core.domain.types import utcnow
-from ruxue_core.errors import Duplicate, Ineligible, InvalidInput, NotFound, RateLimited
-from ruxue_core.lifecycle import Event, apply_event
-from ruxue_core.permissions import ensure_can_see, require_role
+from ruxue_core.domain import Application, Child, Region, Review, School, Season
+from ruxue_core.domain.enums import Channel, Relationship, ReviewDecision, Role, Status
+from ruxue_core.errors import Duplicate, Forbidden, Ineligible, InvalidInput
+from ruxue_core.lifecycle import Case, Event, apply_event, load_case, open_case
+from ruxue_core.permissions import require_role, visible
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.rules import codes
-from ruxue_core.rules.eligibility import check_age
+from ruxue_core.rules.eligibility import AgeWindow, age_exception
 from ruxue_core.rules.fields import validate_address, validate_name, validate_phone
 from ruxue_core.rules.national_id import parse_national_id
-from ruxue_core.security import mask_name
-from ruxue_core.uow import UnitOfWork
+from ruxue_core.runtime import Runtime
+from ruxue_core.services import guardians
+from ruxue_core.uow import LostRace, UnitOfWork
 
-QUERY_LOCK = timedelta(minutes=15)
+MAX_COMMENT: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +40,10 @@ class PersonInput:
 
 @dataclass(frozen=True, slots=True)
 class SubmitApplication:
-    """Command: a guardian (online) or counter staff (on their behalf) submits an application."""
+    """Command: a guardian (online) or counter staff (on their behalf) submits an application.
+
+    :ivar paper_seen: counter staff: the originals they checked (recorded in the audit log).
+    """
 
     season_code: str
     child: PersonInput
@@ -53,7 +51,8 @@ class SubmitApplication:
     guardian_phone: str
     relationship: Relationship
     address: str
-    township_code: str | None = None
+    township_code: str
+    paper_seen: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,60 +66,88 @@ class Submitted:
     version: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Form:
+    """A submission after validation: normalised values, nothing looked up yet."""
+
+    command: SubmitApplication
+    child_id: str
+    child_birth: date
+    child_male: bool
+    child_name: str
+    guardian: guardians.GuardianForm
+    address: str
+
+
 async def submit_application(
-    uow: UnitOfWork, command: SubmitApplication, principal: Principal | None
+    rt: Runtime, command: SubmitApplication, principal: Principal | None
 ) -> Submitted:
-    """Validate, store encrypted, and submit; the verification job is queued in the same commit.
+    """Validate, store encrypted, and submit; verification is queued in the same commit.
+
+    Online, a guardian applies only as the guardian their login verified; counter staff apply
+    on a family's behalf after checking its papers.
 
     :raises InvalidInput: a field is malformed (``field`` names it).
     :raises Ineligible: the season is closed or the child's age does not fit.
     :raises Duplicate: the child already has an application this season.
-    :raises Forbidden: neither a guardian nor counter staff.
+    :raises Forbidden: neither a guardian nor counter staff, or a login without real-name
+        verification.
     """
-    actor = require_role(principal, Role.GUARDIAN, Role.COUNTER_STAFF, Role.ADMIN)
+    actor = require_role(principal, Role.GUARDIAN, Role.COUNTER_STAFF)
+    form = _validate(command, actor)
+    return await rt.write(lambda uow: _submit(uow, form, actor))
+
+
+def _validate(command: SubmitApplication, actor: Principal) -> _Form:
     child_id = parse_national_id(command.child.id_number, field="child.idNumber")
     guardian_id = parse_national_id(command.guardian.id_number, field="guardian.idNumber")
-    child_name = validate_name(command.child.name, field="child.name")
-    guardian_name = validate_name(command.guardian.name, field="guardian.name")
-    phone = validate_phone(command.guardian_phone, field="guardianPhone")
-    address = validate_address(command.address, field="address")
     if child_id.value == guardian_id.value:
         raise InvalidInput("儿童与监护人的身份证号码不能相同", field="guardian.idNumber")
-    season = (
-        await uow.session.exec(select(Season).where(Season.code == command.season_code))
+    guardian = guardians.GuardianForm(
+        name=validate_name(command.guardian.name, field="guardian.name"),
+        id_number=guardian_id.value,
+        phone=validate_phone(command.guardian_phone, field="guardianPhone"),
+    )
+    guardians.check_online_identity(actor, guardian)
+    if len(command.paper_seen) > 20 or any(len(p) > 50 for p in command.paper_seen):
+        raise InvalidInput("已核验材料清单过长", field="paperSeen")
+    return _Form(
+        command=command,
+        child_id=child_id.value,
+        child_birth=child_id.birth_date,
+        child_male=child_id.male,
+        child_name=validate_name(command.child.name, field="child.name"),
+        guardian=guardian,
+        address=validate_address(command.address, field="address"),
+    )
+
+
+def _submit(uow: UnitOfWork, form: _Form, actor: Principal) -> Submitted:
+    command = form.command
+    township = (
+        select(Region.id)
+        .where(col(Region.code) == command.township_code, col(Region.level) == "township")
+        .scalar_subquery()
+    )
+    found = uow.session.exec(
+        select(Season, township).where(col(Season.code) == command.season_code)
     ).first()
-    if season is None:
+    if found is None:
         raise InvalidInput("招生季不存在", field="seasonCode")
-    now = utcnow()
-    if not season.opens_at <= now <= season.closes_at:
+    season, township_id = found
+    if township_id is None:
+        raise InvalidInput("所选乡镇（街道）不在本招生季的范围内", field="townshipCode")
+    if not season.opens_at <= uow.now <= season.closes_at:
         raise Ineligible("不在报名时间内", field="seasonCode")
-    check_age(child_id.birth_date, season.age_cutoff)
-    assert season.id is not None
-
+    exception = age_exception(form.child_birth, AgeWindow.of(season))
+    school = _township_school(uow, season, township_id)
     cipher = uow.cipher
-    child_idx = cipher.blind_index(child_id.value, purpose="child.id_number")
-    child = (await uow.session.exec(select(Child).where(Child.id_number_idx == child_idx))).first()
-    if child is None:
-        child = Child(
-            name=child_name,
-            id_number_ct=cipher.encrypt(child_id.value, purpose="child.id_number"),
-            id_number_idx=child_idx,
-            birth_date=child_id.birth_date,
-            male=child_id.male,
-        )
-        uow.session.add(child)
-        try:
-            await uow.session.flush()
-        except IntegrityError:  # a concurrent submission inserted the same child first
-            raise Duplicate() from None
-    elif await _has_application(uow, season.id, child.id):
-        raise Duplicate()
-    guardian = await _guardian(uow, guardian_name, guardian_id.value, phone, actor)
-
+    child = _child(uow, form, season)
+    guardian = guardians.find_or_create(uow, form.guardian, actor)
     query_code = codes.new_query_code()
-    assert child.id is not None and guardian.id is not None
+    assert season.id is not None and child.id is not None and guardian.id is not None
     application = Application(
-        receipt_no=codes.new_receipt_no(uow.settings.district_code, now.date()),
+        receipt_no=codes.new_receipt_no(uow.settings.district_code, uow.now.date()),
         query_code_ct=cipher.encrypt(query_code, purpose="query_code"),
         query_code_hash=cipher.blind_index(query_code, purpose="query_code"),
         season_id=season.id,
@@ -129,64 +156,62 @@ async def submit_application(
         relationship=command.relationship,
         channel=Channel.ONLINE if actor.role is Role.GUARDIAN else Channel.COUNTER,
         township_code=command.township_code,
-        address=address,
+        address_ct=cipher.encrypt(form.address, purpose="application.address"),
+        age_exception=exception,
+        school_id=school.id if school else None,
     )
-    uow.session.add(application)
+    case = Case(application, season, child, guardian, school)
     try:
-        await uow.session.flush()
-    except IntegrityError:
+        open_case(uow, case, Event.SUBMIT, actor)
+    except IntegrityError as exc:
+        if "receipt_no" in str(exc.orig):
+            raise LostRace() from None
         raise Duplicate() from None
-    await apply_event(uow, application, Event.SUBMIT, actor)
-    await uow.commit()
-    assert application.id is not None and application.version is not None
-    return Submitted(
-        application.id, application.receipt_no, query_code, application.status, application.version
-    )
+    if command.paper_seen:
+        guardians.record_paper(uow, actor, application.receipt_no, command.paper_seen)
+    uow.commit()
+    return Submitted(case.id, application.receipt_no, query_code, application.status, 1)
 
 
-async def _has_application(uow: UnitOfWork, season_id: int, child_id: int | None) -> bool:
-    found = await uow.session.exec(
-        select(Application.id).where(
-            Application.season_id == season_id, Application.child_id == child_id
-        )
-    )
-    return found.first() is not None
+def _township_school(uow: UnitOfWork, season: Season, township_id: int) -> School | None:
+    """The school an address in this township is zoned to, while zones are by township: the
+    township's one school of the season's stage (none when it has several)."""
+    schools = uow.session.exec(
+        select(School)
+        .where(col(School.township_id) == township_id, col(School.stage) == season.stage)
+        .limit(2)
+    ).all()
+    return schools[0] if len(schools) == 1 else None
 
 
-async def _guardian(
-    uow: UnitOfWork, name: str, id_number: str, phone: str, actor: Principal
-) -> Guardian:
-    """Find the guardian by blind index (refreshing name and phone) or create one."""
+def _child(uow: UnitOfWork, form: _Form, season: Season) -> Child:
+    """The child's row (new, or known from an earlier season); ``Duplicate`` if it already
+    has an application in this one."""
     cipher = uow.cipher
-    idx = cipher.blind_index(id_number, purpose="guardian.id_number")
-    guardian = await _guardian_by_index(uow, idx)
-    if guardian is None:
-        try:
-            async with uow.session.begin_nested():  # a savepoint: a lost race rolls back alone
-                guardian = Guardian(
-                    name=name,
-                    id_number_ct=cipher.encrypt(id_number, purpose="guardian.id_number"),
-                    id_number_idx=idx,
-                    phone_ct=b"",
-                    phone_idx="",
-                )
-                uow.session.add(guardian)
-        except IntegrityError:  # the guardian's other child (a twin) was submitted just now
-            guardian = await _guardian_by_index(uow, idx)
-            assert guardian is not None
-    guardian.name = name
-    guardian.phone_ct = cipher.encrypt(phone, purpose="guardian.phone")
-    guardian.phone_idx = cipher.blind_index(phone, purpose="guardian.phone")
-    if actor.role is Role.GUARDIAN:
-        guardian.subject = actor.id
-    uow.session.add(guardian)
-    await uow.session.flush()
-    return guardian
-
-
-async def _guardian_by_index(uow: UnitOfWork, idx: str) -> Guardian | None:
-    found = await uow.session.exec(select(Guardian).where(Guardian.id_number_idx == idx))
-    return found.first()
+    index = cipher.blind_index(form.child_id, purpose="child.id_number")
+    child = uow.session.exec(select(Child).where(col(Child.id_number_idx) == index)).first()
+    if child is not None:
+        taken = uow.session.exec(
+            select(Application.id).where(
+                col(Application.season_id) == season.id, col(Application.child_id) == child.id
+            )
+        ).first()
+        if taken is not None:
+            raise Duplicate()
+        return child
+    child = Child(
+        name=form.child_name,
+        id_number_ct=cipher.encrypt(form.child_id, purpose="child.id_number"),
+        id_number_idx=index,
+        birth_date=form.child_birth,
+        male=form.child_male,
+    )
+    uow.session.add(child)
+    try:
+        uow.session.flush()
+    except IntegrityError:  # a concurrent submission inserted the same child first
+        raise Duplicate() from None
+    return child
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,69 +234,91 @@ class StatusChanged:
     version: int
 
     @classmethod
-    def of(cls, application: Application) -> StatusChanged:
-        """The result for an application just changed and flushed."""
-        assert application.id is not None
-        assert application.version is not None
-        return cls(application.id, application.receipt_no, application.status, application.version)
+    def of(cls, case: Case) -> StatusChanged:
+        """The result for a case just changed."""
+        application = case.application
+        return cls(case.id, application.receipt_no, application.status, application.version)
 
 
-_REVIEW_EVENTS = {
+_REVIEW_EVENTS: Final = {
     ReviewDecision.APPROVE: Event.APPROVE,
     ReviewDecision.RETURN: Event.RETURN,
     ReviewDecision.REJECT: Event.REJECT,
 }
+REVIEWER_ROLES: Final = (Role.COUNTER_STAFF, Role.SCHOOL_REVIEWER, Role.BUREAU_OFFICER)
 
 
 async def review_application(
-    uow: UnitOfWork, command: ReviewApplication, principal: Principal | None
+    rt: Runtime, command: ReviewApplication, principal: Principal | None
 ) -> StatusChanged:
     """Record a review decision and apply the matching event.
 
-    :raises Forbidden, NotFound, InvalidTransition, Conflict: as their names say; nothing changes.
+    :raises Forbidden: not a reviewer, or this reviewer's role may not decide this step.
+    :raises NotFound: no such application in the reviewer's scope.
+    :raises InvalidTransition, Conflict, InvalidInput: as their names say; nothing changes.
     """
-    actor = require_role(
-        principal, Role.COUNTER_STAFF, Role.SCHOOL_REVIEWER, Role.BUREAU_OFFICER, Role.ADMIN
-    )
-    if len(command.comment) > 500:
+    actor = require_role(principal, *REVIEWER_ROLES)
+    if len(command.comment) > MAX_COMMENT:
         raise InvalidInput("审核意见不超过500字", field="comment")
-    application, guardian = await _load(uow, command.application_id)
-    ensure_can_see(actor, application, guardian, await _school_code(uow, application))
-    step = application.status
-    event = _REVIEW_EVENTS[command.decision]
-    if step is Status.MANUAL_REVIEW and event is Event.APPROVE:
-        event = Event.CONFIRM_MANUALLY
-    await apply_event(
-        uow,
-        application,
-        event,
-        actor,
-        comment=command.comment,
-        expected_version=command.expected_version,
-    )
-    uow.session.add(
-        Review(
-            application_id=command.application_id,
-            step=step,
-            decision=command.decision,
-            comment=command.comment,
-            reviewer=actor.id,
+
+    def review(uow: UnitOfWork) -> StatusChanged:
+        case = visible(
+            actor, load_case(uow, command.application_id), uow.cipher, field="applicationId"
         )
-    )
-    await uow.commit()
-    return StatusChanged.of(application)
+        step = case.application.status
+        event = _REVIEW_EVENTS[command.decision]
+        if step is Status.MANUAL_REVIEW and event is Event.APPROVE:
+            event = Event.CONFIRM_MANUALLY
+        apply_event(
+            uow,
+            case,
+            event,
+            actor,
+            comment=command.comment,
+            expected_version=command.expected_version,
+        )
+        uow.insert_at_commit(
+            Review(
+                application_id=case.id,
+                step=step,
+                decision=command.decision,
+                comment=command.comment,
+                reviewer=actor.id,
+                at=uow.now,
+            )
+        )
+        uow.commit()
+        return StatusChanged.of(case)
+
+    return await rt.write(review)
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawApplication:
+    """Command: withdraw an application not yet decided."""
+
+    application_id: int
+    expected_version: int | None = None
 
 
 async def withdraw_application(
-    uow: UnitOfWork, application_id: int, principal: Principal | None
+    rt: Runtime, command: WithdrawApplication, principal: Principal | None
 ) -> StatusChanged:
-    """The guardian (or counter staff for them) withdraws an application not yet decided."""
+    """The guardian (or counter staff for them) withdraws an application not yet decided.
+
+    :raises Forbidden, NotFound, InvalidTransition, Conflict: nothing changes.
+    """
     actor = require_role(principal, Role.GUARDIAN, Role.COUNTER_STAFF)
-    application, guardian = await _load(uow, application_id)
-    ensure_can_see(actor, application, guardian)
-    await apply_event(uow, application, Event.WITHDRAW, actor)
-    await uow.commit()
-    return StatusChanged.of(application)
+
+    def withdraw(uow: UnitOfWork) -> StatusChanged:
+        case = visible(
+            actor, load_case(uow, command.application_id), uow.cipher, field="applicationId"
+        )
+        apply_event(uow, case, Event.WITHDRAW, actor, expected_version=command.expected_version)
+        uow.commit()
+        return StatusChanged.of(case)
+
+    return await rt.write(withdraw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +333,7 @@ class CorrectApplication:
 
 
 async def correct_application(
-    uow: UnitOfWork, command: CorrectApplication, principal: Principal | None
+    rt: Runtime, command: CorrectApplication, principal: Principal | None
 ) -> StatusChanged:
     """Apply the correction and resubmit (``needs_correction`` → ``submitted``).
 
@@ -294,100 +341,37 @@ async def correct_application(
     """
     actor = require_role(principal, Role.GUARDIAN, Role.COUNTER_STAFF)
     address = validate_address(command.address, field="address")
-    application, guardian = await _load(uow, command.application_id)
-    ensure_can_see(actor, application, guardian)
-    application.address = address
-    application.township_code = command.township_code or application.township_code
-    await apply_event(
-        uow,
-        application,
-        Event.CORRECT,
-        actor,
-        comment="补正住址",
-        expected_version=command.expected_version,
-    )
-    await uow.commit()
-    return StatusChanged.of(application)
+
+    def correct(uow: UnitOfWork) -> StatusChanged:
+        case = visible(
+            actor, load_case(uow, command.application_id), uow.cipher, field="applicationId"
+        )
+        changes: dict[str, object] = {
+            "address_ct": uow.cipher.encrypt(address, purpose="application.address")
+        }
+        if command.township_code and command.township_code != case.application.township_code:
+            if actor.role is Role.COUNTER_STAFF:
+                raise Forbidden("窗口工作人员不能把申请转到其他乡镇")
+            _require_township(uow, command.township_code)
+            changes["township_code"] = command.township_code
+        apply_event(
+            uow,
+            case,
+            Event.CORRECT,
+            actor,
+            comment="补正住址",
+            expected_version=command.expected_version,
+            changes=changes,
+        )
+        uow.commit()
+        return StatusChanged.of(case)
+
+    return await rt.write(correct)
 
 
-async def _load(uow: UnitOfWork, application_id: int) -> tuple[Application, Guardian]:
-    application = await uow.session.get(Application, application_id)
-    if application is None:
-        raise NotFound("申请不存在", field="applicationId")
-    guardian = await uow.session.get(Guardian, application.guardian_id)
-    assert guardian is not None
-    return application, guardian
-
-
-async def _school_code(uow: UnitOfWork, application: Application) -> str | None:
-    if application.school_id is None:
-        return None
-    school = await uow.session.get(School, application.school_id)
-    return school.code if school else None
-
-
-@dataclass(frozen=True, slots=True)
-class StatusView:
-    """What the public lookup shows: no personal numbers, the child's name masked."""
-
-    receipt_no: str
-    status: Status
-    status_label: str
-    child_name: str
-    school_name: str | None
-    updated_at: datetime
-
-
-async def lookup_status(uow: UnitOfWork, receipt_no: str, query_code: str) -> StatusView:
-    """Anonymous result lookup by receipt number and query code (办件编号 + 查询密码).
-
-    Unknown receipt numbers and wrong codes get the same ``NotFound``; after
-    ``query_code_max_failures`` wrong codes the receipt number is locked for 15 minutes.
-    """
-    receipt_no = receipt_no.strip().upper()
-    if not codes.is_valid_receipt_no(receipt_no):
-        raise InvalidInput("办件编号格式不正确", field="receiptNo")
-    if not codes.QUERY_CODE_PATTERN.fullmatch(query_code):
-        raise InvalidInput("查询密码应为6位数字", field="queryCode")
-    application = (
-        await uow.session.exec(select(Application).where(col(Application.receipt_no) == receipt_no))
+def _require_township(uow: UnitOfWork, code: str) -> None:
+    found = uow.session.exec(
+        select(Region.id).where(col(Region.code) == code, col(Region.level) == "township")
     ).first()
-    if application is None:
-        raise NotFound("办件编号或查询密码不正确")
-    now = utcnow()
-    if application.query_locked_until is not None and application.query_locked_until > now:
-        raise RateLimited()
-    expected = uow.cipher.blind_index(query_code, purpose="query_code")
-    if not hmac.compare_digest(expected, application.query_code_hash):
-        failures = application.query_failures + 1
-        locked = failures >= uow.settings.query_code_max_failures
-        # A Core UPDATE: counting failures must not bump the optimistic-locking version.
-        await (await uow.session.connection()).execute(
-            sa.update(Application)
-            .where(col(Application.id) == application.id)
-            .values(
-                query_failures=0 if locked else failures,
-                query_locked_until=now + QUERY_LOCK if locked else None,
-            )
-        )
-        uow.audit(AuditEntry("anonymous", "anonymous", "lookup.failed", "application", receipt_no))
-        await uow.commit()
-        raise NotFound("办件编号或查询密码不正确")
-    if application.query_failures:
-        await (await uow.session.connection()).execute(
-            sa.update(Application)
-            .where(col(Application.id) == application.id)
-            .values(query_failures=0)
-        )
-        await uow.commit()
-    child = await uow.session.get(Child, application.child_id)
-    assert child is not None
-    school = await uow.session.get(School, application.school_id) if application.school_id else None
-    return StatusView(
-        receipt_no=application.receipt_no,
-        status=application.status,
-        status_label=STATUS_LABELS[application.status],
-        child_name=mask_name(child.name),
-        school_name=school.name if school else None,
-        updated_at=application.updated_at,
-    )
+    if found is None:
+        raise InvalidInput("所选乡镇（街道）不在本招生季的范围内", field="townshipCode")

@@ -1,13 +1,14 @@
-"""Read use cases for signed-in users. Personal numbers leave the core masked."""
+"""Read use cases for signed-in users. Personal data leaves the core masked."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import col, select
 
-from ruxue_core.domain import Application, Child, Evidence, Guardian, Job, School
+from ruxue_core.domain import Evidence, Job
 from ruxue_core.domain.enums import (
     OUTCOME_LABELS,
     STATUS_LABELS,
@@ -17,10 +18,11 @@ from ruxue_core.domain.enums import (
     Role,
     Status,
 )
-from ruxue_core.errors import NotFound
-from ruxue_core.permissions import ensure_can_see, require_role
+from ruxue_core.lifecycle import Case, load_case
+from ruxue_core.permissions import STAFF_ROLES, require_role, visible
 from ruxue_core.plugins.contracts import Principal
-from ruxue_core.security import mask_id_number, mask_name, mask_phone
+from ruxue_core.runtime import Runtime
+from ruxue_core.security import mask_address, mask_id_number, mask_name, mask_phone
 from ruxue_core.uow import UnitOfWork
 
 
@@ -38,7 +40,7 @@ class EvidenceView:
 
 @dataclass(frozen=True, slots=True)
 class ApplicationView:
-    """An application with every personal number masked."""
+    """An application with every personal datum masked."""
 
     id: int
     receipt_no: str
@@ -46,57 +48,63 @@ class ApplicationView:
     status_label: str
     version: int
     channel: Channel
+    township_code: str | None
     child_name: str
     child_id_number: str
     guardian_name: str
     guardian_phone: str
     address: str
+    school_code: str | None
     school_name: str | None
+    age_exception: str | None
     created_at: datetime
     updated_at: datetime
     evidence: tuple[EvidenceView, ...]
 
 
 async def get_application(
-    uow: UnitOfWork, application_id: int, principal: Principal | None
+    rt: Runtime, application_id: int, principal: Principal | None
 ) -> ApplicationView:
     """One application the principal may see, masked.
 
-    :raises Forbidden: not signed in, or outside the principal's scope.
-    :raises NotFound: no such application.
+    :raises Forbidden: not signed in.
+    :raises NotFound: no such application, or not one the principal may see (alike).
     """
-    actor = require_role(principal, *Role)
-    application = await uow.session.get(Application, application_id)
-    if application is None:
-        raise NotFound("申请不存在", field="id")
-    guardian = await uow.session.get(Guardian, application.guardian_id)
-    child = await uow.session.get(Child, application.child_id)
-    assert guardian is not None and child is not None and application.id is not None
-    school = await uow.session.get(School, application.school_id) if application.school_id else None
-    ensure_can_see(actor, application, guardian, school.code if school else None)
-    evidence = (
-        await uow.session.exec(
+    actor = require_role(principal, Role.GUARDIAN, *STAFF_ROLES)
+
+    def read(uow: UnitOfWork) -> ApplicationView:
+        case = visible(actor, load_case(uow, application_id), uow.cipher, field="id")
+        evidence = uow.session.exec(
             select(Evidence)
-            .where(col(Evidence.application_id) == application.id)
+            .where(col(Evidence.application_id) == case.id)
             .order_by(col(Evidence.id))
-        )
-    ).all()
+        ).all()
+        return _view(uow, case, evidence)
+
+    return await rt.read(read)
+
+
+def _view(uow: UnitOfWork, case: Case, evidence: Sequence[Evidence]) -> ApplicationView:
     cipher = uow.cipher
+    application = case.application
     return ApplicationView(
-        id=application.id,
+        id=case.id,
         receipt_no=application.receipt_no,
         status=application.status,
         status_label=STATUS_LABELS[application.status],
-        version=application.version or 0,
+        version=application.version,
         channel=application.channel,
-        child_name=mask_name(child.name),
+        township_code=application.township_code,
+        child_name=mask_name(case.child.name),
         child_id_number=mask_id_number(
-            cipher.decrypt(child.id_number_ct, purpose="child.id_number")
+            cipher.decrypt(case.child.id_number_ct, purpose="child.id_number")
         ),
-        guardian_name=mask_name(guardian.name),
-        guardian_phone=mask_phone(cipher.decrypt(guardian.phone_ct, purpose="guardian.phone")),
-        address=application.address,
-        school_name=school.name if school else None,
+        guardian_name=mask_name(case.guardian.name),
+        guardian_phone=mask_phone(cipher.decrypt(case.guardian.phone_ct, purpose="guardian.phone")),
+        address=mask_address(cipher.decrypt(application.address_ct, purpose="application.address")),
+        school_code=case.school.code if case.school else None,
+        school_name=case.school.name if case.school else None,
+        age_exception=application.age_exception,
         created_at=application.created_at,
         updated_at=application.updated_at,
         evidence=tuple(
@@ -108,13 +116,18 @@ async def get_application(
     )
 
 
-async def dead_jobs(uow: UnitOfWork, principal: Principal | None, *, limit: int = 50) -> list[Job]:
+async def dead_jobs(rt: Runtime, principal: Principal | None, *, limit: int = 50) -> list[Job]:
     """Dead-lettered jobs, newest first, for bureau staff and admins to inspect and retry."""
     require_role(principal, Role.BUREAU_OFFICER, Role.ADMIN, Role.AUDITOR)
-    rows = await uow.session.exec(
-        select(Job)
-        .where(col(Job.status) == JobStatus.DEAD)
-        .order_by(col(Job.finished_at).desc())
-        .limit(max(1, min(limit, 100)))
-    )
-    return list(rows.all())
+    bounded = max(1, min(limit, 100))
+
+    def read(uow: UnitOfWork) -> list[Job]:
+        rows = uow.session.exec(
+            select(Job)
+            .where(col(Job.status) == JobStatus.DEAD)
+            .order_by(col(Job.finished_at).desc())
+            .limit(bounded)
+        )
+        return list(rows.all())
+
+    return await rt.read(read)

@@ -10,6 +10,8 @@ import pytest
 pytest.register_assert_rewrite("ruxue_core.testing.contracts")
 
 from ruxue_core.testing.contracts import (  # noqa: E402
+    CaseReporterContract,
+    IdentityProviderContract,
     NotifierContract,
     VerifierContract,
     contains_id_number,
@@ -19,14 +21,20 @@ from ruxue_core.testing.fakes import (  # noqa: E402
     CapturingNotifierPlugin,
     FakeVerifier,
     FakeVerifierPlugin,
+    RecordingCaseReporter,
+    RecordingCaseReporterPlugin,
 )
 
 __all__ = [
     "CapturingNotifier",
     "CapturingNotifierPlugin",
+    "CaseReporterContract",
     "FakeVerifier",
     "FakeVerifierPlugin",
+    "IdentityProviderContract",
     "NotifierContract",
+    "RecordingCaseReporter",
+    "RecordingCaseReporterPlugin",
     "VerifierContract",
     "contains_id_number",
 ]

@@ -1,6 +1,7 @@
 """Contract suites a plugin's own tests subclass to prove the plugin honours its contract.
 
-A city's verifier or a vendor's notifier test module subclasses one suite, names the subclass
+A city's verifier, a vendor's notifier, a province's case reporter or identity provider: its
+test module subclasses one suite, names the subclass
 ``Test…`` and overrides the fixtures the suite asks for; every test here then runs against the
 plugin. A fixture the subclass forgot fails the test loudly, naming what to provide::
 
@@ -30,11 +31,17 @@ from typing import Final, NoReturn
 
 import pytest
 
-from ruxue_core.domain.enums import MessageStatus, Outcome
+from ruxue_core.domain.enums import MessageStatus, Outcome, Role
 from ruxue_core.errors import TemporaryPluginError
 from ruxue_core.plugins.contracts import (
+    CaseRecordPush,
+    CaseReporter,
+    CaseReporterRegistration,
+    IdentityProvider,
+    IdentityProviderRegistration,
     Notifier,
     NotifierRegistration,
+    Principal,
     SmsReceipt,
     SmsRequest,
     VerificationRequest,
@@ -324,3 +331,174 @@ class NotifierContract:
         await notifier.send(sms_request)
         await notifier.aclose()
         await notifier.aclose()
+
+
+# --- case reporters --------------------------------------------------------------------------
+
+
+class CaseReporterContract:
+    """The case reporter contract (not collected itself: subclass it as ``Test…``).
+
+    Fixtures to provide: ``reporter`` (a ready ``CaseReporter`` against a platform, real or
+    fake), ``plugin_module`` (the module holding the ``ruxue_case_reporters`` hook
+    implementation) and ``case_record`` (a record the platform accepts); optionally
+    ``plugin_settings``.
+    """
+
+    @pytest.fixture
+    def reporter(self) -> CaseReporter:
+        """The case reporter under test."""
+        _missing("CaseReporterContract", "reporter", "a CaseReporter (close it after yield)")
+
+    @pytest.fixture
+    def plugin_module(self) -> ModuleType:
+        """The module with the plugin's ``@hookimpl def ruxue_case_reporters``."""
+        _missing("CaseReporterContract", "plugin_module", "the module with your hook")
+
+    @pytest.fixture
+    def plugin_settings(self) -> Settings:
+        """Settings passed to the hook and to factories; override to supply plugin options."""
+        return Settings()
+
+    @pytest.fixture
+    def case_record(self) -> CaseRecordPush:
+        """A record the platform accepts."""
+        _missing("CaseReporterContract", "case_record", "a CaseRecordPush the platform accepts")
+
+    @pytest.mark.asyncio
+    async def test_push_is_acknowledged(
+        self, reporter: CaseReporter, case_record: CaseRecordPush
+    ) -> None:
+        """An accepted record is acknowledged (``True``)."""
+        assert await reporter.push(case_record) is True
+
+    @pytest.mark.asyncio
+    async def test_push_is_idempotent(
+        self, reporter: CaseReporter, case_record: CaseRecordPush
+    ) -> None:
+        """The same (receipt number, version) pushed again is acknowledged again, not refused:
+        the core pushes again whenever it cannot tell that an earlier push arrived."""
+        assert await reporter.push(case_record) is True
+        assert await reporter.push(case_record) is True
+
+    @pytest.mark.asyncio
+    async def test_record_carries_no_id_number(self, case_record: CaseRecordPush) -> None:
+        """The canonical record the core hands over holds no personal number."""
+        for value in case_record.payload.values():
+            assert not (isinstance(value, str) and contains_id_number(value))
+
+    @pytest.mark.asyncio
+    async def test_registration(self, plugin_module: ModuleType, plugin_settings: Settings) -> None:
+        """The hook registers uniquely named reporters with a working factory."""
+        registrations = _registrations(plugin_module, "ruxue_case_reporters", plugin_settings)
+        assert registrations, "ruxue_case_reporters registered nothing"
+        names = [r.name for r in registrations if isinstance(r, CaseReporterRegistration)]
+        assert len(names) == len(registrations), "must yield CaseReporterRegistration"
+        assert len(set(names)) == len(names), f"duplicate reporter names: {names}"
+        available = _plugin_host(plugin_settings, plugin_module).available()["case_reporters"]
+        for registration in registrations:
+            assert isinstance(registration, CaseReporterRegistration)
+            assert registration.name in available
+            built = registration.factory(plugin_settings)
+            assert isinstance(built, CaseReporter)
+            await built.aclose()
+
+    @pytest.mark.asyncio
+    async def test_aclose_is_idempotent(
+        self, reporter: CaseReporter, case_record: CaseRecordPush
+    ) -> None:
+        """Closing twice after use is harmless."""
+        await reporter.push(case_record)
+        await reporter.aclose()
+        await reporter.aclose()
+
+
+# --- identity providers ----------------------------------------------------------------------
+
+GARBAGE_AUTHORIZATIONS: Final = (
+    "",
+    "Bearer",
+    "Bearer ",
+    "Basic dXNlcjpwYXNz",
+    "Bearer \x00\xff",
+    "Bearer " + "A" * 4000,
+    "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+    "Bearer dev.stf.x.y.z",
+)
+"""Authorization values no provider may accept, and none may raise on."""
+
+
+class IdentityProviderContract:
+    """The identity provider contract (not collected itself: subclass it as ``Test…``).
+
+    Fixtures to provide: ``provider``, ``plugin_module`` (the module holding the
+    ``ruxue_identity_providers`` hook implementation) and ``valid_authorization`` (an
+    ``Authorization`` header value the provider accepts); optionally ``plugin_settings``.
+    """
+
+    @pytest.fixture
+    def provider(self) -> IdentityProvider:
+        """The identity provider under test."""
+        _missing("IdentityProviderContract", "provider", "an IdentityProvider instance")
+
+    @pytest.fixture
+    def plugin_module(self) -> ModuleType:
+        """The module with the plugin's ``@hookimpl def ruxue_identity_providers``."""
+        _missing("IdentityProviderContract", "plugin_module", "the module with your hook")
+
+    @pytest.fixture
+    def plugin_settings(self) -> Settings:
+        """Settings passed to the hook and to factories; override to supply plugin options."""
+        return Settings()
+
+    @pytest.fixture
+    def valid_authorization(self) -> str:
+        """An ``Authorization`` header value the provider accepts."""
+        _missing("IdentityProviderContract", "valid_authorization", "a header value it accepts")
+
+    @pytest.mark.asyncio
+    async def test_valid_credentials_give_a_principal(
+        self, provider: IdentityProvider, valid_authorization: str
+    ) -> None:
+        """A valid credential gives a principal with an id and a role that is not ``system``;
+        a guardian comes with the verified real-name ID number, which its repr never shows."""
+        principal = await provider.authenticate(valid_authorization)
+        assert isinstance(principal, Principal)
+        assert principal.id
+        assert principal.role is not Role.SYSTEM
+        if principal.role is Role.GUARDIAN:
+            assert principal.verified_id_number, "a guardian login must carry the verified ID"
+            assert principal.verified_id_number not in repr(principal)
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("authorization", GARBAGE_AUTHORIZATIONS)
+    async def test_garbage_is_anonymous_not_an_error(
+        self, provider: IdentityProvider, authorization: str
+    ) -> None:
+        """Malformed or foreign credentials give ``None``, never an exception."""
+        assert await provider.authenticate(authorization) is None
+
+    @pytest.mark.asyncio
+    async def test_tampered_credentials_are_refused(
+        self, provider: IdentityProvider, valid_authorization: str
+    ) -> None:
+        """Changing any one character of a valid credential's signature part refuses it."""
+        last = valid_authorization[-2]
+        flipped = "A" if last != "A" else "B"
+        tampered = valid_authorization[:-2] + flipped + valid_authorization[-1]
+        assert await provider.authenticate(tampered) is None
+
+    @pytest.mark.asyncio
+    async def test_registration(self, plugin_module: ModuleType, plugin_settings: Settings) -> None:
+        """The hook registers uniquely named providers, each naming the roles it may vouch
+        for (never ``system``), with a working factory."""
+        registrations = _registrations(plugin_module, "ruxue_identity_providers", plugin_settings)
+        assert registrations, "ruxue_identity_providers registered nothing"
+        names = [r.name for r in registrations if isinstance(r, IdentityProviderRegistration)]
+        assert len(names) == len(registrations), "must yield IdentityProviderRegistration"
+        assert len(set(names)) == len(names), f"duplicate provider names: {names}"
+        for registration in registrations:
+            assert isinstance(registration, IdentityProviderRegistration)
+            assert registration.roles, f"{registration.name} vouches for no role"
+            assert Role.SYSTEM not in registration.roles
+            assert isinstance(registration.factory(plugin_settings), IdentityProvider)

@@ -1,4 +1,9 @@
-"""Ready-made principals and commands for tests (Ruxue's own and plugin authors')."""
+"""Ready-made principals and commands for tests (Ruxue's own and plugin authors').
+
+Every principal here has the scope its role needs in the sample season (临空经济区 2026 小学):
+guardians carry a verified real-name ID number, counter staff a township, school reviewers a
+school. ``OTHER_*`` principals hold the same role with another scope.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,24 @@ from ruxue_core.plugins.contracts import Principal
 from ruxue_core.rules.national_id import make_national_id
 from ruxue_core.services.applications import PersonInput, SubmitApplication
 
-GUARDIAN: Final = Principal("guardian-1", Role.GUARDIAN, "张三")
-OTHER_GUARDIAN: Final = Principal("guardian-2", Role.GUARDIAN, "钱四")
+GUARDIAN_ID: Final = "420704198501011233"
+OTHER_GUARDIAN_ID: Final = make_national_id("420704", date(1986, 6, 6), 44)
+
+GUARDIAN: Final = Principal("guardian-1", Role.GUARDIAN, "张三", verified_id_number=GUARDIAN_ID)
+OTHER_GUARDIAN: Final = Principal(
+    "guardian-2", Role.GUARDIAN, "钱四", verified_id_number=OTHER_GUARDIAN_ID
+)
+UNVERIFIED_GUARDIAN: Final = Principal("guardian-3", Role.GUARDIAN, "孙五")
 COUNTER: Final = Principal("counter-1", Role.COUNTER_STAFF, "赵窗口", region_code="420704101")
+OTHER_COUNTER: Final = Principal("counter-2", Role.COUNTER_STAFF, "钱窗口", region_code="420704102")
 SCHOOL_REVIEWER: Final = Principal(
     "reviewer-1", Role.SCHOOL_REVIEWER, "李老师", school_code="LK-YJ-01"
 )
+OTHER_SCHOOL_REVIEWER: Final = Principal(
+    "reviewer-2", Role.SCHOOL_REVIEWER, "周老师", school_code="LK-YY-01"
+)
 BUREAU: Final = Principal("bureau-1", Role.BUREAU_OFFICER, "王科长")
+ADMIN: Final = Principal("admin-1", Role.ADMIN, "吴管理")
 AUDITOR: Final = Principal("auditor-1", Role.AUDITOR, "孙审计")
 
 _sequence = count(1)
@@ -32,17 +48,19 @@ def submit_command(
     season_code: str,
     *,
     child_id: str | None = None,
-    guardian_id: str = "420704198501011233",
+    guardian_id: str = GUARDIAN_ID,
+    guardian_name: str = "张三",
     phone: str = "13812345678",
     address: str = "燕矶镇新街10号",
+    township_code: str = "420704101",
 ) -> SubmitApplication:
-    """A valid submission for the sample season, varied by the arguments."""
+    """A valid submission for the sample season by :data:`GUARDIAN`, varied by the arguments."""
     return SubmitApplication(
         season_code=season_code,
         child=PersonInput("张小明", child_id or child_id_number()),
-        guardian=PersonInput("张三", guardian_id),
+        guardian=PersonInput(guardian_name, guardian_id),
         guardian_phone=phone,
         relationship=Relationship.FATHER,
         address=address,
-        township_code="420704101",
+        township_code=township_code,
     )

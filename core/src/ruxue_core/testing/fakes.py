@@ -29,6 +29,8 @@ from ruxue_core.domain.enums import MessageStatus, Outcome
 from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import PermanentPluginError, TemporaryPluginError
 from ruxue_core.plugins.contracts import (
+    CaseRecordPush,
+    CaseReporterRegistration,
     EvidenceRef,
     NotifierRegistration,
     SmsReceipt,
@@ -47,6 +49,8 @@ __all__ = [
     "FactValue",
     "FakeVerifier",
     "FakeVerifierPlugin",
+    "RecordingCaseReporter",
+    "RecordingCaseReporterPlugin",
     "VerifierBehaviour",
 ]
 
@@ -185,5 +189,47 @@ class CapturingNotifierPlugin:
         return [
             NotifierRegistration(
                 self.name, lambda _settings: self.notifier, description="capturing notifier"
+            )
+        ]
+
+
+class RecordingCaseReporter:
+    """A case reporter that acknowledges every record and keeps each (idempotently).
+
+    :attr:`records` maps ``(receipt_no, version)`` to the record; :attr:`pushes` counts every
+    push, repeats included. Set :attr:`acknowledge` to ``False`` to simulate a platform that
+    received but did not acknowledge.
+    """
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, int], CaseRecordPush] = {}
+        self.pushes = 0
+        self.acknowledge = True
+
+    async def push(self, record: CaseRecordPush) -> bool:
+        """Keep ``record`` (once per receipt number and version) and acknowledge it."""
+        self.pushes += 1
+        self.records.setdefault((record.receipt_no, record.version), record)
+        return self.acknowledge
+
+    async def aclose(self) -> None:
+        """Nothing to release; safe to call any number of times."""
+
+
+class RecordingCaseReporterPlugin:
+    """A plugin object registering one :class:`RecordingCaseReporter` under ``name``."""
+
+    def __init__(
+        self, reporter: RecordingCaseReporter | None = None, *, name: str = "fake"
+    ) -> None:
+        self.reporter = reporter if reporter is not None else RecordingCaseReporter()
+        self.name = name
+
+    @hookimpl
+    def ruxue_case_reporters(self, config: Settings) -> list[CaseReporterRegistration]:
+        """Register :attr:`reporter` under :attr:`name`."""
+        return [
+            CaseReporterRegistration(
+                self.name, lambda _settings: self.reporter, description="recording reporter"
             )
         ]

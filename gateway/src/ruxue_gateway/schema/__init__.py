@@ -1,33 +1,48 @@
 """The GraphQL schema: one Query and one Mutation merged from per-area modules.
 
-Guards: depth, token and alias limits, parser and validation caches; unexpected errors are
-masked outside development (expected refusals are typed results and never masked).
+Guards: depth, token and alias limits; parser and validation caches (only small documents are
+cached); introspection off in production. Expected refusals are typed results (see
+``errors``). Only unexpected exceptions are masked, and only in production; GraphQL
+validation errors always say what is wrong. Nothing about a request's variables is logged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, Final
 
 import strawberry
+from graphql import DocumentNode, GraphQLError, parse
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
+from ruxue_core.logs import redact
 from ruxue_gateway.schema.applications.mutations import ApplicationMutations
 from ruxue_gateway.schema.applications.queries import ApplicationQueries
+from ruxue_gateway.schema.errors import exception_handlers
 from ruxue_gateway.schema.operations.resolvers import OperationMutations, OperationQueries
+from ruxue_gateway.schema.staff.resolvers import StaffMutations
 
-MAX_DEPTH = 10
-MAX_TOKENS = 2_000
-MAX_ALIASES = 15
+MAX_DEPTH: Final = 10
+MAX_TOKENS: Final = 2_000
+MAX_ALIASES: Final = 15
+PARSE_CACHE_SIZE: Final = 512
+DEFAULT_CACHED_CHARS: Final = 4_000
+INTERNAL_ERROR: Final = "服务器内部错误 (internal error)"
+
+log = logging.getLogger(__name__)
 
 
 @strawberry.type(description="Read access to Ruxue.")
@@ -36,34 +51,92 @@ class Query(ApplicationQueries, OperationQueries):
 
 
 @strawberry.type(description="Write access to Ruxue; each mutation takes one `input`.")
-class Mutation(ApplicationMutations, OperationMutations):
+class Mutation(ApplicationMutations, OperationMutations, StaffMutations):
     """All mutations."""
 
 
-def build_schema(*, mask_errors: bool = True) -> strawberry.Schema:
-    """The schema with its guards; ``mask_errors`` hides unexpected errors' details."""
+@functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
+def _parse_cached(query: str) -> DocumentNode:
+    return parse(query)
+
+
+class SmallDocumentParserCache(SchemaExtension):
+    """Strawberry's parser cache, but only for documents up to ``max_chars`` characters:
+    a large one is parsed every time instead of pinning memory in the cache."""
+
+    def __init__(self, max_chars: int) -> None:
+        super().__init__()
+        self.max_chars = max_chars
+
+    def on_parse(self) -> Iterator[None]:
+        """Parse through the cache when the document is small."""
+        context = self.execution_context
+        query = context.query or ""
+        if len(query) <= self.max_chars and not context.parse_options:
+            context.graphql_document = _parse_cached(query)
+        yield
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    """An exception raised while resolving, as opposed to a validation or syntax error."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class RuxueSchema(strawberry.Schema):
+    """The schema, logging unexpected errors only, and never a request's variables."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log unexpected errors with their traceback; a client's own mistakes are not logged."""
+        operation = execution_context.operation_name if execution_context else None
+        for error in errors:
+            if _is_unexpected(error):
+                log.error(
+                    "unexpected error in %s at %s: %s",
+                    operation or "anonymous operation",
+                    ".".join(str(p) for p in error.path or ()),
+                    redact(str(error.original_error)),
+                    exc_info=error.original_error,
+                )
+
+
+def build_schema(
+    *, production: bool = False, cached_document_chars: int = DEFAULT_CACHED_CHARS
+) -> RuxueSchema:
+    """The schema with its guards.
+
+    :param production: mask unexpected errors, refuse introspection, hide field suggestions.
+    :param cached_document_chars: documents up to this size enter the parser cache.
+    """
     # The depth and alias limiters are validation rules, and each limiter instance makes new
     # rule classes. ValidationCache keys on those classes, so limiters built per request make
     # it miss every time (strawberry#4635): build the rules once per schema and add them.
-    limits = [
+    rules: list[Any] = [
         *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
     ]
+    if production:
+        rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        lambda: AddValidationRules(limits),
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: ParserCache(maxsize=256),
+        lambda: SmallDocumentParserCache(cached_document_chars),
         lambda: ValidationCache(maxsize=256),
     ]
-    if mask_errors:
-        extensions.append(lambda: MaskErrors(error_message="服务器内部错误 (internal error)"))
-    return strawberry.Schema(
+    if production:
+        extensions.append(
+            lambda: MaskErrors(should_mask_error=_is_unexpected, error_message=INTERNAL_ERROR)
+        )
+    return RuxueSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=mask_errors),
+        exception_handlers=exception_handlers(),
+        config=StrawberryConfig(disable_field_suggestions=production),
     )
 
 
-schema = build_schema(mask_errors=False)
+schema = build_schema()
 """The development schema, used to export ``schema.graphql`` (``strawberry export-schema``)."""

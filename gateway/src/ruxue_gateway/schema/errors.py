@@ -1,21 +1,30 @@
-"""Typed error results. Every expected refusal is one of these (never a raised GraphQL error),
-each carrying the core's stable ``code``, the offending input ``field`` and a Chinese message.
+"""Typed error results, and the one mechanism that turns core refusals into them.
+
+Every expected refusal is a member of its operation's result union (never a raised GraphQL
+error), carrying the core's stable ``code``, the offending input ``field`` and a Chinese
+message. Each operation's union lists only the errors its use case can raise; Strawberry's
+exception handlers (one per core error class, built from one table here) convert a raised core
+error into its type *only* where the field's union contains that type. A refusal an operation
+did not declare therefore surfaces as a server error, which the fuzz tests catch.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import strawberry
+from strawberry.types.field import StrawberryField
 
 from ruxue_core import errors
+
+strawberry.enum(errors.ErrorCode, description="Stable English error codes (错误代码).")
 
 
 @strawberry.interface(description="A refusal the client is expected to handle.")
 class Error:
     """Common fields of every error result."""
 
-    code: str = strawberry.field(description="Stable English code, e.g. `invalid_input`.")
+    code: errors.ErrorCode = strawberry.field(description="Stable English code.")
     message: str = strawberry.field(description="User-facing message in Chinese.")
     field: str | None = strawberry.field(description="The input field at fault, if any.")
 
@@ -40,7 +49,7 @@ class ForbiddenError(Error):
     """See ``ruxue_core.errors.Forbidden``."""
 
 
-@strawberry.type(description="No such record (or not one you may see).")
+@strawberry.type(description="No such record, or not one you may see (the two answer alike).")
 class NotFoundError(Error):
     """See ``ruxue_core.errors.NotFound``."""
 
@@ -50,7 +59,7 @@ class IneligibleError(Error):
     """See ``ruxue_core.errors.Ineligible``."""
 
 
-@strawberry.type(description="The child already has an application this season.")
+@strawberry.type(description="The record already exists.")
 class DuplicateError(Error):
     """See ``ruxue_core.errors.Duplicate``."""
 
@@ -60,32 +69,39 @@ class RateLimitedError(Error):
     """See ``ruxue_core.errors.RateLimited``."""
 
 
-ErrorResult = (
-    InvalidInputError
-    | InvalidTransitionError
-    | ConflictError
-    | ForbiddenError
-    | NotFoundError
-    | IneligibleError
-    | DuplicateError
-    | RateLimitedError
-)
+@strawberry.type(description="The sign-in failed (unknown account, wrong password, locked).")
+class InvalidCredentialsError(Error):
+    """See ``ruxue_core.errors.InvalidCredentials``."""
 
-_BY_CODE: Final[dict[str, type[ErrorResult]]] = {
-    errors.InvalidInput.code: InvalidInputError,
-    errors.InvalidTransition.code: InvalidTransitionError,
-    errors.Conflict.code: ConflictError,
-    errors.Forbidden.code: ForbiddenError,
-    errors.NotFound.code: NotFoundError,
-    errors.Ineligible.code: IneligibleError,
-    errors.Duplicate.code: DuplicateError,
-    errors.RateLimited.code: RateLimitedError,
+
+ERROR_TYPES: Final[dict[type[errors.RuxueError], type[Error]]] = {
+    errors.InvalidInput: InvalidInputError,
+    errors.InvalidTransition: InvalidTransitionError,
+    errors.Conflict: ConflictError,
+    errors.Forbidden: ForbiddenError,
+    errors.NotFound: NotFoundError,
+    errors.Ineligible: IneligibleError,
+    errors.Duplicate: DuplicateError,
+    errors.RateLimited: RateLimitedError,
+    errors.InvalidCredentials: InvalidCredentialsError,
 }
+"""Each core refusal and its GraphQL type. ``ConfigurationError`` has none: it is a fault."""
 
 
-def error_result(exc: errors.RuxueError) -> ErrorResult:
-    """The typed result for a core refusal; an unmapped one is a bug and is re-raised."""
-    result_type = _BY_CODE.get(exc.code)
-    if result_type is None:
-        raise exc
-    return result_type(code=exc.code, message=exc.message, field=exc.field)
+class _Handler:
+    """Converts one core error class into its GraphQL error type."""
+
+    def __init__(self, exception_type: type[errors.RuxueError], error_type: type[Error]) -> None:
+        self.exception_type = exception_type
+        self.error_type = error_type
+
+    def handle(self, exception: errors.RuxueError, *, field: StrawberryField, info: Any) -> Error:
+        """The typed result for ``exception``."""
+        return self.error_type(
+            code=exception.code, message=exception.message, field=exception.field
+        )
+
+
+def exception_handlers() -> list[strawberry.ExceptionHandler[Any]]:
+    """One handler per core error class, for ``strawberry.Schema(exception_handlers=…)``."""
+    return [_Handler(exception, error) for exception, error in ERROR_TYPES.items()]

@@ -9,6 +9,7 @@ from ruxue_core.services.applications import (
     CorrectApplication,
     ReviewApplication,
     SubmitApplication,
+    WithdrawApplication,
 )
 from ruxue_core.services.applications import PersonInput as CorePerson
 from ruxue_gateway.schema import enums as _registered_enums  # noqa: F401
@@ -36,7 +37,10 @@ class SubmitApplicationInput:
     guardian_phone: str
     relationship: enums.Relationship
     address: str
-    township_code: str | None = None
+    township_code: str = strawberry.field(description="乡镇（街道）代码 of the declared address")
+    paper_seen: list[str] = strawberry.field(
+        default_factory=list, description="Counter staff: the originals they checked."
+    )
 
     def to_command(self) -> SubmitApplication:
         """The core's command."""
@@ -48,6 +52,7 @@ class SubmitApplicationInput:
             relationship=self.relationship,
             address=self.address,
             township_code=self.township_code,
+            paper_seen=tuple(self.paper_seen),
         )
 
 
@@ -75,6 +80,18 @@ class WithdrawApplicationInput:
     """The application to withdraw."""
 
     application_id: strawberry.ID
+    expected_version: int | None = None
+
+    def to_command(self, application_id: int) -> WithdrawApplication:
+        """The core's command."""
+        return WithdrawApplication(application_id, self.expected_version)
+
+
+@strawberry.input(description="Change the signed-in guardian's mobile number.")
+class ChangeGuardianPhoneInput:
+    """The new mainland mobile number."""
+
+    phone: str
 
 
 @strawberry.input(description="补正: correct the declared address and resubmit for verification.")

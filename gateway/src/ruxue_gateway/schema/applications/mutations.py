@@ -1,4 +1,5 @@
-"""Application mutations. Each takes one ``input`` and returns success or a typed error."""
+"""Application mutations. Each takes one ``input`` and returns its payload or one of the
+typed errors its use case can raise (core errors become those results; see ``errors``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from typing import Annotated
 
 import strawberry
 
-from ruxue_core.errors import RuxueError
 from ruxue_core.services.applications import (
     StatusChanged,
     correct_application,
@@ -14,22 +14,51 @@ from ruxue_core.services.applications import (
     submit_application,
     withdraw_application,
 )
+from ruxue_core.services.guardians import ChangeGuardianPhone, change_guardian_phone
 from ruxue_gateway.context import Context
 from ruxue_gateway.schema.applications.inputs import (
+    ChangeGuardianPhoneInput,
     CorrectApplicationInput,
     ReviewApplicationInput,
     SubmitApplicationInput,
     WithdrawApplicationInput,
 )
-from ruxue_gateway.schema.applications.types import ApplicationChanged, SubmitApplicationSuccess
+from ruxue_gateway.schema.applications.types import (
+    ApplicationChanged,
+    GuardianPhoneChanged,
+    SubmitApplicationSuccess,
+)
 from ruxue_gateway.schema.common import parse_id
-from ruxue_gateway.schema.errors import ErrorResult, error_result
+from ruxue_gateway.schema.errors import (
+    ConflictError,
+    DuplicateError,
+    ForbiddenError,
+    IneligibleError,
+    InvalidInputError,
+    InvalidTransitionError,
+    NotFoundError,
+)
 
 SubmitApplicationResult = Annotated[
-    SubmitApplicationSuccess | ErrorResult, strawberry.union("SubmitApplicationResult")
+    SubmitApplicationSuccess
+    | InvalidInputError
+    | IneligibleError
+    | DuplicateError
+    | ForbiddenError,
+    strawberry.union("SubmitApplicationResult"),
 ]
 ApplicationChangeResult = Annotated[
-    ApplicationChanged | ErrorResult, strawberry.union("ApplicationChangeResult")
+    ApplicationChanged
+    | InvalidInputError
+    | ForbiddenError
+    | NotFoundError
+    | InvalidTransitionError
+    | ConflictError,
+    strawberry.union("ApplicationChangeResult"),
+]
+ChangeGuardianPhoneResult = Annotated[
+    GuardianPhoneChanged | InvalidInputError | ForbiddenError | NotFoundError,
+    strawberry.union("ChangeGuardianPhoneResult"),
 ]
 
 
@@ -42,11 +71,8 @@ class ApplicationMutations:
         self, info: strawberry.Info[Context, None], input: SubmitApplicationInput
     ) -> SubmitApplicationResult:
         """Submit an application; verification starts in the background."""
-        try:
-            async with info.context.runtime.unit_of_work() as uow:
-                result = await submit_application(uow, input.to_command(), info.context.principal)
-        except RuxueError as exc:
-            return error_result(exc)
+        context = info.context
+        result = await submit_application(context.runtime, input.to_command(), context.principal)
         return SubmitApplicationSuccess.from_result(result)
 
     @strawberry.mutation(description="审核 (school or bureau review, or manual verification).")
@@ -54,39 +80,38 @@ class ApplicationMutations:
         self, info: strawberry.Info[Context, None], input: ReviewApplicationInput
     ) -> ApplicationChangeResult:
         """Decide at the application's current review step."""
-        try:
-            command = input.to_command(parse_id(input.application_id, "applicationId"))
-            async with info.context.runtime.unit_of_work() as uow:
-                result = await review_application(uow, command, info.context.principal)
-        except RuxueError as exc:
-            return error_result(exc)
-        return _changed(result)
+        command = input.to_command(parse_id(input.application_id, "applicationId"))
+        context = info.context
+        return _changed(await review_application(context.runtime, command, context.principal))
 
     @strawberry.mutation(description="撤回报名 (before a decision).")
     async def withdraw_application(
         self, info: strawberry.Info[Context, None], input: WithdrawApplicationInput
     ) -> ApplicationChangeResult:
         """Withdraw an application."""
-        try:
-            application_id = parse_id(input.application_id, "applicationId")
-            async with info.context.runtime.unit_of_work() as uow:
-                result = await withdraw_application(uow, application_id, info.context.principal)
-        except RuxueError as exc:
-            return error_result(exc)
-        return _changed(result)
+        command = input.to_command(parse_id(input.application_id, "applicationId"))
+        context = info.context
+        return _changed(await withdraw_application(context.runtime, command, context.principal))
 
     @strawberry.mutation(description="补正后重新提交 (correct the address and resubmit).")
     async def correct_application(
         self, info: strawberry.Info[Context, None], input: CorrectApplicationInput
     ) -> ApplicationChangeResult:
         """Resubmit after a failed check; verification runs again."""
-        try:
-            command = input.to_command(parse_id(input.application_id, "applicationId"))
-            async with info.context.runtime.unit_of_work() as uow:
-                result = await correct_application(uow, command, info.context.principal)
-        except RuxueError as exc:
-            return error_result(exc)
-        return _changed(result)
+        command = input.to_command(parse_id(input.application_id, "applicationId"))
+        context = info.context
+        return _changed(await correct_application(context.runtime, command, context.principal))
+
+    @strawberry.mutation(description="修改监护人手机号码 (the signed-in guardian's own).")
+    async def change_guardian_phone(
+        self, info: strawberry.Info[Context, None], input: ChangeGuardianPhoneInput
+    ) -> ChangeGuardianPhoneResult:
+        """Change the phone SMS go to; audited."""
+        context = info.context
+        masked = await change_guardian_phone(
+            context.runtime, ChangeGuardianPhone(input.phone), context.principal
+        )
+        return GuardianPhoneChanged(phone=masked)
 
 
 def _changed(result: StatusChanged) -> ApplicationChanged:

@@ -6,18 +6,26 @@ from typing import Annotated
 
 import strawberry
 
-from ruxue_core.errors import RuxueError
-from ruxue_core.services.applications import lookup_status
+from ruxue_core.services.lookup import lookup_status
 from ruxue_core.services.views import get_application
 from ruxue_gateway.context import Context
 from ruxue_gateway.schema.applications.types import Application, StatusLookup
 from ruxue_gateway.schema.common import parse_id
-from ruxue_gateway.schema.errors import ErrorResult, error_result
+from ruxue_gateway.schema.errors import (
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+)
 
 ApplicationStatusResult = Annotated[
-    StatusLookup | ErrorResult, strawberry.union("ApplicationStatusResult")
+    StatusLookup | InvalidInputError | RateLimitedError | NotFoundError,
+    strawberry.union("ApplicationStatusResult"),
 ]
-ApplicationResult = Annotated[Application | ErrorResult, strawberry.union("ApplicationResult")]
+ApplicationResult = Annotated[
+    Application | InvalidInputError | ForbiddenError | NotFoundError,
+    strawberry.union("ApplicationResult"),
+]
 
 
 @strawberry.type
@@ -29,11 +37,8 @@ class ApplicationQueries:
         self, info: strawberry.Info[Context, None], receipt_no: str, query_code: str
     ) -> ApplicationStatusResult:
         """Public lookup by receipt number and query code."""
-        try:
-            async with info.context.runtime.unit_of_work() as uow:
-                view = await lookup_status(uow, receipt_no, query_code)
-        except RuxueError as exc:
-            return error_result(exc)
+        context = info.context
+        view = await lookup_status(context.runtime, receipt_no, query_code, client=context.client)
         return StatusLookup.from_view(view)
 
     @strawberry.field(description="One application you may see (your own, or in your scope).")
@@ -41,10 +46,6 @@ class ApplicationQueries:
         self, info: strawberry.Info[Context, None], id: strawberry.ID
     ) -> ApplicationResult:
         """A signed-in user's view of one application, masked."""
-        try:
-            application_id = parse_id(id, "id")
-            async with info.context.runtime.unit_of_work(read_only=True) as uow:
-                view = await get_application(uow, application_id, info.context.principal)
-        except RuxueError as exc:
-            return error_result(exc)
+        context = info.context
+        view = await get_application(context.runtime, parse_id(id, "id"), context.principal)
         return Application.from_view(view)

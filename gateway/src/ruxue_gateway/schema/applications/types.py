@@ -7,7 +7,8 @@ from datetime import datetime
 import strawberry
 
 from ruxue_core.domain.enums import Channel, Outcome, Status
-from ruxue_core.services.applications import StatusView, Submitted
+from ruxue_core.services.applications import Submitted
+from ruxue_core.services.lookup import StatusView
 from ruxue_core.services.views import ApplicationView, EvidenceView
 from ruxue_gateway.schema import enums as _registered_enums  # noqa: F401
 
@@ -70,12 +71,17 @@ class Application:
     status_label: str
     version: int = strawberry.field(description="Pass back as `expectedVersion` when reviewing.")
     channel: Channel
+    township_code: str | None
     child_name: str
     child_id_number: str
     guardian_name: str
     guardian_phone: str
-    address: str
+    address: str = strawberry.field(description="Masked: the township part only.")
+    school_code: str | None
     school_name: str | None
+    age_exception: str | None = strawberry.field(
+        description="deferral (缓学) or early_entry (提前入学): decided in manual review"
+    )
     created_at: datetime
     updated_at: datetime
     evidence: list[Evidence]
@@ -90,12 +96,15 @@ class Application:
             status_label=view.status_label,
             version=view.version,
             channel=view.channel,
+            township_code=view.township_code,
             child_name=view.child_name,
             child_id_number=view.child_id_number,
             guardian_name=view.guardian_name,
             guardian_phone=view.guardian_phone,
             address=view.address,
+            school_code=view.school_code,
             school_name=view.school_name,
+            age_exception=view.age_exception,
             created_at=view.created_at,
             updated_at=view.updated_at,
             evidence=[Evidence.from_view(e) for e in view.evidence],
@@ -132,3 +141,10 @@ class ApplicationChanged:
     receipt_no: str
     status: Status
     version: int
+
+
+@strawberry.type(description="The guardian's phone was changed.")
+class GuardianPhoneChanged:
+    """The new number, masked."""
+
+    phone: str

@@ -6,12 +6,11 @@ from typing import Annotated
 
 import strawberry
 
-from ruxue_core.errors import RuxueError
 from ruxue_core.services.operations import retry_dead_job
 from ruxue_core.services.views import dead_jobs
 from ruxue_gateway.context import Context
 from ruxue_gateway.schema.common import parse_id
-from ruxue_gateway.schema.errors import ErrorResult, error_result
+from ruxue_gateway.schema.errors import ForbiddenError, InvalidInputError, NotFoundError
 from ruxue_gateway.schema.operations.types import Job, RetryJobInput, RetryJobSuccess, Viewer
 
 
@@ -22,8 +21,11 @@ class JobList:
     jobs: list[Job]
 
 
-DeadJobsResult = Annotated[JobList | ErrorResult, strawberry.union("DeadJobsResult")]
-RetryJobResult = Annotated[RetryJobSuccess | ErrorResult, strawberry.union("RetryJobResult")]
+DeadJobsResult = Annotated[JobList | ForbiddenError, strawberry.union("DeadJobsResult")]
+RetryJobResult = Annotated[
+    RetryJobSuccess | InvalidInputError | ForbiddenError | NotFoundError,
+    strawberry.union("RetryJobResult"),
+]
 
 
 @strawberry.type
@@ -41,11 +43,7 @@ class OperationQueries:
         self, info: strawberry.Info[Context, None], first: int = 50
     ) -> DeadJobsResult:
         """Jobs that exhausted their attempts."""
-        try:
-            async with info.context.runtime.unit_of_work(read_only=True) as uow:
-                rows = await dead_jobs(uow, info.context.principal, limit=first)
-        except RuxueError as exc:
-            return error_result(exc)
+        rows = await dead_jobs(info.context.runtime, info.context.principal, limit=first)
         return JobList(jobs=[Job.from_row(row) for row in rows])
 
 
@@ -58,10 +56,6 @@ class OperationMutations:
         self, info: strawberry.Info[Context, None], input: RetryJobInput
     ) -> RetryJobResult:
         """Requeue a dead job with a fresh attempt budget."""
-        try:
-            job_id = parse_id(input.job_id, "jobId")
-            async with info.context.runtime.unit_of_work() as uow:
-                await retry_dead_job(uow, job_id, info.context.principal)
-        except RuxueError as exc:
-            return error_result(exc)
+        job_id = parse_id(input.job_id, "jobId")
+        await retry_dead_job(info.context.runtime, job_id, info.context.principal)
         return RetryJobSuccess(job_id=input.job_id)
