@@ -1,4 +1,4 @@
-"""Development sessions: tests, lint, typecheck, schema, demo, bench, fuzz.
+"""Development sessions: tests, lint, typecheck, schema, docs, demo, bench, fuzz.
 
 Every session installs the workspace's distributions in editable mode into its own venv.
 """
@@ -48,10 +48,18 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """ruff lint and format check over everything."""
-    session.install("ruff")
+    """ruff lint and format check over everything; import-linter's layering contracts."""
+    install_workspace(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """Write the generated references (docs/lifecycle.md, docs/hooks.md); commit them."""
+    install_workspace(session)
+    session.run("python", "-m", "ruxue_core.reference", str(ROOT / "docs"))
 
 
 @nox.session(python="3.11")

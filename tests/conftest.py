@@ -51,6 +51,19 @@ def database_url(_migrated_template: str, tmp_path: Path) -> Iterator[str]:
     yield f"sqlite:///{path}"
 
 
+@pytest.fixture(scope="module")
+def module_database_url(
+    _migrated_template: str, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A clean, migrated database shared by one test module (for module-scoped servers)."""
+    if PG_URL:
+        _truncate_all(_migrated_template)
+        return _migrated_template
+    path = tmp_path_factory.mktemp("module-db") / "ruxue.db"
+    shutil.copyfile(_migrated_template, path)
+    return f"sqlite:///{path}"
+
+
 def _truncate_all(url: str) -> None:
     engine = sa.create_engine(url)
     names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)

@@ -31,7 +31,7 @@ SUBMIT = """mutation($input: SubmitApplicationInput!) { submitApplication(input:
 STATUS = """query($r: String!, $q: String!) { applicationStatus(receiptNo: $r, queryCode: $q) {
   ... on StatusLookup { status } } }"""
 APPLICATION = """query($id: ID!) { application(id: $id) {
-  ... on Application { status version evidence { source outcome } } } }"""
+  ... on Application { status version schoolCode evidence { source outcome } } } }"""
 REVIEW = """mutation($input: ReviewApplicationInput!) { reviewApplication(input: $input) {
   __typename ... on ApplicationChanged { status version } } }"""
 
@@ -81,6 +81,7 @@ def test_submit_verify_review_notify(
         "guardianPhone": "13912345678",
         "relationship": "FATHER",
         "address": ADDRESS,
+        "townshipCode": "420704101",
     }
     with (
         serve_in_thread(create_app(settings)) as gateway_url,
@@ -94,6 +95,7 @@ def test_submit_verify_review_notify(
         view = graphql(client, BUREAU, settings, APPLICATION, id=result["applicationId"])
         view = view["application"]
         assert view["evidence"] == [{"source": "hukou", "outcome": "MATCH"}]
+        assert view["schoolCode"] == SCHOOL_REVIEWER.school_code  # the township's school
         version = view["version"]
         for reviewer, expected in ((SCHOOL_REVIEWER, "BUREAU_REVIEW"), (BUREAU, "APPROVED")):
             decision = {
@@ -167,5 +169,15 @@ def test_demo_exits_zero_and_its_counts_add_up(tmp_path: Path) -> None:
     assert sum(checks.values()) == 40 + scenarios.get("mismatch", 0)
     assert checks.get("match", 0) == scenarios.get("valid", 0) + scenarios.get("mismatch", 0)
     assert sum(summary["messages"].values()) == summary["sms_written"] > 0
-    assert set(summary["jobs"]) == {"done"}
-    assert summary["audit"]["intact"] is True
+    # Every job is done but the audit sequencer's one periodic row, always due again; and
+    # each done job is one check, one message or one case record (exactly once each).
+    assert summary["jobs"] == {"done": summary["jobs"]["done"], "pending": 1}
+    case_records = sum(summary["case_records"].values())
+    assert summary["jobs"]["done"] == sum(checks.values()) + summary["sms_written"] + case_records
+    audit = summary["audit"]
+    assert set(audit) == {"entries", "heads", "unsequenced", "intact"}
+    assert audit["intact"] is True
+    assert audit["unsequenced"] == 0  # the demo waits for a head covering everything
+    assert audit["heads"] >= 1
+    # Every transition is audited and writes one case record; guardians' creation too.
+    assert audit["entries"] > case_records > 0

@@ -1,16 +1,18 @@
-"""schemathesis against the real ASGI app's ``/graphql``: every query and mutation, three callers.
+"""schemathesis against the real ASGI app's ``/graphql``: every query and mutation, five callers.
 
 The schema is loaded by introspection from an app on a migrated database holding the sample
 season and a few records for generated input to hit. Each operation runs anonymously, as a
-guardian and as a bureau officer, under the one check ``not_a_server_error``: every expected
-refusal must come back as a typed union result, so an error raised inside a resolver fails the
-test. Examples per operation come from ``RUXUE_FUZZ_EXAMPLES`` (15 by default; ``nox -s fuzz``
-sets 200).
+guardian (with a verified ID number), as counter staff, as a school reviewer and as a bureau
+officer, under the one check ``not_a_server_error``: every expected refusal must come back as
+a typed union result, so an error raised inside a resolver (a refusal its union does not
+declare, say) fails the test. Examples per operation come from ``RUXUE_FUZZ_EXAMPLES`` (15 by
+default; ``nox -s fuzz`` sets 200).
 
 Random strings and ids almost never name a real record, so the ``ID`` and ``String`` scalars
-are widened to draw, half the time, from the seeded records' ids, receipt numbers, query codes
-and valid form values: that reaches the paths behind the format checks (permission and status
-refusals, the query-code failure counter and its lock).
+are widened to draw, half the time, from the seeded records' ids, receipt numbers, query codes,
+valid form values and a staff account's credentials: that reaches the paths behind the format
+checks (permission, scope and status refusals, the query-code failure counter and its lock,
+staff sign-in and its lockout).
 
 Operations run as subtests of one test per caller rather than through
 ``schemathesis.pytest.from_fixture``, which fails on pytest 9 (it sets ``Function._nodeid``).
@@ -38,21 +40,32 @@ from schemathesis.specs.graphql import scalars
 from schemathesis.specs.graphql.schemas import GraphQLSchema
 from starlette.applications import Starlette
 
-from ruxue_core import jobs
+from ruxue_core.domain.enums import Role
 from ruxue_core.handlers import HANDLERS
 from ruxue_core.jobs import Worker
 from ruxue_core.plugins.builtin import issue_dev_token
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.applications import Submitted, submit_application
+from ruxue_core.services.staff import AddStaff, add_staff
 from ruxue_core.settings import Settings
-from ruxue_core.testing.factories import BUREAU, GUARDIAN, child_id_number, submit_command
+from ruxue_core.testing.factories import (
+    BUREAU,
+    COUNTER,
+    GUARDIAN,
+    SCHOOL_REVIEWER,
+    child_id_number,
+    submit_command,
+)
+from ruxue_core.uow import UnitOfWork
 from ruxue_gateway.app import create_app
 
 EXAMPLES: Final = int(os.environ.get("RUXUE_FUZZ_EXAMPLES", "15"))
 CALLERS: Final[dict[str, Principal | None]] = {
     "anonymous": None,
     "guardian": GUARDIAN,
+    "counter": COUNTER,
+    "school": SCHOOL_REVIEWER,
     "bureau": BUREAU,
 }
 OPERATIONS: Final = {
@@ -63,8 +76,14 @@ OPERATIONS: Final = {
     "Mutation.submitApplication",
     "Mutation.reviewApplication",
     "Mutation.withdrawApplication",
+    "Mutation.correctApplication",
+    "Mutation.changeGuardianPhone",
     "Mutation.retryJob",
+    "Mutation.staffSignIn",
+    "Mutation.staffSignOut",
 }
+STAFF_USERNAME: Final = "fuzz-counter"
+STAFF_PASSWORD: Final = "fuzzing password"
 # Ids past the seeded rows: 32-bit and 64-bit edges, and the longest id ``parse_id`` accepts.
 EDGE_IDS: Final = ("0", "2147483647", "2147483648", "9223372036854775807", "9" * 18)
 INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
@@ -85,22 +104,28 @@ class Seed:
 
 @pytest.fixture
 async def seeded(runtime: Runtime, season: str) -> Seed:
-    """Applications 1 and 2 in manual review and 3 just submitted (all the guardian's own),
-    and dead-lettered jobs."""
+    """Applications 1 and 2 in manual review and 3 just submitted (all the guardian's own, in
+    the counter's township and the school reviewer's school), a dead-lettered job and a staff
+    account."""
     submitted: list[Submitted] = []
     for n in (1, 2):
-        async with runtime.unit_of_work() as uow:
-            command = submit_command(season, child_id=child_id_number(900 + n))
-            submitted.append(await submit_application(uow, command, GUARDIAN))
-    async with runtime.unit_of_work() as uow:
-        await jobs.enqueue(uow.session, "fuzz.unhandled", {}, key="fuzz-unhandled", max_attempts=1)
-        await uow.commit()
+        command = submit_command(season, child_id=child_id_number(900 + n))
+        submitted.append(await submit_application(runtime, command, GUARDIAN))
+
+    def unhandled_job(uow: UnitOfWork) -> None:
+        uow.enqueue("fuzz.unhandled", {}, key="fuzz-unhandled")
+        uow.commit()
+
+    await runtime.write(unhandled_job)
     # With no verifier configured, verification refers both applications to manual review;
     # the job no handler knows is dead-lettered.
     await Worker(runtime, HANDLERS).drain()
-    async with runtime.unit_of_work() as uow:
-        command = submit_command(season, child_id=child_id_number(903))
-        submitted.append(await submit_application(uow, command, GUARDIAN))
+    command = submit_command(season, child_id=child_id_number(903))
+    submitted.append(await submit_application(runtime, command, GUARDIAN))
+    account = AddStaff(
+        STAFF_USERNAME, "模糊测试", Role.COUNTER_STAFF, STAFF_PASSWORD, region_code="420704101"
+    )
+    await add_staff(runtime, account, Principal.system())
     fresh = submit_command(season, child_id=child_id_number(904))
     form_values = (
         fresh.child.name,
@@ -108,7 +133,9 @@ async def seeded(runtime: Runtime, season: str) -> Seed:
         fresh.guardian.id_number,
         fresh.guardian_phone,
         fresh.address,
-        fresh.township_code or "",
+        fresh.township_code,
+        STAFF_USERNAME,
+        STAFF_PASSWORD,
     )
     return Seed(season, tuple(submitted), form_values)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.enum import StrawberryEnumDefinition
 
 from ruxue_core import errors
 from ruxue_core.domain.enums import STATUS_LABELS, Status
 from ruxue_gateway.schema import schema
-from ruxue_gateway.schema.errors import _BY_CODE
+from ruxue_gateway.schema.errors import ERROR_TYPES
 
 SDL = Path(__file__).resolve().parents[1] / "schema.graphql"
 
@@ -29,11 +30,25 @@ def test_every_status_has_a_graphql_value_and_a_label() -> None:
 
 
 def test_every_core_refusal_has_a_typed_result() -> None:
-    refusals = {cls.code for cls in _subclasses(errors.RuxueError)} - {
-        errors.RuxueError.code,
-        errors.ConfigurationError.code,  # an operator's problem, never a client's
+    refusals = _subclasses(errors.RuxueError) - {
+        errors.RuxueError,
+        errors.ConfigurationError,  # an operator's problem, never a client's
     }
-    assert refusals == set(_BY_CODE)
+    assert refusals == set(ERROR_TYPES)
+    for refusal, error_type in ERROR_TYPES.items():
+        definition = schema.get_type_by_name(error_type.__name__)
+        assert isinstance(definition, StrawberryObjectDefinition), error_type
+        assert error_type.__name__ == f"{refusal.__name__}Error"
+
+
+def test_error_codes_are_one_graphql_enum() -> None:
+    """``Error.code`` is the enum ``ErrorCode``: one value per core code, one code per class."""
+    enum = schema.get_type_by_name("ErrorCode")
+    assert isinstance(enum, StrawberryEnumDefinition)
+    assert {v.name for v in enum.values} == {c.name for c in errors.ErrorCode}
+    classes = _subclasses(errors.RuxueError) - {errors.RuxueError}
+    assert sorted(cls.code for cls in classes) == sorted(errors.ErrorCode)
+    assert "code: ErrorCode!" in str(schema)
 
 
 def _subclasses(cls: type[errors.RuxueError]) -> set[type[errors.RuxueError]]:

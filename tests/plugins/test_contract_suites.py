@@ -13,7 +13,12 @@ from ruxue_core.testing import contains_id_number
 
 FORGETFUL = textwrap.dedent(
     """
-    from ruxue_core.testing import NotifierContract, VerifierContract
+    from ruxue_core.testing import (
+        CaseReporterContract,
+        IdentityProviderContract,
+        NotifierContract,
+        VerifierContract,
+    )
 
 
     class TestForgetfulVerifier(VerifierContract):
@@ -22,6 +27,40 @@ FORGETFUL = textwrap.dedent(
 
     class TestForgetfulNotifier(NotifierContract):
         pass
+
+
+    class TestForgetfulReporter(CaseReporterContract):
+        pass
+
+
+    class TestForgetfulProvider(IdentityProviderContract):
+        pass
+    """
+)
+HOOKLESS = textwrap.dedent(
+    """
+    import pytest
+
+    from ruxue_core.plugins.contracts import CaseRecordPush
+    from ruxue_core.testing import CaseReporterContract, RecordingCaseReporter
+
+
+    class NoHooks:
+        pass
+
+
+    class TestHooklessReporter(CaseReporterContract):
+        @pytest.fixture
+        def reporter(self):
+            return RecordingCaseReporter()
+
+        @pytest.fixture
+        def plugin_module(self):
+            return NoHooks()
+
+        @pytest.fixture
+        def case_record(self):
+            return CaseRecordPush("R1", 1, "accept", {"status": "submitted"})
     """
 )
 
@@ -58,10 +97,25 @@ def test_missing_fixtures_fail_loudly(tmp_path: Path) -> None:
     assert "VerifierContract needs the fixture 'verifier'" in output
     assert "VerifierContract needs the fixture 'plugin_module'" in output
     assert "NotifierContract needs the fixture 'notifier'" in output
-    # Every test of the two subclasses errors at setup; the bases are not collected.
-    assert "12 errors" in output
+    assert "CaseReporterContract needs the fixture 'reporter'" in output
+    assert "CaseReporterContract needs the fixture 'case_record'" in output
+    assert "IdentityProviderContract needs the fixture 'provider'" in output
+    assert "IdentityProviderContract needs the fixture 'plugin_module'" in output
+    # Every test of the four subclasses errors at setup; the bases are not collected.
+    # (7 verifier, 5 notifier, 5 reporter and 11 identity provider tests.)
+    assert "28 errors" in output
     assert "passed" not in output
     assert "failed" not in output
+
+
+@pytest.mark.slow
+def test_a_plugin_object_without_the_hook_fails_registration(tmp_path: Path) -> None:
+    (tmp_path / "test_hookless.py").write_text(HOOKLESS, encoding="utf-8")
+    result = run_pytest(tmp_path)
+    assert result.returncode == 1
+    output = result.stdout
+    assert "NoHooks has no hook implementation 'ruxue_case_reporters'" in output
+    assert "1 failed, 4 passed" in output
 
 
 @pytest.mark.parametrize(
@@ -71,6 +125,10 @@ def test_missing_fixtures_fail_loudly(tmp_path: Path) -> None:
         ("身份证 42070420190301012X 已核验", True),
         ("回执 420704201903010129", True),
         ("电话 13812341234", False),
+        ("身份证号420704201903010129。", True),
+        # A 23-digit receipt number (办件编号) holds 18 digits in a row but is no ID number.
+        ("办件编号42070420260701123456784已受理", False),
+        ("420704201903010129X", False),
     ],
 )
 def test_contains_id_number(text: str, found: bool) -> None:

@@ -1,8 +1,18 @@
 """Ruxue (入学) headless core: the enrollment lifecycle, rules, outbox and plugin host.
 
-Plugins import what they need from here; they never import pluggy themselves.
+This package's top level is the plugin API: everything a verifier, notifier, case reporter or
+identity provider needs is importable from ``ruxue_core`` itself, and plugins import nothing
+else of the core (``ruxue_core.testing`` holds the contract suites their tests subclass).
+Plugins never import pluggy either: ``hookimpl`` is here.
 """
 
+from ruxue_core.domain.enums import MessageStatus, Outcome, Relationship, Role, Source
+from ruxue_core.errors import (
+    ConfigurationError,
+    PermanentPluginError,
+    PluginError,
+    TemporaryPluginError,
+)
 from ruxue_core.plugins.contracts import (
     CaseRecordPush,
     CaseReporter,
@@ -21,22 +31,37 @@ from ruxue_core.plugins.contracts import (
     VerifierRegistration,
 )
 from ruxue_core.plugins.hookspecs import hookimpl
+from ruxue_core.security import mask_id_number, mask_phone
+from ruxue_core.settings import Mode, Settings
 
 __all__ = [
     "CaseRecordPush",
     "CaseReporter",
     "CaseReporterRegistration",
+    "ConfigurationError",
     "EvidenceRef",
     "IdentityProvider",
     "IdentityProviderRegistration",
+    "MessageStatus",
+    "Mode",
     "Notifier",
     "NotifierRegistration",
+    "Outcome",
+    "PermanentPluginError",
+    "PluginError",
     "Principal",
+    "Relationship",
+    "Role",
+    "Settings",
     "SmsReceipt",
     "SmsRequest",
+    "Source",
+    "TemporaryPluginError",
     "VerificationRequest",
     "VerificationResult",
     "Verifier",
     "VerifierRegistration",
     "hookimpl",
+    "mask_id_number",
+    "mask_phone",
 ]

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from ruxue_core import casesync, notify
@@ -229,7 +230,9 @@ def apply_event(
     if execute(uow.session, statement) != 1:
         raise Conflict()
     for key, value in values.items():
-        setattr(application, key, value)
+        # The row already holds these values: record them as loaded, not as changes the
+        # session would write again (unguarded) at the next flush.
+        set_committed_value(application, key, value)
     _effects(uow, case, row, principal, comment)
     return row
 

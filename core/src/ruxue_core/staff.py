@@ -6,6 +6,7 @@ The use cases (sign in, add, disable, reset) are in :mod:`ruxue_core.services.st
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -37,7 +38,12 @@ CACHE_SECONDS: Final = 2.0
 """How long a session check is reused: a disabled account's sessions end within this."""
 
 _hasher = PasswordHasher()
-_DUMMY_HASH: Final = _hasher.hash(uuid.uuid4().hex)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check against when the account does not exist (made once, on first use)."""
+    return _hasher.hash(uuid.uuid4().hex)
 
 
 def hash_password(password: str) -> str:
@@ -48,7 +54,7 @@ def hash_password(password: str) -> str:
 def password_matches(password: str, password_hash: str | None) -> bool:
     """Check ``password``; with no hash (unknown account) a dummy check keeps timing alike."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 

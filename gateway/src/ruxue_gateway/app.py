@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Iterable
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -30,7 +29,7 @@ from ruxue_core.handlers import HANDLERS, PERIODIC
 from ruxue_core.jobs import Worker
 from ruxue_core.migrate import upgrade_async
 from ruxue_core.runtime import Runtime
-from ruxue_core.services.operations import job_counts
+from ruxue_core.services.operations import job_counts, ping
 from ruxue_core.settings import Settings
 from ruxue_gateway.context import Context
 from ruxue_gateway.limits import BodyLimit
@@ -120,7 +119,7 @@ def create_app(
 
     async def readyz(_request: Request) -> Response:
         try:
-            await runtime.read(lambda uow: uow.session.execute(text("SELECT 1")))
+            await ping(runtime)
         except Exception as exc:
             log.warning("not ready: %s", type(exc).__name__)
             return JSONResponse({"ready": False, "database": "unreachable"}, status_code=503)

@@ -10,9 +10,9 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 import typer
 from rich.console import Console
@@ -237,7 +237,7 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Recompute every entry and signed tree head; exit 1 if anything was altered or removed."""
-    published = [json.loads(p.read_text(encoding="utf-8")) for p in head or []]
+    published = [_read_head(p) for p in head or []]
     runtime = _runtime()
     try:
         report = operations.verify_audit(runtime, Principal.system(), published=published)
@@ -263,6 +263,9 @@ def audit_prove(
         proof = operations.prove_audit(runtime, receipt_no, Principal.system())
     finally:
         runtime.db.dispose_here()
+    if proof is not None and not proof["entries"]:
+        console.print(f"没有该办件已签入树头的审计记录 (no sequenced entries for {receipt_no})")
+        raise typer.Exit(code=1)
     _emit(proof, output, "尚无签名树头 (no signed head yet)")
 
 
@@ -277,6 +280,25 @@ def audit_head(
     finally:
         runtime.db.dispose_here()
     _emit(exported, output, "尚无签名树头 (no signed head yet)")
+
+
+HEAD_KEYS: Final = ("tree_size", "root_hash", "signed_at", "key_id", "signature")
+
+
+def _read_head(path: Path) -> dict[str, Any]:
+    """A head exported by ``ruxue audit head``, or exit 2 saying what is wrong with the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _fail(ConfigurationError(f"无法读取树头文件 {path}：{exc}")) from None
+    if not isinstance(data, dict) or any(key not in data for key in HEAD_KEYS):
+        raise _fail(ConfigurationError(f"树头文件 {path} 缺少字段（需要 {', '.join(HEAD_KEYS)}）"))
+    try:
+        int(data["tree_size"])
+        datetime.fromisoformat(str(data["signed_at"]).replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(ConfigurationError(f"树头文件 {path} 的字段格式不正确")) from None
+    return data
 
 
 def _emit(data: dict[str, Any] | None, output: Path | None, empty: str) -> None:

@@ -114,20 +114,21 @@ def make_families(count: int, seed: int) -> list[Family]:
     names = [name for name, _ in SCENARIOS]
     weights = [weight for _, weight in SCENARIOS]
     families = []
+    taken: set[str] = set()
     for i in range(count):
         township = rng.choice(sorted(STREETS))
         town, streets = STREETS[township]
         surname = rng.choice(SURNAMES)
-        born = date(2019, 9, 1) + timedelta(days=rng.randrange(365))
+        born = rng.randrange(365)
         families.append(
             Family(
                 index=i,
                 scenario=rng.choices(names, weights)[0],
                 child_name=surname + rng.choice(GIVEN) + rng.choice(GIVEN),
-                child_id=make_national_id("420704", born, i % 1000),
+                child_id=_unique_id(taken, date(2019, 9, 1), 365, born, i % 1000),
                 guardian_name=surname + rng.choice(GIVEN),
-                guardian_id=make_national_id(
-                    "420704", date(1985, 1, 1) + timedelta(days=rng.randrange(3650)), i % 1000
+                guardian_id=_unique_id(
+                    taken, date(1985, 1, 1), 3650, rng.randrange(3650), i % 1000
                 ),
                 phone=f"139{rng.randrange(10**8):08d}",
                 township=township,
@@ -135,6 +136,19 @@ def make_families(count: int, seed: int) -> list[Family]:
             )
         )
     return families
+
+
+def _unique_id(taken: set[str], first: date, days: int, day: int, sequence: int) -> str:
+    """The resident ID number of someone born ``day`` days after ``first``, moved on to the
+    next free day (within ``days``) when an earlier family already has it: sequences repeat
+    every 1,000 families, so without this a larger run would reuse numbers."""
+    for step in range(days):
+        born = first + timedelta(days=(day + step) % days)
+        number = make_national_id("420704", born, sequence)
+        if number not in taken:
+            taken.add(number)
+            return number
+    raise ValueError(f"no free ID number for sequence {sequence}: too many families")
 
 
 def registered_address(family: Family) -> str:
@@ -224,6 +238,7 @@ async def _run(
                     await demo.phase("短信与回传 (notify)", demo.wait_until_settled(observer))
                     await demo.phase("审计树头 (audit head)", demo.wait_for_audit_head(observer))
             summary = await observer.read(system_summary)
+            summary["phase_seconds"] = demo.phase_seconds
         finally:
             await observer.close()
     sms_log = directory / "sms-outbox.jsonl"
@@ -247,12 +262,16 @@ class _Demo:
         self.console = console
         self.limit = asyncio.Semaphore(8)
         self.bureau = self._token(Principal("demo-bureau", Role.BUREAU_OFFICER, "演示科长"))
+        self.phase_seconds: dict[str, float] = {}
+        """How long each phase took, by label (in the summary as ``phase_seconds``)."""
 
     async def phase(self, label: str, work: Awaitable[T]) -> T:
-        """Run one phase and print how long it took."""
+        """Run one phase, print how long it took and record it in :attr:`phase_seconds`."""
         started = time.perf_counter()
         result = await work
-        self.console.print(f"  {label}: {time.perf_counter() - started:.1f} 秒")
+        seconds = time.perf_counter() - started
+        self.phase_seconds[label] = round(seconds, 2)
+        self.console.print(f"  {label}: {seconds:.1f} 秒")
         return result
 
     def _token(self, principal: Principal) -> str:

@@ -78,12 +78,16 @@ def ruxue_case_reporters(config: Settings) -> Iterable[CaseReporterRegistration]
 
 @hookspec
 def ruxue_identity_providers(config: Settings) -> Iterable[IdentityProviderRegistration]:
-    """Register identity providers (provincial unified login, app tokens, dev tokens).
+    """Register identity providers (provincial unified login, app tokens, staff accounts).
 
-    :param config: the deployment's settings.
-    :return: zero or more registrations.
+    :param config: the deployment's settings; read your options with ``config.options_for``.
+    :return: zero or more registrations, each naming the roles its provider may vouch for
+        (``roles``; a principal with another role is refused by the core).
 
-    Called once when the plugin host starts. No I/O.
+    Called once when the plugin host starts. No I/O here; the provider's async
+    ``authenticate`` may call its remote service. A guardian's principal must carry the
+    real-name ID number the provider verified (``Principal.verified_id_number``): it is what
+    binds a login to a guardian record.
 
     Example::
 

@@ -233,6 +233,7 @@ def _select(registrations: dict[str, R], names: Sequence[str], setting: str) -> 
     if unknown:
         valid = ", ".join(sorted(registrations)) or "（无）"
         raise ConfigurationError(
-            f"配置项 {setting} 中的插件 {', '.join(unknown)} 未安装；可用的有：{valid}"
+            f"配置项 {setting}（环境变量 RUXUE_{setting.upper()}）中的插件 "
+            f"{', '.join(unknown)} 未安装；可用的有：{valid}"
         )
     return [registrations[name] for name in names]

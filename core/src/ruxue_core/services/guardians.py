@@ -14,6 +14,7 @@ from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from ruxue_core.audit import AuditEntry
@@ -167,7 +168,7 @@ def _update(uow: UnitOfWork, guardian: Guardian, changes: dict[str, object]) -> 
         .execution_options(synchronize_session=False)
     )
     for key, value in changes.items():
-        setattr(guardian, key, value)
+        set_committed_value(guardian, key, value)  # already written: no second UPDATE at flush
 
 
 def _audit(

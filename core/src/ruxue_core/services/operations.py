@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy as sa
+
 from ruxue_core import audit, jobs, keys
 from ruxue_core.audit import AuditEntry
 from ruxue_core.domain.enums import JobStatus, Role
@@ -31,6 +33,11 @@ async def retry_dead_job(rt: Runtime, job_id: int, principal: Principal | None) 
         uow.commit()
 
     await rt.write(retry)
+
+
+async def ping(rt: Runtime) -> None:
+    """One trivial statement on a read connection: raises if the database is unreachable."""
+    await rt.read(lambda uow: uow.session.execute(sa.text("SELECT 1")))
 
 
 async def job_counts(rt: Runtime) -> dict[JobStatus, int]:

@@ -24,7 +24,7 @@ from ruxue_core.db import execute
 from ruxue_core.domain import Region, School, StaffAccount
 from ruxue_core.domain.enums import Role
 from ruxue_core.domain.types import UTCDateTime, utcnow
-from ruxue_core.errors import Duplicate, InvalidCredentials, InvalidInput, NotFound
+from ruxue_core.errors import Duplicate, Forbidden, InvalidCredentials, InvalidInput, NotFound
 from ruxue_core.permissions import require_role
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.rules.fields import validate_name
@@ -135,9 +135,11 @@ def _signed_in(uow: UnitOfWork, username: str) -> staff.StaffScope | None:
 async def sign_out(rt: Runtime, principal: Principal | None) -> None:
     """End every session of the signed-in staff member.
 
-    :raises Forbidden: not signed in as staff.
+    :raises Forbidden: not signed in with a staff account (a password session).
     """
     actor = require_role(principal, *staff.STAFF_ROLES)
+    if actor.provider != staff.PROVIDER:
+        raise Forbidden("仅工作人员账号登录的会话可以退出")
     username = actor.id.removeprefix("staff:")
     await rt.write(lambda uow: _bump_epoch(uow, actor, username, "staff.sign_out", {}))
     rt.staff.forget(username)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
-from types import ModuleType
 from typing import Final, NoReturn
 
 import pytest
@@ -52,8 +51,9 @@ from ruxue_core.plugins.contracts import (
 from ruxue_core.plugins.host import PluginHost, build_plugin_manager
 from ruxue_core.settings import Settings
 
-ID_NUMBER_PATTERN: Final = re.compile(r"\d{17}[\dXx]")
-"""Anything that looks like an 18-character resident ID number."""
+ID_NUMBER_PATTERN: Final = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])")
+"""Anything that looks like an 18-character resident ID number: 17 digits and a check
+character, not part of a longer run of digits (a 23-digit receipt number is not one)."""
 
 FACT_TYPES: Final = (str, int, bool, date, type(None))
 """The scalar types a verification fact may have."""
@@ -82,19 +82,31 @@ def _missing(suite: str, fixture: str, what: str) -> NoReturn:
     )
 
 
-def _plugin_host(settings: Settings, plugin_module: ModuleType) -> PluginHost:
-    """A host with only the bundled defaults and ``plugin_module`` registered."""
-    pm = build_plugin_manager(settings, extra_plugins=[plugin_module], load_entry_points=False)
+def _plugin_host(settings: Settings, plugin_module: object) -> PluginHost:
+    """A host with only the bundled defaults and ``plugin_module`` registered (the bundled
+    module itself is registered once: pluggy refuses a plugin registered twice)."""
+    from ruxue_core.plugins import builtin
+
+    extra = [] if plugin_module is builtin else [plugin_module]
+    pm = build_plugin_manager(settings, extra_plugins=extra, load_entry_points=False)
     return PluginHost(settings, pm)
 
 
-def _registrations(plugin_module: ModuleType, name: str, settings: Settings) -> list[object]:
+def _plugin_name(plugin_module: object) -> str:
+    """A module's name, or a plugin object's class name, for failure messages."""
+    name = getattr(plugin_module, "__name__", None)
+    return name if isinstance(name, str) else type(plugin_module).__name__
+
+
+def _registrations(plugin_module: object, name: str, settings: Settings) -> list[object]:
     hook = getattr(plugin_module, name, None)
     if not callable(hook):
-        pytest.fail(f"{plugin_module.__name__} has no hook implementation {name!r}")
+        pytest.fail(f"{_plugin_name(plugin_module)} has no hook implementation {name!r}")
     registrations = hook(config=settings)
     if not isinstance(registrations, Iterable):
-        pytest.fail(f"{plugin_module.__name__}.{name} must return an iterable of registrations")
+        pytest.fail(
+            f"{_plugin_name(plugin_module)}.{name} must return an iterable of registrations"
+        )
     return list(registrations)
 
 
@@ -116,8 +128,8 @@ class VerifierContract:
         _missing("VerifierContract", "verifier", "a Verifier instance (close it after yield)")
 
     @pytest.fixture
-    def plugin_module(self) -> ModuleType:
-        """The module with the plugin's ``@hookimpl def ruxue_verifiers``."""
+    def plugin_module(self) -> object:
+        """The module (or plugin object) with the plugin's ``@hookimpl def ruxue_verifiers``."""
         _missing("VerifierContract", "plugin_module", "the module with your hook implementation")
 
     @pytest.fixture
@@ -198,7 +210,7 @@ class VerifierContract:
             _assert_minimal_facts(result.facts, request)
 
     @pytest.mark.asyncio
-    async def test_registration(self, plugin_module: ModuleType, plugin_settings: Settings) -> None:
+    async def test_registration(self, plugin_module: object, plugin_settings: Settings) -> None:
         """The hook registers uniquely named verifiers with sources and a working factory."""
         registrations = _registrations(plugin_module, "ruxue_verifiers", plugin_settings)
         assert registrations, "ruxue_verifiers registered nothing"
@@ -250,8 +262,8 @@ class NotifierContract:
         _missing("NotifierContract", "notifier", "a Notifier instance (close it after yield)")
 
     @pytest.fixture
-    def plugin_module(self) -> ModuleType:
-        """The module with the plugin's ``@hookimpl def ruxue_notifiers``."""
+    def plugin_module(self) -> object:
+        """The module (or plugin object) with the plugin's ``@hookimpl def ruxue_notifiers``."""
         _missing("NotifierContract", "plugin_module", "the module with your hook implementation")
 
     @pytest.fixture
@@ -310,7 +322,7 @@ class NotifierContract:
             assert receipt.vendor_message_id, "a receipt must name the vendor's message id"
 
     @pytest.mark.asyncio
-    async def test_registration(self, plugin_module: ModuleType, plugin_settings: Settings) -> None:
+    async def test_registration(self, plugin_module: object, plugin_settings: Settings) -> None:
         """The hook registers uniquely named notifiers with a working factory."""
         registrations = _registrations(plugin_module, "ruxue_notifiers", plugin_settings)
         assert registrations, "ruxue_notifiers registered nothing"
@@ -351,8 +363,8 @@ class CaseReporterContract:
         _missing("CaseReporterContract", "reporter", "a CaseReporter (close it after yield)")
 
     @pytest.fixture
-    def plugin_module(self) -> ModuleType:
-        """The module with the plugin's ``@hookimpl def ruxue_case_reporters``."""
+    def plugin_module(self) -> object:
+        """The module (or plugin object) with the ``@hookimpl def ruxue_case_reporters``."""
         _missing("CaseReporterContract", "plugin_module", "the module with your hook")
 
     @pytest.fixture
@@ -388,7 +400,7 @@ class CaseReporterContract:
             assert not (isinstance(value, str) and contains_id_number(value))
 
     @pytest.mark.asyncio
-    async def test_registration(self, plugin_module: ModuleType, plugin_settings: Settings) -> None:
+    async def test_registration(self, plugin_module: object, plugin_settings: Settings) -> None:
         """The hook registers uniquely named reporters with a working factory."""
         registrations = _registrations(plugin_module, "ruxue_case_reporters", plugin_settings)
         assert registrations, "ruxue_case_reporters registered nothing"
@@ -442,8 +454,8 @@ class IdentityProviderContract:
         _missing("IdentityProviderContract", "provider", "an IdentityProvider instance")
 
     @pytest.fixture
-    def plugin_module(self) -> ModuleType:
-        """The module with the plugin's ``@hookimpl def ruxue_identity_providers``."""
+    def plugin_module(self) -> object:
+        """The module (or plugin object) with the ``@hookimpl def ruxue_identity_providers``."""
         _missing("IdentityProviderContract", "plugin_module", "the module with your hook")
 
     @pytest.fixture
@@ -489,7 +501,7 @@ class IdentityProviderContract:
         assert await provider.authenticate(tampered) is None
 
     @pytest.mark.asyncio
-    async def test_registration(self, plugin_module: ModuleType, plugin_settings: Settings) -> None:
+    async def test_registration(self, plugin_module: object, plugin_settings: Settings) -> None:
         """The hook registers uniquely named providers, each naming the roles it may vouch
         for (never ``system``), with a working factory."""
         registrations = _registrations(plugin_module, "ruxue_identity_providers", plugin_settings)
@@ -497,8 +509,11 @@ class IdentityProviderContract:
         names = [r.name for r in registrations if isinstance(r, IdentityProviderRegistration)]
         assert len(names) == len(registrations), "must yield IdentityProviderRegistration"
         assert len(set(names)) == len(names), f"duplicate provider names: {names}"
+        host = _plugin_host(plugin_settings, plugin_module)
+        available = host.available()["identity_providers"]
         for registration in registrations:
             assert isinstance(registration, IdentityProviderRegistration)
+            assert registration.name in available
             assert registration.roles, f"{registration.name} vouches for no role"
             assert Role.SYSTEM not in registration.roles
             assert isinstance(registration.factory(plugin_settings), IdentityProvider)

@@ -19,10 +19,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from ruxue_core import SmsReceipt, SmsRequest
-from ruxue_core.domain.enums import MessageStatus
-from ruxue_core.errors import ConfigurationError, PermanentPluginError, TemporaryPluginError
-from ruxue_core.settings import Settings
+from ruxue_core import (
+    ConfigurationError,
+    MessageStatus,
+    PermanentPluginError,
+    Settings,
+    SmsReceipt,
+    SmsRequest,
+    TemporaryPluginError,
+)
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ruxue_core import NotifierRegistration, hookimpl
-from ruxue_core.settings import Settings
+from ruxue_core import NotifierRegistration, Settings, hookimpl
 from ruxue_notifier_devlog.notifier import DevlogNotifier
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ruxue_core import VerifierRegistration, hookimpl
-from ruxue_core.domain.enums import Source
-from ruxue_core.settings import Settings
+from ruxue_core import Settings, Source, VerifierRegistration, hookimpl
 from ruxue_verifier_gongan.verifier import GonganVerifier
 
 

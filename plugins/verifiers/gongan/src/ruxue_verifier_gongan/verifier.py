@@ -18,10 +18,17 @@ from typing import Any, Final
 
 import httpx
 
-from ruxue_core import EvidenceRef, VerificationRequest, VerificationResult
-from ruxue_core.domain.enums import Outcome, Source
-from ruxue_core.errors import ConfigurationError, PermanentPluginError, TemporaryPluginError
-from ruxue_core.settings import Settings
+from ruxue_core import (
+    ConfigurationError,
+    EvidenceRef,
+    Outcome,
+    PermanentPluginError,
+    Settings,
+    Source,
+    TemporaryPluginError,
+    VerificationRequest,
+    VerificationResult,
+)
 
 log = logging.getLogger(__name__)
 

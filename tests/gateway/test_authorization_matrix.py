@@ -1,0 +1,456 @@
+"""The authorisation matrix, over real HTTP against the gateway: every operation × every
+caller (anonymous, garbage, expired and forged tokens, each role in and out of scope) is
+allowed or refused exactly as the policy says, and a refusal changes nothing.
+
+The application under test belongs to guardian A, township 420704101 (燕矶镇), school LK-YJ-01.
+"Out of scope" callers hold the same role for another family, township or school: they must
+get the very answer a missing application gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, Final
+
+import httpx
+import pytest
+
+from ruxue_core.domain import Application, Guardian, Job
+from ruxue_core.domain.enums import JobStatus, Status
+from ruxue_core.domain.types import utcnow
+from ruxue_core.lifecycle import Event, apply_event, load_case
+from ruxue_core.plugins.builtin import issue_dev_token
+from ruxue_core.plugins.contracts import Principal
+from ruxue_core.policy import SeasonFile
+from ruxue_core.runtime import Runtime
+from ruxue_core.services.applications import submit_application
+from ruxue_core.services.seasons import load_season
+from ruxue_core.settings import Settings
+from ruxue_core.testing.factories import (
+    ADMIN,
+    AUDITOR,
+    BUREAU,
+    COUNTER,
+    GUARDIAN,
+    OTHER_COUNTER,
+    OTHER_GUARDIAN,
+    OTHER_GUARDIAN_ID,
+    OTHER_SCHOOL_REVIEWER,
+    SCHOOL_REVIEWER,
+    child_id_number,
+    submit_command,
+)
+from ruxue_core.uow import UnitOfWork
+from ruxue_gateway.app import create_app
+from ruxue_sandbox import serve_in_thread
+
+pytestmark = pytest.mark.slow
+
+MISSING_ID: Final = "2147480000"
+CALLERS: Final = (
+    "anonymous",
+    "garbage",
+    "expired",
+    "forged",
+    "guardian",
+    "other_guardian",
+    "counter",
+    "other_counter",
+    "school",
+    "other_school",
+    "bureau",
+    "admin",
+    "auditor",
+)
+PRINCIPALS: Final[dict[str, Principal]] = {
+    "guardian": GUARDIAN,
+    "other_guardian": OTHER_GUARDIAN,
+    "counter": COUNTER,
+    "other_counter": OTHER_COUNTER,
+    "school": SCHOOL_REVIEWER,
+    "other_school": OTHER_SCHOOL_REVIEWER,
+    "bureau": BUREAU,
+    "admin": ADMIN,
+    "auditor": AUDITOR,
+}
+SIGNED_OUT: Final = frozenset({"anonymous", "garbage", "expired", "forged"})
+
+
+@dataclass
+class Server:
+    """The gateway on a loopback port, a runtime on the same database, and tokens."""
+
+    url: str
+    runtime: Runtime
+    season: str
+    headers: dict[str, dict[str, str]]
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coroutine: Any) -> Any:
+        """Run a core call on the test's own event loop."""
+        return self.loop.run_until_complete(coroutine)
+
+    def graphql(self, caller: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """POST one operation as ``caller``; return ``data`` (a GraphQL error fails the test)."""
+        response = httpx.post(
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables},
+            headers=self.headers[caller],
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+def _headers(settings: Settings) -> dict[str, dict[str, str]]:
+    tokens = {name: issue_dev_token(settings, p) for name, p in PRINCIPALS.items()}
+    expired = issue_dev_token(settings, BUREAU, ttl=timedelta(minutes=-1))
+    forged = tokens["bureau"][:-3] + ("AAA" if not tokens["bureau"].endswith("AAA") else "BBB")
+    headers = {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
+    headers |= {
+        "anonymous": {},
+        "garbage": {"Authorization": "Bearer \x7f dev.stf.%%% eyJhbGciOiJub25lIn0.e30."},
+        "expired": {"Authorization": f"Bearer {expired}"},
+        "forged": {"Authorization": f"Bearer {forged}"},
+    }
+    return headers
+
+
+@pytest.fixture(scope="module")
+def server(
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory, season_file: SeasonFile
+) -> Iterator[Server]:
+    """One gateway for the whole matrix (no in-process worker: the test sets the states)."""
+    directory = tmp_path_factory.mktemp("matrix")
+    url = module_database_url
+    settings = Settings(data_dir=directory / "var", database_url=url, verifiers=[], notifiers=[])
+    loop = asyncio.new_event_loop()
+    runtime = Runtime.create(settings)
+    window = (utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
+    loop.run_until_complete(load_season(runtime, season_file, Principal.system(), window=window))
+    season = season_file.season.code
+    other_family = submit_command(
+        season,
+        guardian_id=OTHER_GUARDIAN_ID,
+        guardian_name=OTHER_GUARDIAN.name,
+        township_code="420704102",
+        address="杨叶镇杨叶大道8号",
+    )
+    loop.run_until_complete(submit_application(runtime, other_family, OTHER_GUARDIAN))
+    with serve_in_thread(create_app(settings, in_process_worker=False)) as base_url:
+        yield Server(base_url, runtime, season, _headers(settings), loop)
+    loop.run_until_complete(runtime.close())
+    loop.close()
+
+
+# ---- putting an application into a state ------------------------------------------------
+
+ROUTES: Final[dict[Status, tuple[Event, ...]]] = {
+    Status.SUBMITTED: (),
+    Status.SCHOOL_REVIEW: (Event.START_VERIFICATION, Event.PASS_VERIFICATION),
+    Status.MANUAL_REVIEW: (Event.START_VERIFICATION, Event.REFER_TO_MANUAL),
+    Status.NEEDS_CORRECTION: (Event.START_VERIFICATION, Event.FAIL_VERIFICATION),
+    Status.BUREAU_REVIEW: (Event.START_VERIFICATION, Event.PASS_VERIFICATION, Event.APPROVE),
+}
+
+
+def _advance(uow: UnitOfWork, application_id: int, events: tuple[Event, ...]) -> None:
+    for event in events:
+        case = load_case(uow, application_id)
+        assert case is not None
+        actor = SCHOOL_REVIEWER if event is Event.APPROVE else Principal.system()
+        apply_event(uow, case, event, actor)
+    uow.commit()
+
+
+def new_application(server: Server, status: Status) -> int:
+    """A new application of guardian A in ``status``; returns its id."""
+    command = submit_command(server.season, child_id=child_id_number())
+    submitted = server.run(submit_application(server.runtime, command, GUARDIAN))
+    events = ROUTES[status]
+    server.run(server.runtime.write(lambda uow: _advance(uow, submitted.application_id, events)))
+    return int(submitted.application_id)
+
+
+def snapshot(server: Server, application_id: int) -> tuple[Any, ...]:
+    """What a refused operation must leave unchanged."""
+
+    def read(uow: UnitOfWork) -> tuple[Any, ...]:
+        application = uow.session.get(Application, application_id)
+        assert application is not None
+        guardian = uow.session.get(Guardian, application.guardian_id)
+        assert guardian is not None
+        return (
+            application.status,
+            application.version,
+            application.address_ct,
+            guardian.phone_ct,
+            guardian.name,
+        )
+
+    result: tuple[Any, ...] = server.run(server.runtime.read(read))
+    return result
+
+
+def dead_job(server: Server) -> int:
+    """A dead-lettered job to retry."""
+
+    def make(uow: UnitOfWork) -> int:
+        job = Job(kind="test.noop", payload={}, idempotency_key=f"dead-{uuid.uuid4().hex}")
+        job.status = JobStatus.DEAD
+        uow.session.add(job)
+        uow.session.flush()
+        uow.commit()
+        assert job.id is not None
+        return job.id
+
+    result: int = server.run(server.runtime.write(make))
+    return result
+
+
+# ---- the operations ---------------------------------------------------------------------
+
+RESULT = "__typename ... on Error { code message field }"
+APPLICATION = f"query Q($id: ID!) {{ application(id: $id) {{ {RESULT} }} }}"
+REVIEW = (
+    "mutation M($input: ReviewApplicationInput!) { reviewApplication(input: $input) { "
+    + RESULT
+    + " } }"
+)
+WITHDRAW = (
+    "mutation M($input: WithdrawApplicationInput!) { withdrawApplication(input: $input) { "
+    + RESULT
+    + " } }"
+)
+CORRECT = (
+    "mutation M($input: CorrectApplicationInput!) { correctApplication(input: $input) { "
+    + RESULT
+    + " } }"
+)
+SUBMIT = (
+    "mutation M($input: SubmitApplicationInput!) { submitApplication(input: $input) { "
+    + RESULT
+    + " } }"
+)
+DEAD_JOBS = "query { deadJobs { " + RESULT + " } }"
+RETRY = "mutation M($input: RetryJobInput!) { retryJob(input: $input) { " + RESULT + " } }"
+PHONE = (
+    "mutation M($input: ChangeGuardianPhoneInput!) { changeGuardianPhone(input: $input) { "
+    + RESULT
+    + " } }"
+)
+SIGN_OUT = "mutation { staffSignOut { " + RESULT + " } }"
+VIEWER = "query { viewer { id role } }"
+
+
+COUNTERPART: Final = {
+    "other_guardian": "guardian",
+    "other_counter": "counter",
+    "other_school": "school",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the matrix: how to run it and who may."""
+
+    name: str
+    allowed: frozenset[str]
+    refused_after_lookup: frozenset[str] = frozenset()
+    """Callers whose role may attempt it and who see the application, but whose role may not
+    cause this step (the transition table refuses): ``ForbiddenError``. Their out-of-scope
+    counterparts get ``NotFoundError``, as do those of allowed callers. Every other caller is
+    refused by role before anything is looked up: ``ForbiddenError``."""
+    on_application: Status | None = None
+    """The state of the target application, when the operation has one."""
+
+
+def _op(
+    name: str,
+    allowed: set[str],
+    *,
+    status: Status | None = None,
+    refused_after_lookup: set[str] | None = None,
+) -> Operation:
+    return Operation(name, frozenset(allowed), frozenset(refused_after_lookup or ()), status)
+
+
+OPERATIONS: Final = (
+    _op(
+        "application",
+        {"guardian", "counter", "school", "bureau", "admin", "auditor"},
+        status=Status.SCHOOL_REVIEW,
+    ),
+    _op(
+        "review at school review",
+        {"school"},
+        status=Status.SCHOOL_REVIEW,
+        refused_after_lookup={"counter", "bureau"},
+    ),
+    _op(
+        "review at manual review",
+        {"counter", "bureau"},
+        status=Status.MANUAL_REVIEW,
+        refused_after_lookup={"school"},
+    ),
+    _op(
+        "review at bureau review",
+        {"bureau"},
+        status=Status.BUREAU_REVIEW,
+        refused_after_lookup={"counter", "school"},
+    ),
+    _op("withdraw", {"guardian", "counter"}, status=Status.SUBMITTED),
+    _op("correct", {"guardian", "counter"}, status=Status.NEEDS_CORRECTION),
+    _op("submit", {"guardian", "other_guardian", "counter", "other_counter"}),
+    _op("dead jobs", {"bureau", "admin", "auditor"}),
+    _op("retry job", {"bureau", "admin"}),
+    _op("change phone", {"guardian", "other_guardian"}),
+    _op("sign out", set()),  # dev-token sessions are not staff password sessions
+)
+EXPECTED_SUCCESS: Final = {
+    "application": "Application",
+    "dead jobs": "JobList",
+    "retry job": "RetryJobSuccess",
+    "change phone": "GuardianPhoneChanged",
+    "submit": "SubmitApplicationSuccess",
+    "sign out": "StaffSignedOut",
+}
+
+
+def _request(
+    server: Server, operation: Operation, caller: str, application_id: str
+) -> tuple[str, dict[str, Any]]:
+    """The query and variables of ``operation`` on ``application_id`` as ``caller``."""
+    name = operation.name
+    if name == "application":
+        return APPLICATION, {"id": application_id}
+    if name.startswith("review"):
+        return REVIEW, {"input": {"applicationId": application_id, "decision": "APPROVE"}}
+    if name == "withdraw":
+        return WITHDRAW, {"input": {"applicationId": application_id}}
+    if name == "correct":
+        corrected = {"applicationId": application_id, "address": "燕矶镇新街12号"}
+        return CORRECT, {"input": corrected}
+    if name == "submit":
+        principal = PRINCIPALS.get(caller)
+        guardian = principal if principal and principal.verified_id_number else GUARDIAN
+        assert guardian.verified_id_number is not None
+        command = {
+            "seasonCode": server.season,
+            "child": {"name": "张小明", "idNumber": child_id_number()},
+            "guardian": {"name": guardian.name, "idNumber": guardian.verified_id_number},
+            "guardianPhone": "13812345678",
+            "relationship": "FATHER",
+            "address": "燕矶镇新街10号",
+            "townshipCode": "420704101",
+        }
+        return SUBMIT, {"input": command}
+    if name == "dead jobs":
+        return DEAD_JOBS, {}
+    if name == "retry job":
+        return RETRY, {"input": {"jobId": str(dead_job(server))}}
+    if name == "change phone":
+        return PHONE, {"input": {"phone": "13900001111"}}
+    if name == "sign out":
+        return SIGN_OUT, {}
+    raise AssertionError(name)
+
+
+def _expected(operation: Operation, caller: str) -> str:
+    if caller in operation.allowed:
+        return EXPECTED_SUCCESS.get(operation.name, "ApplicationChanged")
+    counterpart = COUNTERPART.get(caller)
+    looks_up = operation.allowed | operation.refused_after_lookup
+    if operation.on_application is not None and counterpart in looks_up:
+        return "NotFoundError"
+    return "ForbiddenError"
+
+
+def _first(data: dict[str, Any]) -> dict[str, Any]:
+    (value,) = data.values()
+    assert isinstance(value, dict)
+    return value
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+def test_matrix(server: Server, operation: Operation, caller: str) -> None:
+    """Allowed callers succeed; refused ones get the typed refusal and change nothing."""
+    status = operation.on_application
+    application_id = new_application(server, status) if status is not None else None
+    before = snapshot(server, application_id) if application_id is not None else None
+    query, variables = _request(server, operation, caller, str(application_id))
+    result = _first(server.graphql(caller, query, variables))
+    expected = _expected(operation, caller)
+    assert result["__typename"] == expected, (operation.name, caller, result)
+    if expected.endswith("Error") and application_id is not None:
+        assert snapshot(server, application_id) == before, "a refusal changed the application"
+    if expected == "NotFoundError":
+        # Not-yours answers exactly like not-found: same type, code, message and field.
+        missing_query, missing_variables = _request(server, operation, caller, MISSING_ID)
+        missing = _first(server.graphql(caller, missing_query, missing_variables))
+        assert missing == result
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_viewer_names_only_a_valid_caller(server: Server, caller: str) -> None:
+    viewer = server.graphql(caller, VIEWER, {})["viewer"]
+    if caller in SIGNED_OUT:
+        assert viewer is None
+    else:
+        assert viewer == {"id": PRINCIPALS[caller].id, "role": PRINCIPALS[caller].role.value}
+
+
+def test_a_non_ascii_authorization_header_is_anonymous(server: Server) -> None:
+    response = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": VIEWER},
+        headers=[(b"authorization", b"Bearer \xe9\xff dev.\xfe")],
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": {"viewer": None}}
+
+
+def test_takeover_fails_and_leaves_the_other_family_untouched(server: Server) -> None:
+    """Guardian B types guardian A's ID number for a made-up child: refused, A unchanged, A
+    still sees the application and B does not."""
+    application_id = new_application(server, Status.SCHOOL_REVIEW)
+    before = snapshot(server, application_id)
+    query, variables = _request(server, OPERATIONS[6], "other_guardian", "")
+    hijack = dict(variables["input"])
+    hijack["guardian"] = {"name": OTHER_GUARDIAN.name, "idNumber": GUARDIAN.verified_id_number}
+    hijack["guardianPhone"] = "13700000000"
+    result = _first(server.graphql("other_guardian", query, {"input": hijack}))
+    assert result["__typename"] == "InvalidInputError"
+    assert result["field"] == "guardian.idNumber"
+    assert snapshot(server, application_id) == before
+    own = _first(server.graphql("guardian", APPLICATION, {"id": str(application_id)}))
+    assert own["__typename"] == "Application"
+    theirs = _first(server.graphql("other_guardian", APPLICATION, {"id": str(application_id)}))
+    assert theirs["__typename"] == "NotFoundError"
+
+
+def test_a_guardian_login_without_a_verified_id_cannot_apply(server: Server) -> None:
+    unverified = replace(GUARDIAN, id="guardian-unverified", verified_id_number=None)
+    settings = server.runtime.settings
+    headers = {"Authorization": f"Bearer {issue_dev_token(settings, unverified)}"}
+    server.headers["unverified"] = headers
+    query, variables = _request(server, OPERATIONS[6], "guardian", "")
+    result = _first(server.graphql("unverified", query, variables))
+    assert result["__typename"] == "ForbiddenError"
+
+
+def test_other_family_cannot_use_a_borrowed_identity_number(server: Server) -> None:
+    """Guardian A cannot apply as guardian B either (the form must name the login's person)."""
+    query, variables = _request(server, OPERATIONS[6], "guardian", "")
+    borrowed = dict(variables["input"])
+    borrowed["guardian"] = {"name": OTHER_GUARDIAN.name, "idNumber": OTHER_GUARDIAN_ID}
+    result = _first(server.graphql("guardian", query, {"input": borrowed}))
+    assert result["__typename"] == "InvalidInputError"
