@@ -9,8 +9,8 @@ Run as a script, this module is a Ruxue worker in its own OS process, driven by
 ``test_worker_crash.py``: ``python effect_jobs.py crash|work WORKER_ID``; settings come from
 ``RUXUE_*`` environment variables, exactly as for ``ruxue worker``.
 
-``crash``: the handler of ``test.effect`` prints ``claimed <job id>`` and then hangs, holding its
-lease until the test kills the process.
+``crash``: the handler of ``test.effect`` prints ``claimed <job id>`` and then hangs, its worker
+renewing the lease by heartbeat until the test kills the process.
 
 ``work``: prints ``ready``, waits for a ``go`` line on stdin (so that competing processes start
 together), then runs jobs of ``test.effect`` (one row in ``test_effect`` each) until no job is
@@ -28,10 +28,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
 from ruxue_core import jobs
-from ruxue_core.domain.enums import JobStatus
-from ruxue_core.jobs import Apply, ClaimedJob, JobHandler, Worker
+from ruxue_core.jobs import Apply, ClaimedJob, JobContext, JobHandler, Worker
+from ruxue_core.logs import configure_logging
 from ruxue_core.runtime import Runtime
 from ruxue_core.settings import Settings
 from ruxue_core.uow import UnitOfWork
@@ -49,22 +50,28 @@ DROP_EFFECTS = "DROP TABLE IF EXISTS test_effect"
 @asynccontextmanager
 async def effects_table(runtime: Runtime) -> AsyncIterator[None]:
     """Create ``test_effect`` (dropping any leftover first) and drop it on exit."""
-    async with runtime.db.engine.begin() as connection:
-        await connection.execute(sa.text(DROP_EFFECTS))
-        await connection.execute(sa.text(CREATE_EFFECTS))
+
+    def create(session: Session) -> None:
+        session.execute(sa.text(DROP_EFFECTS))
+        session.execute(sa.text(CREATE_EFFECTS))
+        session.commit()
+
+    def drop(session: Session) -> None:
+        session.execute(sa.text(DROP_EFFECTS))
+        session.commit()
+
+    await runtime.db.run(create)
     try:
         yield
     finally:
-        async with runtime.db.engine.begin() as connection:
-            await connection.execute(sa.text(DROP_EFFECTS))
+        await runtime.db.run(drop)
 
 
 def insert_effect(job: ClaimedJob) -> Apply:
     """An ``Apply`` step recording that ``job`` took effect, and which worker applied it."""
 
-    async def apply(uow: UnitOfWork) -> None:
-        connection = await uow.session.connection()
-        await connection.execute(
+    def apply(uow: UnitOfWork) -> None:
+        uow.session.execute(
             sa.text("INSERT INTO test_effect (job_id, worker) VALUES (:job_id, :worker)"),
             {"job_id": job.id, "worker": job.owner},
         )
@@ -72,34 +79,36 @@ def insert_effect(job: ClaimedJob) -> Apply:
     return apply
 
 
-async def effect_handler(runtime: Runtime, job: ClaimedJob) -> Apply:
+async def effect_handler(ctx: JobContext) -> Apply:
     """The handler of ``KIND``: no I/O, one effect row, applied with the completion."""
-    return insert_effect(job)
+    return insert_effect(ctx.job)
+
+
+def read_effects(uow: UnitOfWork) -> list[tuple[int, str]]:
+    """Every ``(job_id, worker)`` row of the effects table, in the caller's unit of work."""
+    result = uow.session.execute(sa.text("SELECT job_id, worker FROM test_effect ORDER BY job_id"))
+    return [(int(row[0]), str(row[1])) for row in result.all()]
 
 
 async def effect_rows(runtime: Runtime) -> list[tuple[int, str]]:
     """Every ``(job_id, worker)`` row of the effects table."""
-    async with runtime.db.engine.connect() as connection:
-        result = await connection.execute(
-            sa.text("SELECT job_id, worker FROM test_effect ORDER BY job_id")
-        )
-        return [(int(row[0]), str(row[1])) for row in result.all()]
+    return await runtime.read(read_effects)
 
 
 # ---- the worker process ---------------------------------------------------------------------
 
 
-async def hang(runtime: Runtime, job: ClaimedJob) -> Apply:
+async def hang(ctx: JobContext) -> Apply:
     """Announce the claim, then never finish."""
-    print(f"claimed {job.id}", flush=True)
+    print(f"claimed {ctx.job.id}", flush=True)
     await asyncio.Event().wait()
     raise AssertionError("unreachable")
 
 
-async def yielding_effect_handler(runtime: Runtime, job: ClaimedJob) -> Apply:
+async def yielding_effect_handler(ctx: JobContext) -> Apply:
     """:func:`effect_handler`, after yielding to the event loop once."""
     await asyncio.sleep(0)
-    return insert_effect(job)
+    return insert_effect(ctx.job)
 
 
 async def crash(runtime: Runtime, worker_id: str) -> int:
@@ -122,9 +131,7 @@ async def work(runtime: Runtime, worker_id: str) -> int:
         ran += claimed
         if claimed:
             continue
-        async with runtime.db.session(read_only=True) as session:
-            counts = await jobs.counts(session)
-        if not counts.get(JobStatus.PENDING) and not counts.get(JobStatus.RUNNING):
+        if not await runtime.read(lambda uow: jobs.outstanding(uow.session)):
             print(f"done {ran}", flush=True)
             return 0
         await asyncio.sleep(runtime.settings.worker.poll_interval)
@@ -133,6 +140,7 @@ async def work(runtime: Runtime, worker_id: str) -> int:
 
 
 async def main(mode: str, worker_id: str) -> int:
+    configure_logging()  # as ``ruxue worker`` does: the worker's log goes to stderr
     runtime = Runtime.create(Settings())
     try:
         if mode == "crash":

@@ -1,15 +1,21 @@
 """The plugin host: discovery, duplicate and unknown names, broken and blocked entry points,
-the bundled dev identity provider, and hook-name validation."""
+the bundled dev identity provider, identity providers as the runtime asks them (roles bound by
+registration, failures skipped), production's required settings, and hook-name validation."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 import ruxue_core.plugins.host as host_module
 from ruxue_core import (
@@ -22,11 +28,13 @@ from ruxue_core import (
     VerificationResult,
     VerifierRegistration,
     hookimpl,
+    keys,
 )
 from ruxue_core.domain.enums import MessageStatus, Role
 from ruxue_core.errors import ConfigurationError
 from ruxue_core.plugins.builtin import DevIdentityProvider, issue_dev_token
-from ruxue_core.plugins.host import PluginHost, build_plugin_manager
+from ruxue_core.plugins.host import PluginHost, SelectedIdentityProvider, build_plugin_manager
+from ruxue_core.runtime import Runtime
 from ruxue_core.settings import Mode, Settings
 
 
@@ -254,57 +262,279 @@ def test_blocked_plugin_names_are_skipped(
 # ---- the dev identity provider --------------------------------------------------------------
 
 PRINCIPALS = [
-    Principal("guardian-1", Role.GUARDIAN, "张三"),
+    Principal("guardian-1", Role.GUARDIAN, "张三", verified_id_number="420704198501011233"),
     Principal("counter-1", Role.COUNTER_STAFF, "赵窗口", region_code="420704101"),
     Principal("reviewer-1", Role.SCHOOL_REVIEWER, "李老师", school_code="LK-YJ-01"),
     Principal("admin", Role.ADMIN),
 ]
 
 
+def dev_provider(settings: Settings) -> SelectedIdentityProvider:
+    """The one configured identity provider of ``settings`` (the dev one)."""
+    [selected] = PluginHost.create(settings).identity_providers()
+    return selected
+
+
 @pytest.mark.parametrize("principal", PRINCIPALS, ids=lambda p: p.role.value)
-def test_dev_tokens_round_trip(tmp_path: Path, principal: Principal) -> None:
+async def test_dev_tokens_round_trip(tmp_path: Path, principal: Principal) -> None:
     settings = Settings(data_dir=tmp_path, identity_providers=["dev"])
-    [(name, provider)] = PluginHost.create(settings).identity_providers()
-    assert name == "dev"
+    selected = dev_provider(settings)
+    assert selected.name == "dev"
+    assert selected.roles == frozenset(Role) - {Role.SYSTEM}
     token = issue_dev_token(settings, principal)
-    assert provider.authenticate(f"Bearer {token}") == principal
+    assert token.startswith("dev.")
+    found = await selected.provider.authenticate(f"Bearer {token}")
+    assert found == principal
+    assert found is not None and found.verified_id_number == principal.verified_id_number
+    assert (settings.data_dir / "dev-token.key").exists(), "a random key, made on first use"
 
 
 def _flip(text: str, index: int) -> str:
     return text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1 :]
 
 
-def test_tampered_or_foreign_dev_tokens_are_rejected(tmp_path: Path) -> None:
+async def test_tampered_expired_or_foreign_dev_tokens_are_rejected(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, identity_providers=["dev"])
-    [(_, provider)] = PluginHost.create(settings).identity_providers()
+    provider = dev_provider(settings).provider
     token = issue_dev_token(settings, PRINCIPALS[0])
-    _, payload, signature = token.split(".")
+    prefix, header, payload, signature = token.split(".")
+    assert prefix == "dev"
     admin = issue_dev_token(settings, Principal("guardian-1", Role.ADMIN, "张三"))
-    other_secret = settings.model_copy(update={"dev_token_secret": SecretStr("another-secret")})
+    elsewhere = Settings(data_dir=tmp_path / "elsewhere", identity_providers=["dev"])
 
     rejected = [
-        f"Bearer dev.{_flip(payload, 3)}.{signature}",
-        f"Bearer dev.{payload}.{_flip(signature, 0)}",
-        f"Bearer dev.{admin.split('.')[1]}.{signature}",  # someone else's payload, our signature
-        f"Bearer dev.{payload}.",
-        f"Bearer dev.{payload}",
-        f"Bearer {issue_dev_token(other_secret, PRINCIPALS[0])}",
-        token,  # without the scheme
+        f"Bearer dev.{header}.{_flip(payload, 3)}.{signature}",
+        f"Bearer dev.{header}.{payload}.{_flip(signature, 0)}",
+        f"Bearer dev.{header}.{admin.split('.')[2]}.{signature}",  # another payload, our signature
+        f"Bearer dev.{header}.{payload}.",
+        f"Bearer dev.{header}.{payload}",
+        f"Bearer {header}.{payload}.{signature}",  # without the prefix: not a dev token
+        f"Bearer {issue_dev_token(elsewhere, PRINCIPALS[0])}",  # another deployment's key
+        f"Bearer {issue_dev_token(settings, PRINCIPALS[0], ttl=timedelta(seconds=-1))}",
         f"Basic {token}",
         "",
     ]
-    for header in rejected:
-        assert provider.authenticate(header) is None, header
-    assert provider.authenticate(f"Bearer {token}") == PRINCIPALS[0]
+    for header_value in rejected:
+        assert await provider.authenticate(header_value) is None, header_value
+    assert await provider.authenticate(f"Bearer {token}") == PRINCIPALS[0]
 
 
 def test_production_does_not_offer_the_dev_provider(tmp_path: Path) -> None:
     production = Settings(mode=Mode.PRODUCTION, data_dir=tmp_path, identity_providers=["dev"])
     host = PluginHost.create(production)
     assert "dev" not in host.available()["identity_providers"]
+    assert host.available()["identity_providers"] == ["staff"]
     with pytest.raises(ConfigurationError) as caught:
         host.identity_providers()
     assert "dev" in caught.value.message
+    with pytest.raises(ConfigurationError):
+        issue_dev_token(production, PRINCIPALS[0])
+    assert not (tmp_path / "dev-token.key").exists()
+
+
+# ---- authentication through the runtime -------------------------------------------------------
+
+
+class StubProvider:
+    """Answers every header the same way (a principal, ``None``, or an exception to raise)
+    and remembers each header it was asked about."""
+
+    def __init__(self, answer: Principal | Exception | None) -> None:
+        self.answer = answer
+        self.asked: list[str] = []
+
+    async def authenticate(self, authorization: str) -> Principal | None:
+        self.asked.append(authorization)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+class StubIdentityPlugin:
+    """Registers each stub provider under its name, for the roles given."""
+
+    def __init__(self, **providers: tuple[StubProvider, frozenset[Role]]) -> None:
+        self.providers = providers
+
+    @hookimpl
+    def ruxue_identity_providers(self, config: Settings) -> list[IdentityProviderRegistration]:
+        return [
+            IdentityProviderRegistration(name, _factory(provider), "stub", roles)
+            for name, (provider, roles) in self.providers.items()
+        ]
+
+
+def _factory(provider: StubProvider) -> Callable[[Settings], StubProvider]:
+    return lambda _settings: provider
+
+
+GUARDIAN_ONLY = frozenset({Role.GUARDIAN})
+A_GUARDIAN = Principal("gov-123", Role.GUARDIAN, "张三", verified_id_number="420704198501011233")
+
+
+@asynccontextmanager
+async def runtime_with(
+    tmp_path: Path, **providers: tuple[StubProvider, frozenset[Role]]
+) -> AsyncIterator[Runtime]:
+    """An embedded runtime whose identity providers are exactly ``providers``, in order."""
+    settings = Settings(
+        data_dir=tmp_path,
+        verifiers=[],
+        notifiers=[],
+        identity_providers=list(providers),
+    )
+    runtime = Runtime.create(settings, extra_plugins=[StubIdentityPlugin(**providers)])
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+async def test_a_provider_vouching_for_a_role_it_may_not_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    officer = Principal("gov-9", Role.BUREAU_OFFICER, "冒充的科长")
+    province, after = StubProvider(officer), StubProvider(A_GUARDIAN)
+    async with runtime_with(
+        tmp_path, province=(province, GUARDIAN_ONLY), after=(after, GUARDIAN_ONLY)
+    ) as runtime:
+        with caplog.at_level(logging.WARNING, logger="ruxue_core.runtime"):
+            assert await runtime.authenticate("Bearer forged") is None
+        assert province.asked == ["Bearer forged"]
+        assert after.asked == [], "a provider overstepping its roles ends authentication"
+    assert "province" in caplog.text
+
+
+async def test_no_provider_may_vouch_for_the_system(tmp_path: Path) -> None:
+    anything = frozenset(Role)
+    system = StubProvider(Principal.system())
+    async with runtime_with(tmp_path, everything=(system, anything)) as runtime:
+        assert await runtime.authenticate("Bearer x") is None
+
+
+async def test_a_failing_provider_is_skipped_and_the_next_one_asked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken, declining = StubProvider(ConnectionError("统一身份认证平台不可用")), StubProvider(None)
+    province = StubProvider(A_GUARDIAN)
+    async with runtime_with(
+        tmp_path,
+        broken=(broken, GUARDIAN_ONLY),
+        declining=(declining, GUARDIAN_ONLY),
+        province=(province, GUARDIAN_ONLY),
+    ) as runtime:
+        with caplog.at_level(logging.ERROR, logger="ruxue_core.runtime"):
+            found = await runtime.authenticate("Bearer ticket")
+    assert found == dataclasses.replace(A_GUARDIAN, provider="province")
+    assert found is not None
+    assert found.verified_id_number == A_GUARDIAN.verified_id_number
+    assert broken.asked == declining.asked == province.asked == ["Bearer ticket"]
+    [record] = [r for r in caplog.records if r.name == "ruxue_core.runtime"]
+    assert "broken" in record.getMessage()
+    assert record.exc_info is not None and record.exc_info[0] is ConnectionError
+
+
+async def test_missing_or_oversized_credentials_ask_no_provider(tmp_path: Path) -> None:
+    province = StubProvider(A_GUARDIAN)
+    async with runtime_with(tmp_path, province=(province, GUARDIAN_ONLY)) as runtime:
+        assert await runtime.authenticate(None) is None
+        assert await runtime.authenticate("") is None
+        assert await runtime.authenticate("Bearer " + "x" * 9000) is None
+        assert province.asked == []
+        province.answer = None  # a header no provider recognises: anonymous
+        assert await runtime.authenticate("Bearer unknown") is None
+        assert province.asked == ["Bearer unknown"]
+
+
+# ---- production settings ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def production_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No ``RUXUE_*`` variable and no ``ruxue.toml`` in sight; returns an empty data dir."""
+    for name in list(os.environ):
+        if name.startswith("RUXUE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    return data_dir
+
+
+def files_in(directory: Path) -> list[Path]:
+    """What ``directory`` holds (keys a runtime wrote, say)."""
+    return list(directory.iterdir())
+
+
+def production_values(data_dir: Path) -> dict[str, Any]:
+    """Complete production settings (no external service is contacted)."""
+    return {
+        "mode": "production",
+        "data_dir": data_dir,
+        "database_url": "postgresql://ruxue@127.0.0.1:1/ruxue",
+        "pii_key": keys.new_key(),
+        "session_secret": keys.new_key(),
+        "audit_signing_key": keys.new_key(),
+        "verifiers": [],
+        "notifiers": [],
+    }
+
+
+def production_settings(data_dir: Path, **changes: Any) -> Settings:
+    """:func:`production_values` with ``changes``."""
+    return Settings(**{**production_values(data_dir), **changes})
+
+
+async def test_complete_production_settings_build_a_runtime(production_env: Path) -> None:
+    settings = production_settings(production_env)
+    assert settings.selected_identity_providers == ["staff"]
+    runtime = Runtime.create(settings)
+    try:
+        assert [p.name for p in runtime.host.identity_providers()] == ["staff"]
+        assert runtime.db.postgres
+    finally:
+        await runtime.close()
+    assert files_in(production_env) == [], "production never makes keys of its own"
+
+
+def test_production_without_an_identity_provider_is_refused(production_env: Path) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Runtime.create(production_settings(production_env, identity_providers=[]))
+    assert "RUXUE_IDENTITY_PROVIDERS" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("setting", "variable"),
+    [
+        ("database_url", "RUXUE_DATABASE_URL"),
+        ("pii_key", "RUXUE_PII_KEY"),
+        ("session_secret", "RUXUE_SESSION_SECRET"),
+        ("audit_signing_key", "RUXUE_AUDIT_SIGNING_KEY"),
+    ],
+)
+def test_production_without_a_required_setting_names_its_variable(
+    production_env: Path, setting: str, variable: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Runtime.create(production_settings(production_env, **{setting: None}))
+    assert variable in caught.value.message
+    assert files_in(production_env) == []
+
+
+@pytest.mark.parametrize("setting", ["pii_key", "session_secret", "audit_signing_key"])
+def test_production_keys_from_the_environment_must_be_32_bytes(
+    production_env: Path, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    variable = f"RUXUE_{setting.upper()}"
+    monkeypatch.setenv(variable, base64.b64encode(b"too short").decode())
+    values = production_values(production_env)
+    del values[setting]
+    settings = Settings(**values)
+    assert getattr(settings, setting) is not None, "taken from the environment"
+    with pytest.raises(ConfigurationError) as caught:
+        Runtime.create(settings)
+    assert variable in caught.value.message
+    assert "32字节" in caught.value.message
 
 
 # ---- hook validation ------------------------------------------------------------------------

@@ -116,8 +116,8 @@ def principal_from_session(key: bytes, authorization: str) -> Principal | None:
 
     :param key: the session secret (``keys.SESSION_SECRET``).
     """
-    token = authorization.removeprefix("Bearer ").strip()
-    if not token.startswith(TOKEN_PREFIX):
+    token = tokens.bearer(authorization)
+    if token is None or not token.startswith(TOKEN_PREFIX):
         return None
     claims = tokens.verify(key, token.removeprefix(TOKEN_PREFIX), audience=AUDIENCE)
     if claims is None:

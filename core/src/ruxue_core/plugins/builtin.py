@@ -56,8 +56,8 @@ class DevIdentityProvider:
 
     async def authenticate(self, authorization: str) -> Principal | None:
         """The principal a valid dev token names, or ``None`` for anything else."""
-        token = authorization.removeprefix("Bearer ").strip()
-        if not token.startswith(DEV_PREFIX):
+        token = tokens.bearer(authorization)
+        if token is None or not token.startswith(DEV_PREFIX):
             return None
         claims = tokens.verify(self._key, token.removeprefix(DEV_PREFIX), audience=DEV_AUDIENCE)
         if claims is None:

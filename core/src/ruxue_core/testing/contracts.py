@@ -491,6 +491,17 @@ class IdentityProviderContract:
         assert await provider.authenticate(authorization) is None
 
     @pytest.mark.asyncio
+    async def test_the_scheme_is_required(
+        self, provider: IdentityProvider, valid_authorization: str
+    ) -> None:
+        """A bearer credential sent without its ``Bearer`` scheme is refused."""
+        scheme, _, credential = valid_authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            pytest.skip("this provider's credentials do not use the Bearer scheme")
+        assert await provider.authenticate(credential) is None
+        assert await provider.authenticate(f"Basic {credential}") is None
+
+    @pytest.mark.asyncio
     async def test_tampered_credentials_are_refused(
         self, provider: IdentityProvider, valid_authorization: str
     ) -> None:
