@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings as hypothesis_settings
 from sqlmodel import SQLModel
 
 from ruxue_core.domain.types import utcnow
@@ -21,6 +22,10 @@ from ruxue_core.policy import SeasonFile, read_season_file
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.seasons import load_season
 from ruxue_core.settings import Settings, to_sync_url
+
+# Machines here are shared and noisy: a slow example is not a failure (no per-example deadline).
+hypothesis_settings.register_profile("ruxue", deadline=None)
+hypothesis_settings.load_profile("ruxue")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SEASON = ROOT / "contrib" / "seasons" / "linkong-2026-primary.toml"

@@ -314,3 +314,18 @@ def test_audit_prove_is_checked_by_the_stand_alone_script(
     refused = verify_proof(forged)
     assert refused.returncode == 1, refused.stdout
     assert "FAILED" in refused.stdout
+
+
+def test_audit_verify_refuses_a_malformed_head_file(cli_env: Settings, tmp_path: Path) -> None:
+    """A head file that is not JSON, or lacks a field, is refused with exit 2 and a message."""
+    for content in ("not json", '{"tree_size": 1}'):
+        head = tmp_path / "head.json"
+        head.write_text(content, encoding="utf-8")
+        code, output = run("audit", "verify", "--head", str(head))
+        assert code == 2, output
+        assert "树头文件" in output
+
+
+def test_audit_prove_an_unknown_receipt_exits_1(cli_env: Settings) -> None:
+    code, output = run("audit", "prove", "42070420261130888042458")
+    assert code == 1, output
