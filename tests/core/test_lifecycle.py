@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from ruxue_core.casesync import record_kind
-from ruxue_core.domain import Application, AuditEvent, CaseRecord
+from ruxue_core.domain import AuditEvent, CaseRecord
 from ruxue_core.domain.enums import (
     ROLE_ACTOR,
     STATUS_LABELS,
@@ -26,8 +26,10 @@ from ruxue_core.lifecycle import (
     TABLE,
     TERMINAL,
     TRANSITIONS,
+    Case,
     Event,
     apply_event,
+    load_case,
     transition_for,
 )
 from ruxue_core.plugins.contracts import Principal
@@ -35,11 +37,13 @@ from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.applications import (
     ReviewApplication,
+    WithdrawApplication,
     review_application,
     submit_application,
     withdraw_application,
 )
 from ruxue_core.testing.factories import (
+    ADMIN,
     AUDITOR,
     BUREAU,
     COUNTER,
@@ -47,6 +51,7 @@ from ruxue_core.testing.factories import (
     SCHOOL_REVIEWER,
     submit_command,
 )
+from ruxue_core.uow import UnitOfWork
 
 SYSTEM = Principal.system()
 COUNTED = ("application", "audit_event", "job", "message", "case_record", "review", "evidence")
@@ -100,8 +105,44 @@ def test_every_status_but_draft_is_reachable_from_draft() -> None:
 def test_every_role_that_acts_maps_onto_an_actor() -> None:
     assert set(ROLE_ACTOR) == set(Role)
     assert ROLE_ACTOR[Role.AUDITOR] is None
+    assert ROLE_ACTOR[Role.ADMIN] is None, "admins run the system and decide no case"
+    acting = [actor for actor in ROLE_ACTOR.values() if actor is not None]
+    assert len(acting) == len(set(acting)), "one actor per acting role"
+    assert set(acting) == set(Actor)
     used = {actor for row in TABLE.values() for actor in row.actors}
     assert used == set(Actor)
+
+
+G, C, S, B, Y = Actor.GUARDIAN, Actor.COUNTER, Actor.SCHOOL, Actor.BUREAU, Actor.SYSTEM
+
+
+def expected_actors(source: Status, event: Event) -> frozenset[Actor]:
+    """Who may cause each transition, as the division of labour between roles says."""
+    if event in (Event.SUBMIT, Event.CORRECT, Event.WITHDRAW):
+        return frozenset({G, C})  # the family, or counter staff on its behalf
+    if event in (
+        Event.START_VERIFICATION,
+        Event.PASS_VERIFICATION,
+        Event.FAIL_VERIFICATION,
+        Event.REFER_TO_MANUAL,
+    ):
+        return frozenset({Y})
+    if source is Status.MANUAL_REVIEW and event is not Event.VOID:
+        return frozenset({C, B})  # counter staff see the originals; the bureau may decide too
+    if source is Status.SCHOOL_REVIEW and event is not Event.VOID:
+        return frozenset({S})
+    if event in (Event.ENROLL, Event.MARK_NO_SHOW):
+        return frozenset({S})
+    if event in (Event.ADMIT, Event.COORDINATE):
+        return frozenset({B, Y})
+    if source is Status.BUREAU_REVIEW or event is Event.VOID:
+        return frozenset({B})
+    raise AssertionError(f"no rule for {source} --{event}-->")  # pragma: no cover
+
+
+def test_each_role_decides_only_its_own_steps() -> None:
+    for (source, event), row in TABLE.items():
+        assert row.actors == expected_actors(source, event), (source, event, row.actors)
 
 
 def test_transition_for_names_status_and_event_in_chinese() -> None:
@@ -124,31 +165,41 @@ class Snapshot:
     version: int
 
 
+def _counts(uow: UnitOfWork) -> dict[str, int]:
+    return {
+        table: uow.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+        for table in COUNTED
+    }
+
+
 async def snapshot(runtime: Runtime, application_id: int) -> Snapshot:
-    async with runtime.unit_of_work(read_only=True) as uow:
-        connection = await uow.session.connection()
-        rows = {
-            table: (await connection.execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar_one()
-            for table in COUNTED
-        }
-        kinds = (await connection.execute(sa.text("SELECT kind FROM job"))).scalars().all()
-        application = await uow.session.get(Application, application_id)
-        assert application is not None and application.version is not None
-        return Snapshot(rows, Counter(kinds), application.status, application.version)
+    def read(uow: UnitOfWork) -> Snapshot:
+        kinds = uow.session.execute(sa.text("SELECT kind FROM job")).scalars().all()
+        case = load_case(uow, application_id)
+        assert case is not None
+        application = case.application
+        return Snapshot(_counts(uow), Counter(kinds), application.status, application.version)
+
+    return await runtime.read(read)
 
 
 async def submit(runtime: Runtime, season: str, principal: Principal = GUARDIAN) -> int:
-    async with runtime.unit_of_work() as uow:
-        submitted = await submit_application(uow, submit_command(season), principal)
+    submitted = await submit_application(runtime, submit_command(season), principal)
     return submitted.application_id
 
 
+def _case(uow: UnitOfWork, application_id: int) -> Case:
+    case = load_case(uow, application_id)
+    assert case is not None
+    return case
+
+
 async def apply(runtime: Runtime, application_id: int, event: Event, principal: Principal) -> None:
-    async with runtime.unit_of_work() as uow:
-        application = await uow.session.get(Application, application_id)
-        assert application is not None
-        await apply_event(uow, application, event, principal, comment=f"test {event.value}")
-        await uow.commit()
+    def work(uow: UnitOfWork) -> None:
+        apply_event(uow, _case(uow, application_id), event, principal, comment=f"test {event}")
+        uow.commit()
+
+    await runtime.write(work)
 
 
 # ---- refusals change nothing ----------------------------------------------------------------
@@ -159,14 +210,15 @@ async def test_invalid_event_raises_and_changes_nothing(runtime: Runtime, season
     before = await snapshot(runtime, application_id)
     assert before.status is Status.SUBMITTED
 
-    async with runtime.unit_of_work() as uow:
-        application = await uow.session.get(Application, application_id)
-        assert application is not None
+    def work(uow: UnitOfWork) -> None:
+        case = _case(uow, application_id)
         with pytest.raises(InvalidTransition):
-            await apply_event(uow, application, Event.APPROVE, BUREAU)
-        assert application.status is Status.SUBMITTED  # not even in memory
-        await uow.commit()  # committing what is left must not write anything either
+            apply_event(uow, case, Event.APPROVE, BUREAU)
+        assert case.application.status is Status.SUBMITTED  # not even in memory
+        assert case.application.version == before.version
+        uow.commit()  # committing what is left must not write anything either
 
+    await runtime.write(work)
     assert await snapshot(runtime, application_id) == before
 
 
@@ -176,24 +228,26 @@ async def test_invalid_review_through_the_service_changes_nothing(
     application_id = await submit(runtime, season)
     before = await snapshot(runtime, application_id)
     command = ReviewApplication(application_id, decision=ReviewDecision.APPROVE)
-    async with runtime.unit_of_work() as uow:
-        with pytest.raises(InvalidTransition):
-            await review_application(uow, command, SCHOOL_REVIEWER)
+    with pytest.raises(InvalidTransition):
+        await review_application(runtime, command, SCHOOL_REVIEWER)
     assert await snapshot(runtime, application_id) == before
 
 
 async def test_terminal_status_refuses_everything(runtime: Runtime, season: str) -> None:
     application_id = await submit(runtime, season)
-    async with runtime.unit_of_work() as uow:
-        await withdraw_application(uow, application_id, GUARDIAN)
+    withdrawn = await withdraw_application(runtime, WithdrawApplication(application_id), GUARDIAN)
+    assert withdrawn.status is Status.WITHDRAWN
     before = await snapshot(runtime, application_id)
     assert before.status is Status.WITHDRAWN
     for event in Event:
-        async with runtime.unit_of_work() as uow:
-            application = await uow.session.get(Application, application_id)
-            assert application is not None
+
+        def work(uow: UnitOfWork, event: Event = event) -> None:
+            case = _case(uow, application_id)
             with pytest.raises(InvalidTransition):
-                await apply_event(uow, application, event, BUREAU)
+                apply_event(uow, case, event, BUREAU)
+            uow.commit()
+
+        await runtime.write(work)
     assert await snapshot(runtime, application_id) == before
 
 
@@ -206,7 +260,7 @@ async def _at_school_review(runtime: Runtime, season: str) -> int:
 
 @pytest.mark.parametrize(
     "principal",
-    [GUARDIAN, AUDITOR, BUREAU, SYSTEM],
+    [GUARDIAN, COUNTER, AUDITOR, ADMIN, BUREAU, SYSTEM],
     ids=lambda p: p.role.value,
 )
 async def test_forbidden_actor_raises_and_changes_nothing(
@@ -216,26 +270,45 @@ async def test_forbidden_actor_raises_and_changes_nothing(
     before = await snapshot(runtime, application_id)
     assert before.status is Status.SCHOOL_REVIEW
 
-    async with runtime.unit_of_work() as uow:
-        application = await uow.session.get(Application, application_id)
-        assert application is not None
-        with pytest.raises(Forbidden) as caught:
-            await apply_event(uow, application, Event.APPROVE, principal)
-        assert caught.value.code == "forbidden"
-        assert application.status is Status.SCHOOL_REVIEW
-        await uow.commit()
+    def work(uow: UnitOfWork) -> None:
+        case = _case(uow, application_id)
+        for event in (Event.APPROVE, Event.RETURN, Event.REJECT):
+            with pytest.raises(Forbidden) as caught:
+                apply_event(uow, case, event, principal)
+            assert caught.value.code == "forbidden"
+            assert case.application.status is Status.SCHOOL_REVIEW
+        uow.commit()
 
+    await runtime.write(work)
+    assert await snapshot(runtime, application_id) == before
+
+
+@pytest.mark.parametrize("principal", [ADMIN, AUDITOR], ids=lambda p: p.role.value)
+async def test_admin_and_auditor_cause_no_transition_at_all(
+    runtime: Runtime, season: str, principal: Principal
+) -> None:
+    application_id = await submit(runtime, season)
+    before = await snapshot(runtime, application_id)
+    for event in Event:
+        if (Status.SUBMITTED, event) not in TABLE:
+            continue
+
+        def work(uow: UnitOfWork, event: Event = event) -> None:
+            with pytest.raises(Forbidden):
+                apply_event(uow, _case(uow, application_id), event, principal)
+            uow.commit()
+
+        await runtime.write(work)
     assert await snapshot(runtime, application_id) == before
 
 
 async def test_guardian_cannot_review_through_the_service(runtime: Runtime, season: str) -> None:
     application_id = await _at_school_review(runtime, season)
     before = await snapshot(runtime, application_id)
-    async with runtime.unit_of_work() as uow:
-        with pytest.raises(Forbidden):
-            await review_application(
-                uow, ReviewApplication(application_id, ReviewDecision.APPROVE), GUARDIAN
-            )
+    with pytest.raises(Forbidden):
+        await review_application(
+            runtime, ReviewApplication(application_id, ReviewDecision.APPROVE), GUARDIAN
+        )
     assert await snapshot(runtime, application_id) == before
 
 
@@ -249,14 +322,38 @@ async def test_a_stale_version_is_a_conflict_whatever_the_current_status(
     seen = await snapshot(runtime, application_id)
     await apply(runtime, application_id, Event.APPROVE, SCHOOL_REVIEWER)  # now bureau_review
     before = await snapshot(runtime, application_id)
-    async with runtime.unit_of_work() as uow:
-        application = await uow.session.get(Application, application_id)
-        assert application is not None
+
+    def work(uow: UnitOfWork) -> None:
         with pytest.raises(Conflict):
-            await apply_event(
-                uow, application, event, SCHOOL_REVIEWER, expected_version=seen.version
+            apply_event(
+                uow,
+                _case(uow, application_id),
+                event,
+                SCHOOL_REVIEWER,
+                expected_version=seen.version,
             )
+
+    await runtime.write(work)
     assert await snapshot(runtime, application_id) == before
+
+
+async def test_an_update_from_a_stale_read_is_a_conflict(runtime: Runtime, season: str) -> None:
+    """Without an expected version, the update is still guarded by the version read: a case
+    read before someone else's change cannot overwrite it."""
+    application_id = await _at_school_review(runtime, season)
+    stale = await runtime.read(lambda uow: _case(uow, application_id))
+    await apply(runtime, application_id, Event.RETURN, SCHOOL_REVIEWER)  # now needs_correction
+    before = await snapshot(runtime, application_id)
+    assert stale.application.version == before.version - 1
+
+    def work(uow: UnitOfWork) -> None:
+        with pytest.raises(Conflict):
+            apply_event(uow, stale, Event.APPROVE, SCHOOL_REVIEWER)
+        uow.commit()
+
+    await runtime.write(work)
+    assert await snapshot(runtime, application_id) == before
+    assert before.status is Status.NEEDS_CORRECTION
 
 
 # ---- valid transitions write their effects --------------------------------------------------
@@ -272,7 +369,7 @@ WALK: list[tuple[Event, Principal]] = [
     (Event.APPROVE, BUREAU),
     (Event.COORDINATE, SYSTEM),
     (Event.ADMIT, BUREAU),
-    (Event.ENROLL, COUNTER),
+    (Event.ENROLL, SCHOOL_REVIEWER),
 ]
 
 
@@ -286,22 +383,22 @@ def expected_jobs(target: Status, season_file: SeasonFile) -> Counter[str]:
 
 
 async def newest_audit(runtime: Runtime) -> AuditEvent:
-    async with runtime.unit_of_work(read_only=True) as uow:
-        found = await uow.session.exec(
+    return await runtime.read(
+        lambda uow: uow.session.exec(
             select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(1)
-        )
-        return found.one()
+        ).one()
+    )
 
 
 async def newest_case_record(runtime: Runtime, application_id: int) -> CaseRecord:
-    async with runtime.unit_of_work(read_only=True) as uow:
-        found = await uow.session.exec(
+    return await runtime.read(
+        lambda uow: uow.session.exec(
             select(CaseRecord)
             .where(col(CaseRecord.application_id) == application_id)
             .order_by(col(CaseRecord.id).desc())
             .limit(1)
-        )
-        return found.one()
+        ).one()
+    )
 
 
 async def check_effects(
@@ -351,12 +448,17 @@ async def check_effects(
 async def test_each_valid_transition_writes_one_audit_event_one_case_record_and_its_jobs(
     runtime: Runtime, season: str, season_file: SeasonFile
 ) -> None:
-    async with runtime.unit_of_work() as uow:
-        submitted = await submit_application(uow, submit_command(season), GUARDIAN)
-    # Submission inserts the draft and applies ``submit``; compare against an empty database
-    # (the season load wrote one audit event of its own).
+    rows_before = await runtime.read(_counts)
+    submitted = await submit_application(runtime, submit_command(season), GUARDIAN)
+    assert submitted.version == 1
+    # Submission inserts the application already submitted (no draft row is ever written) and
+    # creates the guardian, which is audited on its own: compare against the database before,
+    # plus that application row and that guardian entry.
     empty = Snapshot(
-        dict.fromkeys(COUNTED, 0) | {"application": 1, "audit_event": 1},
+        {
+            table: count + (1 if table in ("application", "audit_event") else 0)
+            for table, count in rows_before.items()
+        },
         Counter(),
         Status.DRAFT,
         submitted.version - 1,
@@ -383,21 +485,34 @@ async def test_each_valid_transition_writes_one_audit_event_one_case_record_and_
     assert visited - set(season_file.sms.templates)
 
 
+async def test_submission_audits_the_new_guardian_before_the_submission(
+    runtime: Runtime, season: str
+) -> None:
+    submitted = await submit_application(runtime, submit_command(season), GUARDIAN)
+
+    def read(uow: UnitOfWork) -> list[tuple[str, str]]:
+        rows = uow.session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
+        return [(r.action, r.entity_id) for r in rows if r.action != "season.load"]
+
+    [(create, guardian), (submit_action, receipt)] = await runtime.read(read)
+    assert create == "guardian.create"
+    assert guardian.startswith("guardian:")
+    assert (submit_action, receipt) == ("application.submit", submitted.receipt_no)
+
+
 async def test_correction_queues_a_new_verification_job(runtime: Runtime, season: str) -> None:
     application_id = await submit(runtime, season)
     for event in (Event.START_VERIFICATION, Event.FAIL_VERIFICATION):
         await apply(runtime, application_id, event, SYSTEM)
     await apply(runtime, application_id, Event.CORRECT, GUARDIAN)
-    async with runtime.unit_of_work(read_only=True) as uow:
-        connection = await uow.session.connection()
-        keys = (
-            (
-                await connection.execute(
-                    sa.text("SELECT idempotency_key FROM job WHERE kind = 'verification.run'")
-                )
+    keys = await runtime.read(
+        lambda uow: (
+            uow.session.execute(
+                sa.text("SELECT idempotency_key FROM job WHERE kind = 'verification.run'")
             )
             .scalars()
             .all()
         )
+    )
     assert len(keys) == 2
     assert len(set(keys)) == 2

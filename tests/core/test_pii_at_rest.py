@@ -1,13 +1,15 @@
-"""Personal data at rest: no ID or phone number in clear anywhere in the database files or
-columns; masking; the cipher's purpose binding and keyed blind index; master key handling."""
+"""Personal data at rest: no ID number, phone number, declared address or verification fact in
+clear anywhere in the database files or columns (nor in the audit log); masking; the cipher's
+purpose binding and keyed blind index; master key handling."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -17,34 +19,58 @@ from cryptography.exceptions import InvalidTag
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col, select
 
-from ruxue_core.domain.enums import ReviewDecision
+from ruxue_core import keys
+from ruxue_core.audit import canonical
+from ruxue_core.domain import AuditEvent
+from ruxue_core.domain.enums import Outcome, ReviewDecision, Role, Status
 from ruxue_core.errors import ConfigurationError, NotFound
-from ruxue_core.handlers import HANDLERS
+from ruxue_core.handlers import HANDLERS, PERIODIC
 from ruxue_core.jobs import Worker
+from ruxue_core.plugins.contracts import Principal
 from ruxue_core.rules.national_id import make_national_id
 from ruxue_core.runtime import Runtime
 from ruxue_core.security import (
     PiiCipher,
-    load_master_key,
+    mask_address,
     mask_id_number,
     mask_name,
     mask_phone,
 )
 from ruxue_core.services.applications import (
+    CorrectApplication,
     ReviewApplication,
     Submitted,
-    lookup_status,
+    correct_application,
     review_application,
     submit_application,
 )
+from ruxue_core.services.guardians import ChangeGuardianPhone, change_guardian_phone
+from ruxue_core.services.lookup import lookup_status
 from ruxue_core.settings import Mode, Settings
-from ruxue_core.testing.factories import BUREAU, COUNTER, GUARDIAN, submit_command
-from ruxue_core.testing.fakes import CapturingNotifier, CapturingNotifierPlugin
+from ruxue_core.testing.factories import (
+    BUREAU,
+    OTHER_COUNTER,
+    SCHOOL_REVIEWER,
+    submit_command,
+)
+from ruxue_core.testing.fakes import (
+    CapturingNotifier,
+    CapturingNotifierPlugin,
+    FactValue,
+    FakeVerifier,
+    FakeVerifierPlugin,
+)
+from ruxue_core.uow import UnitOfWork
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(1, 33))
+
+
+def load_master_key(settings: Settings) -> bytes:
+    """The PII master key the runtime would use."""
+    return keys.load_key(settings, keys.PII_KEY)
 
 
 @dataclass(frozen=True)
@@ -52,6 +78,8 @@ class Person:
     child_id: str
     guardian_id: str
     phone: str
+    address: str
+    township: str
 
 
 PEOPLE = [
@@ -59,26 +87,55 @@ PEOPLE = [
         make_national_id("420704", date(2019, 9, 1), 11),
         make_national_id("420704", date(1986, 3, 4), 23),
         "13800001111",
+        "燕矶镇新街幸福里17号",
+        "420704101",
     ),
     Person(
         make_national_id("420704", date(2020, 1, 20), 42),
         make_national_id("110105", date(1990, 12, 31), 57),
         "15912345670",
+        "杨叶镇团山村八组29号",
+        "420704102",
     ),
     Person(
         make_national_id("420702", date(2020, 8, 31), 8),
         make_national_id("420702", date(1979, 7, 7), 36),
         "19987654321",
+        "沙窝乡黄山村三组5号",
+        "420704103",
     ),
 ]
+CORRECTED_ADDRESS = "沙窝乡黄山村新区6栋2单元"
+NEW_PHONES = ("13700002222", "18666663333")
+SECOND_CHILD = make_national_id("420704", date(2020, 6, 6), 77)
+HUKOU_ADDRESS = "湖北省鄂州市燕矶镇杜山村七组23号"
+RELATIONSHIP = "户主之孙（外祖父户）"
+FACTS: dict[str, FactValue] = {
+    "hukou_address": HUKOU_ADDRESS,
+    "relationship": RELATIONSHIP,
+    "move_in": date(2020, 5, 1),
+}
+PAPER_SEEN = ("户口簿原件", "房产证原件")
+
+GUARDIAN_0 = Principal(
+    "guardian-a", Role.GUARDIAN, "张三", verified_id_number=PEOPLE[0].guardian_id
+)
+GUARDIAN_1 = Principal(
+    "guardian-b", Role.GUARDIAN, "张三", verified_id_number=PEOPLE[1].guardian_id
+)
+COUNTER_SW = Principal("counter-3", Role.COUNTER_STAFF, "孙窗口", region_code="420704103")
+REVIEWER_SW = Principal("reviewer-sw", Role.SCHOOL_REVIEWER, "郑老师", school_code="LK-SW-01")
 
 
 @pytest.fixture
 async def pii_runtime(settings: Settings) -> AsyncIterator[tuple[Runtime, CapturingNotifier]]:
     notifier = CapturingNotifier()
     runtime = Runtime.create(
-        settings.model_copy(update={"notifiers": ["fake"]}),
-        extra_plugins=[CapturingNotifierPlugin(notifier)],
+        settings.model_copy(update={"notifiers": ["fake"], "verifiers": ["fake"]}),
+        extra_plugins=[
+            CapturingNotifierPlugin(notifier),
+            FakeVerifierPlugin(FakeVerifier(Outcome.MATCH, facts=FACTS)),
+        ],
     )
     try:
         yield runtime, notifier
@@ -86,41 +143,95 @@ async def pii_runtime(settings: Settings) -> AsyncIterator[tuple[Runtime, Captur
         await runtime.close()
 
 
+async def drain(runtime: Runtime) -> None:
+    await Worker(runtime, HANDLERS, periodic=PERIODIC).drain()
+
+
+async def status_of(runtime: Runtime, submitted: Submitted) -> Status:
+    view = await lookup_status(runtime, submitted.receipt_no, submitted.query_code)
+    return view.status
+
+
 async def populate(runtime: Runtime, season: str) -> list[Submitted]:
-    """Applications through every path that writes rows: submit (online and at the counter),
-    verification (no verifier: manual review), SMS, case records, a review, failed lookups."""
+    """Applications through every path that writes rows: submission online and at the counter
+    (with the originals seen), verification through the worker (evidence with facts), SMS,
+    case records, reviews, a correction with a new address, phone changes (on their own and
+    by a later submission that binds a counter-made guardian), failed lookups, the audit
+    sequencer."""
+    submitters = (GUARDIAN_0, OTHER_COUNTER, COUNTER_SW)
     submitted = []
-    for n, person in enumerate(PEOPLE):
+    for person, principal in zip(PEOPLE, submitters, strict=True):
         command = submit_command(
-            season, child_id=person.child_id, guardian_id=person.guardian_id, phone=person.phone
+            season,
+            child_id=person.child_id,
+            guardian_id=person.guardian_id,
+            phone=person.phone,
+            address=person.address,
+            township_code=person.township,
         )
-        async with runtime.unit_of_work() as uow:
-            submitted.append(await submit_application(uow, command, COUNTER if n else GUARDIAN))
-    await Worker(runtime, HANDLERS).drain()
-    async with runtime.unit_of_work() as uow:
-        await review_application(
-            uow, ReviewApplication(submitted[0].application_id, ReviewDecision.APPROVE), BUREAU
-        )
-    await Worker(runtime, HANDLERS).drain()
-    async with runtime.unit_of_work() as uow:
-        with pytest.raises(NotFound):
-            await lookup_status(uow, submitted[1].receipt_no, "000000")
+        if principal is COUNTER_SW:
+            command = replace(command, paper_seen=PAPER_SEEN)
+        submitted.append(await submit_application(runtime, command, principal))
+    await drain(runtime)
+    assert {await status_of(runtime, s) for s in submitted} == {Status.SCHOOL_REVIEW}
+
+    first, _, third = (s.application_id for s in submitted)
+    await review_application(
+        runtime, ReviewApplication(first, ReviewDecision.APPROVE), SCHOOL_REVIEWER
+    )
+    await review_application(runtime, ReviewApplication(first, ReviewDecision.APPROVE), BUREAU)
+    await review_application(runtime, ReviewApplication(third, ReviewDecision.RETURN), REVIEWER_SW)
+    await correct_application(runtime, CorrectApplication(third, CORRECTED_ADDRESS), COUNTER_SW)
+    await change_guardian_phone(runtime, ChangeGuardianPhone(NEW_PHONES[0]), GUARDIAN_0)
+    second_child = submit_command(
+        season,
+        child_id=SECOND_CHILD,
+        guardian_id=PEOPLE[1].guardian_id,
+        phone=NEW_PHONES[1],
+        address=PEOPLE[1].address,
+        township_code=PEOPLE[1].township,
+    )
+    submitted.append(await submit_application(runtime, second_child, GUARDIAN_1))
+    await drain(runtime)
+    assert [await status_of(runtime, s) for s in submitted] == [
+        Status.APPROVED,
+        Status.SCHOOL_REVIEW,
+        Status.SCHOOL_REVIEW,
+        Status.SCHOOL_REVIEW,
+    ]
+    with pytest.raises(NotFound):
+        await lookup_status(runtime, submitted[1].receipt_no, "000000")
     return submitted
 
 
-def needles(people: Iterable[Person]) -> dict[str, list[bytes]]:
-    """Every personal number (and its distinctive 17-digit body) in every encoding to look for."""
-    found: dict[str, list[bytes]] = {}
-    for person in people:
-        for value in (
+def encodings(value: str) -> list[bytes]:
+    """``value`` as UTF-8, UTF-16 either way round, and as JSON with non-ASCII escaped."""
+    escaped = json.dumps(value)[1:-1]
+    return [value.encode(enc) for enc in ("utf-8", "utf-16-le", "utf-16-be")] + [
+        escaped.encode("ascii"),
+        escaped.upper().replace("\\U", "\\u").encode("ascii"),
+    ]
+
+
+def secrets() -> list[str]:
+    """Every personal value that must never be stored in clear (and distinctive parts)."""
+    values: list[str] = [SECOND_CHILD, SECOND_CHILD[:17], *NEW_PHONES]
+    for person in PEOPLE:
+        values += [
             person.child_id,
             person.guardian_id,
             person.child_id[:17],
             person.guardian_id[:17],
             person.phone,
-        ):
-            found[value] = [value.encode(enc) for enc in ("ascii", "utf-16-le", "utf-16-be")]
-    return found
+            person.address,
+            person.address[6:],  # what masking hides
+        ]
+    values += [CORRECTED_ADDRESS, CORRECTED_ADDRESS[6:], HUKOU_ADDRESS, RELATIONSHIP]
+    return values
+
+
+def needles(values: Iterable[str]) -> dict[str, list[bytes]]:
+    return {value: encodings(value) for value in values}
 
 
 def sqlite_files(database_url: str) -> list[Path]:
@@ -131,48 +242,54 @@ def sqlite_files(database_url: str) -> list[Path]:
     return [p for p in candidates if p.exists()]
 
 
-def scan_bytes(blobs: Iterable[bytes], values: dict[str, list[bytes]]) -> list[str]:
+def scan_bytes(blobs: Iterable[bytes], values: Mapping[str, list[bytes]]) -> list[str]:
     hits = []
     for blob in blobs:
-        for value, encodings in values.items():
-            if any(encoded in blob for encoded in encodings):
+        for value, encoded in values.items():
+            if any(form in blob for form in encoded):
                 hits.append(value)
     return hits
 
 
+def _as_bytes(value: object) -> bytes | None:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False).encode()
+    return None if value is None else str(value).encode()
+
+
 async def every_value(runtime: Runtime) -> list[bytes]:
     """Every value of every column of every table the code knows, as bytes."""
-    values: list[bytes] = []
-    async with runtime.unit_of_work(read_only=True) as uow:
-        connection = await uow.session.connection()
+
+    def read(uow: UnitOfWork) -> list[bytes]:
+        values: list[bytes] = []
         for table in SQLModel.metadata.sorted_tables:
-            for row in (await connection.execute(sa.select(table))).all():
-                for value in row:
-                    if isinstance(value, bytes | bytearray | memoryview):
-                        values.append(bytes(value))
-                    elif value is not None:
-                        values.append(str(value).encode())
-    return values
+            for row in uow.session.execute(sa.select(table)).all():
+                values += [b for b in map(_as_bytes, row) if b is not None]
+        return values
+
+    return await runtime.read(read)
 
 
 async def postgres_text(runtime: Runtime) -> list[bytes]:
     """Every text, JSON and bytea column of every table in the schema, cast to text, plus the
     raw bytea values (their text form is hex and would hide a plaintext)."""
-    values: list[bytes] = []
-    async with runtime.unit_of_work(read_only=True) as uow:
-        connection = await uow.session.connection()
-        columns = (
-            await connection.execute(
-                sa.text(
-                    "SELECT table_name, column_name, data_type FROM information_schema.columns "
-                    "WHERE table_schema = current_schema() AND data_type IN "
-                    "('text', 'character varying', 'character', 'json', 'jsonb', 'bytea')"
-                )
+
+    def read(uow: UnitOfWork) -> list[bytes]:
+        values: list[bytes] = []
+        columns = uow.session.execute(
+            sa.text(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND data_type IN "
+                "('text', 'character varying', 'character', 'json', 'jsonb', 'bytea')"
             )
         ).all()
-        assert {c.table_name for c in columns} >= {"guardian", "child", "message", "job"}
+        tables = {c.table_name for c in columns}
+        assert tables >= {"guardian", "child", "application", "evidence", "audit_event"}
+        assert tables >= {"message", "job", "case_record", "query_guard"}
         for table, column, data_type in columns:
-            rows = await connection.execute(
+            rows = uow.session.execute(
                 sa.text(f'SELECT "{column}"::text, "{column}" FROM "{table}"')
             )
             for as_text, raw in rows.all():
@@ -180,61 +297,121 @@ async def postgres_text(runtime: Runtime) -> list[bytes]:
                     values.append(as_text.encode())
                 if data_type == "bytea" and raw is not None:
                     values.append(bytes(raw))
-    return values
+        return values
+
+    return await runtime.read(read)
 
 
-async def test_no_id_or_phone_number_is_stored_in_clear(
+def controls(submitted: list[Submitted]) -> dict[str, list[bytes]]:
+    """Values stored in clear on purpose: the scans must find them (or they prove nothing).
+    The originals seen are stored only inside the audit log's JSON."""
+    return needles([s.receipt_no for s in submitted] + ["张三", PAPER_SEEN[0]])
+
+
+async def test_no_personal_value_is_stored_in_clear(
     pii_runtime: tuple[Runtime, CapturingNotifier], season: str
 ) -> None:
     runtime, notifier = pii_runtime
     submitted = await populate(runtime, season)
     assert len(notifier.sent) >= 2 * len(PEOPLE), "messages were sent, so they exist"
-    targets = needles(PEOPLE)
-    # Control: the scan finds what is stored in clear (receipt numbers, names).
-    controls = {s.receipt_no: [s.receipt_no.encode()] for s in submitted}
-    controls["张三"] = ["张三".encode()]
+    targets = needles(secrets())
+    expected = controls(submitted)
 
     rows = await every_value(runtime)
     assert scan_bytes(rows, targets) == []
-    assert sorted(set(scan_bytes(rows, controls))) == sorted(controls)
+    assert sorted(set(scan_bytes(rows, expected))) == sorted(expected)
 
     if runtime.db.postgres:
         columns = await postgres_text(runtime)
         assert scan_bytes(columns, targets) == []
-        assert sorted(set(scan_bytes(columns, controls))) == sorted(controls)
+        assert sorted(set(scan_bytes(columns, expected))) == sorted(expected)
         return
 
     files = sqlite_files(runtime.settings.resolved_database_url)
     assert files, "the SQLite database file exists"
     while_open = [p.read_bytes() for p in files]
     assert scan_bytes(while_open, targets) == []
-    assert set(scan_bytes(while_open, controls)) == set(controls)
+    assert set(scan_bytes(while_open, expected)) == set(expected)
     await runtime.db.dispose()  # checkpoint the WAL into the main file
     after_close = [p.read_bytes() for p in sqlite_files(runtime.settings.resolved_database_url)]
     assert scan_bytes(after_close, targets) == []
+    assert set(scan_bytes(after_close, expected)) == set(expected)
 
 
-async def test_stored_ciphertexts_decrypt_to_the_submitted_numbers(
+async def test_the_audit_log_holds_no_personal_value(
     pii_runtime: tuple[Runtime, CapturingNotifier], season: str
 ) -> None:
     runtime, _ = pii_runtime
     await populate(runtime, season)
-    async with runtime.unit_of_work(read_only=True) as uow:
-        connection = await uow.session.connection()
-        children = (await connection.execute(sa.text("SELECT id_number_ct FROM child"))).all()
-        guardians = (
-            await connection.execute(sa.text("SELECT id_number_ct, phone_ct FROM guardian"))
-        ).all()
-    cipher = runtime.cipher
-    assert {cipher.decrypt(bytes(r[0]), purpose="child.id_number") for r in children} == {
-        p.child_id for p in PEOPLE
+
+    def read(uow: UnitOfWork) -> list[AuditEvent]:
+        return list(uow.session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all())
+
+    events = await runtime.read(read)
+    actions = {e.action for e in events}
+    assert actions >= {
+        "guardian.create",
+        "guardian.bind",
+        "guardian.phone_change",
+        "application.submit",
+        "application.paper_seen",
+        "application.correct",
+        "application.approve",
     }
-    assert {cipher.decrypt(bytes(r[0]), purpose="guardian.id_number") for r in guardians} == {
+    assert any(e.position is not None for e in events), "the sequencer ran"
+    texts = [
+        form.encode()
+        for e in events
+        for form in (canonical(e), json.dumps(e.data), e.entity_id, e.actor)
+    ]
+    assert scan_bytes(texts, needles(secrets())) == []
+    changes = [e.data for e in events if e.action == "guardian.phone_change"]
+    assert sorted(change["phone"] for change in changes) == sorted(map(mask_phone, NEW_PHONES))
+
+
+async def test_stored_ciphertexts_decrypt_to_the_submitted_values(
+    pii_runtime: tuple[Runtime, CapturingNotifier], season: str
+) -> None:
+    runtime, _ = pii_runtime
+    await populate(runtime, season)
+
+    def read(uow: UnitOfWork) -> dict[str, list[bytes]]:
+        def column(sql: str) -> list[bytes]:
+            return [bytes(v) for v in uow.session.execute(sa.text(sql)).scalars().all()]
+
+        return {
+            "child": column("SELECT id_number_ct FROM child"),
+            "guardian": column("SELECT id_number_ct FROM guardian"),
+            "phone": column("SELECT phone_ct FROM guardian"),
+            "address": column("SELECT address_ct FROM application"),
+            "facts": column("SELECT facts_ct FROM evidence"),
+        }
+
+    stored = await runtime.read(read)
+    cipher = runtime.cipher
+    assert {cipher.decrypt(b, purpose="child.id_number") for b in stored["child"]} == {
+        *(p.child_id for p in PEOPLE),
+        SECOND_CHILD,
+    }
+    assert {cipher.decrypt(b, purpose="guardian.id_number") for b in stored["guardian"]} == {
         p.guardian_id for p in PEOPLE
     }
-    assert {cipher.decrypt(bytes(r[1]), purpose="guardian.phone") for r in guardians} == {
-        p.phone for p in PEOPLE
+    assert {cipher.decrypt(b, purpose="guardian.phone") for b in stored["phone"]} == {
+        NEW_PHONES[0],
+        NEW_PHONES[1],
+        PEOPLE[2].phone,
     }
+    assert {cipher.decrypt(b, purpose="application.address") for b in stored["address"]} == {
+        PEOPLE[0].address,
+        PEOPLE[1].address,
+        CORRECTED_ADDRESS,
+    }
+    facts = [cipher.decrypt_json(b, purpose="evidence.facts") for b in stored["facts"]]
+    assert len(facts) == 5, "four applications, one of them verified twice"
+    assert all(
+        f == {"hukou_address": HUKOU_ADDRESS, "relationship": RELATIONSHIP, "move_in": "2020-05-01"}
+        for f in facts
+    )
 
 
 # ---- masking --------------------------------------------------------------------------------
@@ -249,6 +426,8 @@ def test_masking_examples() -> None:
     assert mask_name("") == ""
     assert mask_id_number("12345678") == "********"
     assert mask_phone("1234567") == "*******"
+    assert mask_address("燕矶镇新街幸福里17号") == "燕矶镇新街幸****"
+    assert mask_address("燕矶镇新街") == "****"
 
 
 @given(st.text(alphabet="0123456789X", min_size=0, max_size=30))
@@ -340,12 +519,19 @@ def test_production_mode_without_a_key_refuses_to_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("RUXUE_PII_KEY", raising=False)
-    settings = Settings(mode=Mode.PRODUCTION, data_dir=tmp_path / "prod")
+    for other in (keys.SESSION_SECRET, keys.AUDIT_SIGNING_KEY):
+        monkeypatch.setenv(other.variable, keys.new_key())
+    settings = Settings(
+        mode=Mode.PRODUCTION,
+        data_dir=tmp_path / "prod",
+        database_url=f"sqlite:///{tmp_path / 'prod.db'}",
+    )
     with pytest.raises(ConfigurationError) as caught:
         load_master_key(settings)
     assert "RUXUE_PII_KEY" in caught.value.message
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError) as at_start:
         Runtime.create(settings)
+    assert "RUXUE_PII_KEY" in at_start.value.message
     assert not (settings.data_dir / "pii.key").exists(), "no key file is made in production"
 
 

@@ -1,9 +1,11 @@
-"""Verification outcomes with a fake verifier, concurrent reviews, and the SMS a guardian gets."""
+"""Verification outcomes with a fake verifier, who may review what, concurrent reviews, and the
+SMS a guardian gets."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 import sqlalchemy as sa
@@ -11,33 +13,55 @@ from sqlmodel import col, select
 
 from ruxue_core.domain import Application, Evidence, Message, Review
 from ruxue_core.domain.enums import MessageStatus, Outcome, ReviewDecision, Role, Status
-from ruxue_core.errors import Conflict, PermanentPluginError, TemporaryPluginError
+from ruxue_core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PermanentPluginError,
+    RuxueError,
+    TemporaryPluginError,
+)
 from ruxue_core.handlers import HANDLERS
 from ruxue_core.jobs import Worker
-from ruxue_core.lifecycle import Event, apply_event
+from ruxue_core.lifecycle import Case, load_case
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
 from ruxue_core.security import mask_name
+from ruxue_core.services import applications
 from ruxue_core.services.applications import (
+    CorrectApplication,
     ReviewApplication,
     StatusChanged,
     SubmitApplication,
     Submitted,
+    correct_application,
     review_application,
     submit_application,
 )
 from ruxue_core.settings import Settings
-from ruxue_core.testing.factories import GUARDIAN, SCHOOL_REVIEWER, submit_command
+from ruxue_core.testing.factories import (
+    ADMIN,
+    AUDITOR,
+    BUREAU,
+    COUNTER,
+    GUARDIAN,
+    GUARDIAN_ID,
+    OTHER_COUNTER,
+    OTHER_SCHOOL_REVIEWER,
+    SCHOOL_REVIEWER,
+    submit_command,
+)
 from ruxue_core.testing.fakes import (
     CapturingNotifier,
     CapturingNotifierPlugin,
     FakeVerifier,
     FakeVerifierPlugin,
 )
+from ruxue_core.uow import UnitOfWork
 
-OTHER_REVIEWER = Principal("reviewer-2", Role.SCHOOL_REVIEWER, "周老师", school_code="LK-YJ-01")
-GUARDIAN_ID = "420704198501011233"
+COLLEAGUE = Principal("reviewer-3", Role.SCHOOL_REVIEWER, "吴老师", school_code="LK-YJ-01")
+"""A second reviewer of the same school as :data:`SCHOOL_REVIEWER`."""
 
 
 @pytest.fixture
@@ -71,8 +95,7 @@ async def rt(
 
 
 async def submit(rt: Runtime, command: SubmitApplication) -> Submitted:
-    async with rt.unit_of_work() as uow:
-        return await submit_application(uow, command, GUARDIAN)
+    return await submit_application(rt, command, GUARDIAN)
 
 
 async def drain(rt: Runtime) -> int:
@@ -80,28 +103,30 @@ async def drain(rt: Runtime) -> int:
 
 
 async def application(rt: Runtime, application_id: int) -> Application:
-    async with rt.unit_of_work(read_only=True) as uow:
-        found = await uow.session.get(Application, application_id)
-        assert found is not None
-        return found
+    found = await rt.read(lambda uow: uow.session.get(Application, application_id))
+    assert found is not None
+    return found
 
 
 async def evidence(rt: Runtime, application_id: int) -> list[Evidence]:
-    async with rt.unit_of_work(read_only=True) as uow:
-        rows = await uow.session.exec(
+    def read(uow: UnitOfWork) -> list[Evidence]:
+        rows = uow.session.exec(
             select(Evidence)
             .where(col(Evidence.application_id) == application_id)
             .order_by(col(Evidence.id))
         )
         return list(rows.all())
 
+    return await rt.read(read)
+
 
 async def count(rt: Runtime, sql: str, **params: object) -> int:
-    async with rt.unit_of_work(read_only=True) as uow:
-        connection = await uow.session.connection()
-        value = (await connection.execute(sa.text(sql), params)).scalar_one()
+    def read(uow: UnitOfWork) -> int:
+        value = uow.session.execute(sa.text(sql), params).scalar_one()
         assert isinstance(value, int)
         return value
+
+    return await rt.read(read)
 
 
 async def at_school_review(rt: Runtime, season: str) -> Submitted:
@@ -109,6 +134,13 @@ async def at_school_review(rt: Runtime, season: str) -> Submitted:
     await drain(rt)
     assert (await application(rt, submitted.application_id)).status is Status.SCHOOL_REVIEW
     return submitted
+
+
+async def correct(rt: Runtime, application_id: int) -> StatusChanged:
+    """The guardian corrects the address and resubmits."""
+    return await correct_application(
+        rt, CorrectApplication(application_id, address="燕矶镇新街12号"), GUARDIAN
+    )
 
 
 # ---- verification outcomes ------------------------------------------------------------------
@@ -128,7 +160,8 @@ async def test_verification_outcome_decides_the_next_status(
     rt: Runtime, season: str, verifier: FakeVerifier, outcome: Outcome, status: Status
 ) -> None:
     verifier.behaviour = outcome
-    submitted = await submit(rt, submit_command(season))
+    command = submit_command(season)
+    submitted = await submit(rt, command)
     await drain(rt)
 
     assert (await application(rt, submitted.application_id)).status is status
@@ -136,7 +169,9 @@ async def test_verification_outcome_decides_the_next_status(
     request = verifier.requests[0]
     assert request.source == "hukou"
     assert request.subject == "child"
+    assert request.id_number == command.child.id_number
     assert request.guardian_id_number == GUARDIAN_ID
+    assert request.claimed_address == command.address
     rows = await evidence(rt, submitted.application_id)
     assert len(rows) == 1
     row = rows[0]
@@ -144,7 +179,8 @@ async def test_verification_outcome_decides_the_next_status(
     assert row.request_id == request.request_id
     assert row.source_record_id == "HK-1"
     assert (row.plugin, row.source, row.subject, row.round) == ("fake", "hukou", "child", 1)
-    assert row.facts == {"move_in_date": "2020-05-01", "relationship": "father"}
+    facts = rt.cipher.decrypt_json(row.facts_ct, purpose="evidence.facts")
+    assert facts == {"move_in_date": "2020-05-01", "relationship": "father"}
 
 
 async def test_temporary_faults_on_every_attempt_lead_to_manual_review(
@@ -202,11 +238,8 @@ async def test_a_correction_starts_a_second_verification_round(
     await drain(rt)
     assert (await application(rt, submitted.application_id)).status is Status.NEEDS_CORRECTION
 
-    async with rt.unit_of_work() as uow:
-        stored = await uow.session.get(Application, submitted.application_id)
-        assert stored is not None
-        await apply_event(uow, stored, Event.CORRECT, GUARDIAN)
-        await uow.commit()
+    corrected = await correct(rt, submitted.application_id)
+    assert corrected.status is Status.SUBMITTED
     verifier.behaviour = Outcome.MATCH
     await drain(rt)
 
@@ -215,9 +248,10 @@ async def test_a_correction_starts_a_second_verification_round(
     assert [(r.round, r.outcome) for r in rows] == [(1, Outcome.MISMATCH), (2, Outcome.MATCH)]
     assert [r.request_id for r in rows] == [r.request_id for r in verifier.requests]
     assert len({r.request_id for r in rows}) == 2
+    assert verifier.requests[1].claimed_address == "燕矶镇新街12号", "the corrected address"
 
 
-# ---- concurrent review ----------------------------------------------------------------------
+# ---- who may review what --------------------------------------------------------------------
 
 
 async def review(
@@ -225,19 +259,19 @@ async def review(
     application_id: int,
     decision: ReviewDecision,
     reviewer: Principal,
-    expected_version: int | None,
+    expected_version: int | None = None,
 ) -> StatusChanged:
-    async with rt.unit_of_work() as uow:
-        command = ReviewApplication(
-            application_id,
-            decision,
-            comment=f"{reviewer.id} says {decision}",
-            expected_version=expected_version,
-        )
-        return await review_application(uow, command, reviewer)
+    command = ReviewApplication(
+        application_id,
+        decision,
+        comment=f"{reviewer.id} says {decision}",
+        expected_version=expected_version,
+    )
+    return await review_application(rt, command, reviewer)
 
 
-async def totals(rt: Runtime, application_id: int) -> tuple[int, int, int, int]:
+async def totals(rt: Runtime, application_id: int) -> tuple[int, int, int, int, int, int]:
+    """Reviews of the application; audit events, jobs, case records, messages, evidence."""
     reviews = await count(
         rt, "SELECT count(*) FROM review WHERE application_id = :a", a=application_id
     )
@@ -246,7 +280,101 @@ async def totals(rt: Runtime, application_id: int) -> tuple[int, int, int, int]:
         await count(rt, "SELECT count(*) FROM audit_event"),
         await count(rt, "SELECT count(*) FROM job"),
         await count(rt, "SELECT count(*) FROM case_record"),
+        await count(rt, "SELECT count(*) FROM message"),
+        await count(rt, "SELECT count(*) FROM evidence"),
     )
+
+
+async def state(rt: Runtime, application_id: int) -> tuple[Status, int, tuple[int, ...]]:
+    """The application's status and version, and every row count a review could change."""
+    found = await application(rt, application_id)
+    return found.status, found.version, await totals(rt, application_id)
+
+
+def answer(error: RuxueError) -> tuple[type[RuxueError], str, str | None, str]:
+    """Everything a caller can observe about a refusal."""
+    return type(error), error.message, error.field, str(error)
+
+
+async def test_counter_staff_cannot_approve_at_school_review(rt: Runtime, season: str) -> None:
+    submitted = await at_school_review(rt, season)
+    before = await state(rt, submitted.application_id)
+    for decision in ReviewDecision:
+        with pytest.raises(Forbidden):
+            await review(rt, submitted.application_id, decision, COUNTER)
+    assert await state(rt, submitted.application_id) == before
+
+
+@pytest.mark.parametrize("principal", [ADMIN, AUDITOR], ids=lambda p: p.role.value)
+async def test_admin_and_auditor_cause_no_transition(
+    rt: Runtime, season: str, verifier: FakeVerifier, principal: Principal
+) -> None:
+    at_school = await at_school_review(rt, season)
+    verifier.behaviour = Outcome.NEEDS_MANUAL_REVIEW
+    at_manual = await submit(rt, submit_command(season))
+    await drain(rt)
+    assert (await application(rt, at_manual.application_id)).status is Status.MANUAL_REVIEW
+    for submitted in (at_school, at_manual):
+        before = await state(rt, submitted.application_id)
+        for decision in ReviewDecision:
+            with pytest.raises(Forbidden):
+                await review(rt, submitted.application_id, decision, principal)
+        assert await state(rt, submitted.application_id) == before
+
+
+async def test_a_bureau_officer_does_not_decide_the_school_step(rt: Runtime, season: str) -> None:
+    submitted = await at_school_review(rt, season)
+    before = await state(rt, submitted.application_id)
+    with pytest.raises(Forbidden):
+        await review(rt, submitted.application_id, ReviewDecision.APPROVE, BUREAU)
+    assert await state(rt, submitted.application_id) == before
+
+
+async def test_a_reviewer_of_another_school_gets_the_answer_for_a_missing_application(
+    rt: Runtime, season: str
+) -> None:
+    submitted = await at_school_review(rt, season)
+    before = await state(rt, submitted.application_id)
+    missing = submitted.application_id + 1000
+    for decision in ReviewDecision:
+        with pytest.raises(NotFound) as not_theirs:
+            await review(rt, submitted.application_id, decision, OTHER_SCHOOL_REVIEWER)
+        with pytest.raises(NotFound) as no_such:
+            await review(rt, missing, decision, SCHOOL_REVIEWER)
+        assert answer(not_theirs.value) == answer(no_such.value)
+        assert not_theirs.value.field == "applicationId"
+    assert await state(rt, submitted.application_id) == before
+
+    # Its own school's reviewer decides it.
+    done = await review(rt, submitted.application_id, ReviewDecision.APPROVE, SCHOOL_REVIEWER)
+    assert done.status is Status.BUREAU_REVIEW
+
+
+async def test_counter_staff_decide_manual_review_in_their_township_only(
+    rt: Runtime, season: str, verifier: FakeVerifier
+) -> None:
+    verifier.behaviour = Outcome.NEEDS_MANUAL_REVIEW
+    submitted = await submit(rt, submit_command(season, township_code="420704101"))
+    await drain(rt)
+    before = await state(rt, submitted.application_id)
+    assert before[0] is Status.MANUAL_REVIEW
+    missing = submitted.application_id + 1000
+
+    with pytest.raises(NotFound) as not_theirs:
+        await review(rt, submitted.application_id, ReviewDecision.APPROVE, OTHER_COUNTER)
+    with pytest.raises(NotFound) as no_such:
+        await review(rt, missing, ReviewDecision.APPROVE, COUNTER)
+    assert answer(not_theirs.value) == answer(no_such.value)
+    with pytest.raises(Forbidden):
+        await review(rt, submitted.application_id, ReviewDecision.APPROVE, SCHOOL_REVIEWER)
+    assert await state(rt, submitted.application_id) == before
+
+    done = await review(rt, submitted.application_id, ReviewDecision.APPROVE, COUNTER)
+    assert done.status is Status.SCHOOL_REVIEW
+    assert done.version == before[1] + 1
+
+
+# ---- concurrent review ----------------------------------------------------------------------
 
 
 async def test_two_reviewers_racing_on_one_version_exactly_one_wins(
@@ -255,23 +383,34 @@ async def test_two_reviewers_racing_on_one_version_exactly_one_wins(
     submitted = await at_school_review(rt, season)
     read_by_both = await application(rt, submitted.application_id)
     version = read_by_both.version
-    assert version is not None
-    reviews, audits, _, records = await totals(rt, submitted.application_id)
+    reviews, audits, _, records, _, _ = await totals(rt, submitted.application_id)
     assert reviews == 0
 
     outcomes = await asyncio.gather(
         review(rt, submitted.application_id, ReviewDecision.APPROVE, SCHOOL_REVIEWER, version),
-        review(rt, submitted.application_id, ReviewDecision.RETURN, OTHER_REVIEWER, version),
+        review(rt, submitted.application_id, ReviewDecision.RETURN, COLLEAGUE, version),
         return_exceptions=True,
     )
+    await check_one_winner(rt, submitted, version, outcomes, audits, records)
 
+
+async def check_one_winner(
+    rt: Runtime,
+    submitted: Submitted,
+    version: int,
+    outcomes: Sequence[StatusChanged | BaseException],
+    audits: int,
+    records: int,
+) -> None:
+    """Exactly one of (SCHOOL_REVIEWER approves, COLLEAGUE returns) won; the other changed
+    nothing and got ``Conflict``."""
     wins = [o for o in outcomes if isinstance(o, StatusChanged)]
     losses = [o for o in outcomes if isinstance(o, BaseException)]
     assert len(wins) == 1, outcomes
     assert len(losses) == 1, outcomes
     assert isinstance(losses[0], Conflict), repr(losses[0])
     winner_index = outcomes.index(wins[0])
-    winner = (SCHOOL_REVIEWER, OTHER_REVIEWER)[winner_index]
+    winner = (SCHOOL_REVIEWER, COLLEAGUE)[winner_index]
     decision = (ReviewDecision.APPROVE, ReviewDecision.RETURN)[winner_index]
 
     stored = await application(rt, submitted.application_id)
@@ -280,18 +419,76 @@ async def test_two_reviewers_racing_on_one_version_exactly_one_wins(
         Status.BUREAU_REVIEW if decision is ReviewDecision.APPROVE else Status.NEEDS_CORRECTION
     )
     assert stored.version == wins[0].version == version + 1
-    async with rt.unit_of_work(read_only=True) as uow:
-        rows = (
-            await uow.session.exec(
-                select(Review).where(col(Review.application_id) == submitted.application_id)
-            )
+
+    def reviews(uow: UnitOfWork) -> list[tuple[str, ReviewDecision, Status]]:
+        rows = uow.session.exec(
+            select(Review).where(col(Review.application_id) == submitted.application_id)
         ).all()
-    assert [(r.reviewer, r.decision, r.step) for r in rows] == [
-        (winner.id, decision, Status.SCHOOL_REVIEW)
-    ]
+        return [(r.reviewer, r.decision, r.step) for r in rows]
+
+    assert await rt.read(reviews) == [(winner.id, decision, Status.SCHOOL_REVIEW)]
     after = await totals(rt, submitted.application_id)
     assert after[1] == audits + 1
     assert after[3] == records + 1
+
+
+async def test_two_reviews_that_read_the_same_version_exactly_one_updates(
+    rt: Runtime, season: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both units of work read version N before either writes (on SQLite the writes then
+    queue on the writer thread; on PostgreSQL the second ``UPDATE … WHERE version = N`` waits
+    for the first to commit): the expected version matches what each read, so only the
+    guarded update can tell them apart."""
+    submitted = await at_school_review(rt, season)
+    version = (await application(rt, submitted.application_id)).version
+    _, audits, _, records, _, _ = await totals(rt, submitted.application_id)
+    read_first: list[Case] = []
+    for _ in range(2):
+        case = await rt.read(lambda uow: load_case(uow, submitted.application_id))
+        assert case is not None and case.application.version == version
+        read_first.append(case)
+
+    def already_read(_uow: UnitOfWork, application_id: int) -> Case:
+        case = read_first.pop(0)
+        assert case.id == application_id
+        return case
+
+    monkeypatch.setattr(applications, "load_case", already_read)
+    outcomes = await asyncio.gather(
+        review(rt, submitted.application_id, ReviewDecision.APPROVE, SCHOOL_REVIEWER, version),
+        review(rt, submitted.application_id, ReviewDecision.RETURN, COLLEAGUE, version),
+        return_exceptions=True,
+    )
+    assert read_first == [], "both reviews used the version read before"
+    await check_one_winner(rt, submitted, version, outcomes, audits, records)
+
+
+@pytest.mark.postgres_only
+async def test_two_reviews_interleaved_inside_their_transactions_on_postgres(
+    rt: Runtime, season: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both transactions read version N, then both update: the second update blocks on the
+    first's row lock and, once it commits, matches no row."""
+    if not rt.db.postgres:
+        pytest.skip("SQLite runs one writing transaction at a time")
+    submitted = await at_school_review(rt, season)
+    version = (await application(rt, submitted.application_id)).version
+    _, audits, _, records, _, _ = await totals(rt, submitted.application_id)
+    both_read = threading.Barrier(2, timeout=10)
+
+    def load_then_wait(uow: UnitOfWork, application_id: int) -> Case | None:
+        case = load_case(uow, application_id)
+        both_read.wait()
+        return case
+
+    monkeypatch.setattr(applications, "load_case", load_then_wait)
+    outcomes = await asyncio.gather(
+        review(rt, submitted.application_id, ReviewDecision.APPROVE, SCHOOL_REVIEWER, version),
+        review(rt, submitted.application_id, ReviewDecision.RETURN, COLLEAGUE, version),
+        return_exceptions=True,
+    )
+    assert not both_read.broken
+    await check_one_winner(rt, submitted, version, outcomes, audits, records)
 
 
 async def test_a_stale_expected_version_is_refused_and_changes_nothing(
@@ -299,20 +496,15 @@ async def test_a_stale_expected_version_is_refused_and_changes_nothing(
 ) -> None:
     submitted = await at_school_review(rt, season)
     old = await application(rt, submitted.application_id)
-    assert old.version is not None
 
     # Someone returns it, the guardian corrects it, verification passes again: the status is
     # school_review once more, but the version the first reviewer read is long gone.
-    await review(rt, submitted.application_id, ReviewDecision.RETURN, OTHER_REVIEWER, old.version)
-    async with rt.unit_of_work() as uow:
-        stored = await uow.session.get(Application, submitted.application_id)
-        assert stored is not None
-        await apply_event(uow, stored, Event.CORRECT, GUARDIAN)
-        await uow.commit()
+    await review(rt, submitted.application_id, ReviewDecision.RETURN, COLLEAGUE, old.version)
+    await correct(rt, submitted.application_id)
     await drain(rt)
     current = await application(rt, submitted.application_id)
     assert current.status is Status.SCHOOL_REVIEW
-    assert current.version is not None and current.version > old.version
+    assert current.version > old.version
     before = await totals(rt, submitted.application_id)
 
     for stale in (old.version, current.version - 1, current.version + 1):
@@ -374,8 +566,10 @@ async def test_sms_carry_the_receipt_number_and_never_an_id_number(
     assert "query_code" not in other.params
     assert submitted.query_code not in other.text.replace(submitted.receipt_no, "")
 
-    async with rt.unit_of_work(read_only=True) as uow:
-        messages = (await uow.session.exec(select(Message).order_by(col(Message.id)))).all()
+    def read(uow: UnitOfWork) -> list[Message]:
+        return list(uow.session.exec(select(Message).order_by(col(Message.id))).all())
+
+    messages = await rt.read(read)
     assert len(messages) == 2
     for message in messages:
         assert message.status is MessageStatus.ACCEPTED
@@ -383,3 +577,9 @@ async def test_sms_carry_the_receipt_number_and_never_an_id_number(
         assert message.vendor_message_id is not None
         assert message.vendor_message_id.startswith("fake-")
         assert "query_code" not in message.params, "the query code is bound only at send time"
+        assert message.key.startswith(f"{submitted.receipt_no}:v")
+    assert len({m.key for m in messages}) == 2
+
+    # Running the worker again sends nothing twice.
+    await drain(rt)
+    assert len(notifier.sent) == 2

@@ -1,29 +1,38 @@
 """Submitting an application: every refusal is typed, names its field and writes nothing;
-duplicates, channels, and the rate-limited public status lookup."""
+townships, the age window, duplicates, channels, receipt numbers, and the rate-limited public
+status lookup."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
-from ruxue_core.domain import Application, Guardian
-from ruxue_core.domain.enums import Channel, Status
+from ruxue_core.domain import Application, Guardian, QueryGuard
+from ruxue_core.domain.enums import Channel, Outcome, Role, Status
 from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import (
     Duplicate,
+    Forbidden,
     Ineligible,
     InvalidInput,
     NotFound,
     RateLimited,
     RuxueError,
 )
+from ruxue_core.handlers import HANDLERS
+from ruxue_core.jobs import Worker
+from ruxue_core.lifecycle import load_case
 from ruxue_core.plugins.contracts import Principal
-from ruxue_core.policy import SeasonFile
+from ruxue_core.policy import SeasonFile, SeasonInfo
+from ruxue_core.rules import codes
 from ruxue_core.rules.national_id import make_national_id, mod11_2_check
 from ruxue_core.runtime import Runtime
 from ruxue_core.security import mask_name
@@ -31,35 +40,58 @@ from ruxue_core.services.applications import (
     PersonInput,
     SubmitApplication,
     Submitted,
-    lookup_status,
     submit_application,
 )
+from ruxue_core.services.lookup import StatusView, lookup_status
 from ruxue_core.services.seasons import load_season
+from ruxue_core.settings import Settings
 from ruxue_core.testing.factories import (
+    ADMIN,
     AUDITOR,
+    BUREAU,
     COUNTER,
     GUARDIAN,
+    SCHOOL_REVIEWER,
+    UNVERIFIED_GUARDIAN,
     child_id_number,
     submit_command,
 )
+from ruxue_core.testing.fakes import FakeVerifier, FakeVerifierPlugin
+from ruxue_core.uow import UnitOfWork
 
-WRITTEN = ("application", "guardian", "child", "job", "message", "case_record", "evidence")
+COUNTED = (
+    "application",
+    "guardian",
+    "child",
+    "job",
+    "message",
+    "case_record",
+    "evidence",
+    "audit_event",
+    "query_guard",
+)
 
 
 async def row_counts(runtime: Runtime) -> dict[str, int]:
-    async with runtime.unit_of_work(read_only=True) as uow:
-        connection = await uow.session.connection()
+    def count(uow: UnitOfWork) -> dict[str, int]:
         return {
-            table: (await connection.execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar_one()
-            for table in WRITTEN
+            table: uow.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in COUNTED
         }
+
+    return await runtime.read(count)
 
 
 async def submit(
     runtime: Runtime, command: SubmitApplication, principal: Principal | None = GUARDIAN
 ) -> Submitted:
-    async with runtime.unit_of_work() as uow:
-        return await submit_application(uow, command, principal)
+    return await submit_application(runtime, command, principal)
+
+
+async def stored(runtime: Runtime, application_id: int) -> Application:
+    found = await runtime.read(lambda uow: uow.session.get(Application, application_id))
+    assert found is not None
+    return found
 
 
 def _with_child(command: SubmitApplication, **changes: str) -> SubmitApplication:
@@ -127,6 +159,16 @@ BAD_INPUT: dict[str, tuple[Change, str]] = {
         "guardian.idNumber",
     ),
     "unknown season": (lambda c: replace(c, season_code="1999-primary"), "seasonCode"),
+    "unknown township": (lambda c: replace(c, township_code="420704999"), "townshipCode"),
+    "township code of the district": (
+        lambda c: replace(c, township_code="420704"),
+        "townshipCode",
+    ),
+    "empty township": (lambda c: replace(c, township_code=""), "townshipCode"),
+    "too many papers seen": (
+        lambda c: replace(c, paper_seen=tuple(f"材料{n}" for n in range(21))),
+        "paperSeen",
+    ),
 }
 
 
@@ -135,9 +177,9 @@ def _id_with_body(body: str) -> str:
 
 
 def _id_ending_in_x() -> str:
-    """A valid child ID number (born well before the cutoff) whose check character is X."""
+    """A valid child ID number (born inside the age window) whose check character is X."""
     for sequence in range(1000):
-        value = make_national_id("420704", date(2019, 6, 1), sequence)
+        value = make_national_id("420704", date(2019, 10, 1), sequence)
         if value.endswith("X"):
             return value
     raise AssertionError("no sequence gives X")  # pragma: no cover
@@ -148,32 +190,111 @@ def _assert_refused(caught: RuxueError, field: str) -> None:
     assert any("\u4e00" <= ch <= "\u9fff" for ch in caught.message), caught.message
 
 
+@pytest.mark.parametrize("principal", [GUARDIAN, COUNTER], ids=lambda p: p.role.value)
 @pytest.mark.parametrize(("change", "field"), BAD_INPUT.values(), ids=BAD_INPUT.keys())
 async def test_bad_input_is_refused_with_its_field_and_writes_nothing(
-    runtime: Runtime, season: str, change: Change, field: str
+    runtime: Runtime, season: str, change: Change, field: str, principal: Principal
 ) -> None:
+    """Counter staff are not bound to the guardian ID on the form, so their refusals come from
+    field validation alone; a guardian's must come out the same. Counter staff receive only
+    their own township's applications, so another township is Forbidden for them."""
+    before = await row_counts(runtime)
     command = change(submit_command(season))
-    with pytest.raises(InvalidInput) as caught:
-        await submit(runtime, command)
+    expected: type[RuxueError] = InvalidInput
+    if principal.role is Role.COUNTER_STAFF and command.township_code != principal.region_code:
+        expected = Forbidden
+    with pytest.raises(expected) as caught:
+        await submit(runtime, command, principal)
     _assert_refused(caught.value, field)
-    assert await row_counts(runtime) == dict.fromkeys(WRITTEN, 0)
+    assert await row_counts(runtime) == before
+    assert before["application"] == 0
 
 
-async def test_child_born_after_the_cutoff_is_ineligible(
-    runtime: Runtime, season: str, season_file: SeasonFile
+# ---- the age window -------------------------------------------------------------------------
+
+
+def _born(info: SeasonInfo, which: str) -> date:
+    day = timedelta(days=1)
+    deferral, early = info.deferral_earliest, info.early_entry_latest
+    assert deferral is not None and early is not None
+    return {
+        "earliest": info.earliest,
+        "cutoff": info.age_cutoff,
+        "first deferral day": deferral,
+        "last deferral day": info.earliest - day,
+        "first early-entry day": info.age_cutoff + day,
+        "last early-entry day": early,
+        "before deferral": deferral - day,
+        "after early entry": early + day,
+    }[which]
+
+
+@pytest.mark.parametrize("which", ["before deferral", "after early entry"])
+async def test_a_child_outside_every_age_window_is_ineligible(
+    runtime: Runtime, season: str, season_file: SeasonFile, which: str
 ) -> None:
-    cutoff = season_file.season.age_cutoff
-    too_young = make_national_id("420704", cutoff + timedelta(days=1), 7)
-    with pytest.raises(Ineligible) as caught:
-        await submit(runtime, submit_command(season, child_id=too_young))
-    _assert_refused(caught.value, "child.idNumber")
-    assert f"{cutoff:%Y年%m月%d日}" in caught.value.message
-    assert await row_counts(runtime) == dict.fromkeys(WRITTEN, 0)
+    info = season_file.season
+    before = await row_counts(runtime)
+    child = make_national_id("420704", _born(info, which), 7)
+    for principal in (GUARDIAN, COUNTER):
+        with pytest.raises(Ineligible) as caught:
+            await submit(runtime, submit_command(season, child_id=child), principal)
+        _assert_refused(caught.value, "child.idNumber")
+        assert f"{info.earliest:%Y年%m月%d日}" in caught.value.message
+        assert f"{info.age_cutoff:%Y年%m月%d日}" in caught.value.message
+    assert await row_counts(runtime) == before
 
-    # Born on the cutoff day itself is still eligible.
-    on_cutoff = make_national_id("420704", cutoff, 9)
-    submitted = await submit(runtime, submit_command(season, child_id=on_cutoff))
+
+@pytest.fixture
+def verifier() -> FakeVerifier:
+    return FakeVerifier(Outcome.MATCH)
+
+
+@pytest.fixture
+async def verified(settings: Settings, verifier: FakeVerifier) -> AsyncIterator[Runtime]:
+    """A runtime whose verifier answers every check with a match."""
+    runtime = Runtime.create(
+        settings.model_copy(update={"verifiers": ["fake"]}),
+        extra_plugins=[FakeVerifierPlugin(verifier)],
+    )
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("which", "exception", "after_verification"),
+    [
+        ("earliest", None, Status.SCHOOL_REVIEW),
+        ("cutoff", None, Status.SCHOOL_REVIEW),
+        ("first deferral day", "deferral", Status.MANUAL_REVIEW),
+        ("last deferral day", "deferral", Status.MANUAL_REVIEW),
+        ("first early-entry day", "early_entry", Status.MANUAL_REVIEW),
+        ("last early-entry day", "early_entry", Status.MANUAL_REVIEW),
+    ],
+)
+async def test_deferral_and_early_entry_are_accepted_for_manual_review(
+    verified: Runtime,
+    verifier: FakeVerifier,
+    season: str,
+    season_file: SeasonFile,
+    which: str,
+    exception: str | None,
+    after_verification: Status,
+) -> None:
+    child = make_national_id("420704", _born(season_file.season, which), 9)
+    submitted = await submit(verified, submit_command(season, child_id=child))
     assert submitted.status is Status.SUBMITTED
+    application = await stored(verified, submitted.application_id)
+    assert application.age_exception == exception
+
+    await Worker(verified, HANDLERS).drain()
+    assert len(verifier.requests) == 1, "the check ran and matched"
+    assert (await stored(verified, submitted.application_id)).status is after_verification
+
+
+# ---- the registration window and who may submit ---------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -189,22 +310,51 @@ async def test_outside_the_registration_window_is_ineligible(
     window: tuple[timedelta, timedelta],
 ) -> None:
     now = utcnow()
-    async with runtime.unit_of_work() as uow:
-        await load_season(
-            uow, season_file, Principal.system(), window=(now + window[0], now + window[1])
-        )
-    with pytest.raises(Ineligible) as caught:
-        await submit(runtime, submit_command(season_file.season.code))
-    _assert_refused(caught.value, "seasonCode")
-    assert await row_counts(runtime) == dict.fromkeys(WRITTEN, 0)
+    await load_season(
+        runtime, season_file, Principal.system(), window=(now + window[0], now + window[1])
+    )
+    before = await row_counts(runtime)
+    for principal in (GUARDIAN, COUNTER):
+        with pytest.raises(Ineligible) as caught:
+            await submit(runtime, submit_command(season_file.season.code), principal)
+        _assert_refused(caught.value, "seasonCode")
+    assert await row_counts(runtime) == before
 
 
-async def test_only_guardians_and_counter_staff_submit(runtime: Runtime, season: str) -> None:
-    for principal in (None, AUDITOR):
-        with pytest.raises(RuxueError) as caught:
-            await submit(runtime, submit_command(season), principal)
-        assert caught.value.code == "forbidden"
-    assert await row_counts(runtime) == dict.fromkeys(WRITTEN, 0)
+@pytest.mark.parametrize(
+    "principal",
+    [None, AUDITOR, ADMIN, BUREAU, SCHOOL_REVIEWER, UNVERIFIED_GUARDIAN],
+    ids=lambda p: "anonymous" if p is None else p.id,
+)
+async def test_only_verified_guardians_and_counter_staff_submit(
+    runtime: Runtime, season: str, principal: Principal | None
+) -> None:
+    before = await row_counts(runtime)
+    with pytest.raises(Forbidden) as caught:
+        await submit(runtime, submit_command(season), principal)
+    assert caught.value.code == "forbidden"
+    assert await row_counts(runtime) == before
+
+
+# ---- townships ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("township", "school"),
+    [("420704101", "LK-YJ-01"), ("420704102", "LK-YY-01"), ("420704103", "LK-SW-01")],
+)
+async def test_the_townships_school_is_assigned_at_submission(
+    runtime: Runtime, season: str, township: str, school: str
+) -> None:
+    submitted = await submit(runtime, submit_command(season, township_code=township))
+    case = await runtime.read(lambda uow: load_case(uow, submitted.application_id))
+    assert case is not None
+    assert case.application.township_code == township
+    assert case.school is not None
+    assert case.school.code == school
+
+
+# ---- duplicates and races -------------------------------------------------------------------
 
 
 async def test_the_same_child_twice_in_a_season_is_a_duplicate(
@@ -214,22 +364,24 @@ async def test_the_same_child_twice_in_a_season_is_a_duplicate(
     first = await submit(runtime, submit_command(season, child_id=child))
     before = await row_counts(runtime)
 
-    again = [
-        submit_command(season, child_id=child),
-        submit_command(season, child_id=f" {child.lower()} "),
-        submit_command(season, child_id=child, guardian_id=_id_with_body("42070419870202123")),
+    again: list[tuple[SubmitApplication, Principal]] = [
+        (submit_command(season, child_id=child), GUARDIAN),
+        (submit_command(season, child_id=f" {child.lower()} "), GUARDIAN),
+        (submit_command(season, child_id=child), COUNTER),
+        (
+            submit_command(season, child_id=child, guardian_id=_id_with_body("42070419870202123")),
+            COUNTER,
+        ),
     ]
-    for command in again:
+    for command, principal in again:
         with pytest.raises(Duplicate) as caught:
-            await submit(runtime, command)
+            await submit(runtime, command, principal)
         assert caught.value.code == "duplicate"
     assert await row_counts(runtime) == before
 
-    async with runtime.unit_of_work(read_only=True) as uow:
-        stored = await uow.session.get(Application, first.application_id)
-    assert stored is not None
-    assert stored.status is Status.SUBMITTED
-    assert stored.version == first.version
+    application = await stored(runtime, first.application_id)
+    assert application.status is Status.SUBMITTED
+    assert application.version == first.version == 1
 
 
 async def test_concurrent_submissions_of_one_child_give_one_application(
@@ -238,10 +390,9 @@ async def test_concurrent_submissions_of_one_child_give_one_application(
     child = child_id_number()
 
     async def attempt(phone: str) -> Submitted:
-        async with runtime.unit_of_work() as uow:
-            return await submit_application(
-                uow, submit_command(season, child_id=child, phone=phone), GUARDIAN
-            )
+        return await submit_application(
+            runtime, submit_command(season, child_id=child, phone=phone), GUARDIAN
+        )
 
     outcomes = await asyncio.gather(
         attempt("13812345678"),
@@ -261,13 +412,45 @@ async def test_twins_submitted_at_once_share_one_guardian(runtime: Runtime, seas
     twins = [child_id_number(), child_id_number()]
 
     async def attempt(child: str) -> Submitted:
-        async with runtime.unit_of_work() as uow:
-            return await submit_application(uow, submit_command(season, child_id=child), GUARDIAN)
+        return await submit_application(runtime, submit_command(season, child_id=child), GUARDIAN)
 
     outcomes = await asyncio.gather(*(attempt(child) for child in twins))
     assert len({o.receipt_no for o in outcomes}) == 2
     counts = await row_counts(runtime)
     assert (counts["application"], counts["child"], counts["guardian"]) == (2, 2, 1)
+    guardians = {(await stored(runtime, o.application_id)).guardian_id for o in outcomes}
+    assert len(guardians) == 1
+
+
+async def test_a_receipt_number_clash_is_retried_with_a_new_number(
+    runtime: Runtime, season: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await submit(runtime, submit_command(season))
+    real = codes.new_receipt_no
+    issued: list[str] = []
+
+    def clashing(district_code: str, on: date) -> str:
+        value = first.receipt_no if not issued else real(district_code, on)
+        issued.append(value)
+        return value
+
+    monkeypatch.setattr("ruxue_core.rules.codes.new_receipt_no", clashing)
+    second = await submit(runtime, submit_command(season))
+
+    assert len(issued) == 2, "one clash, then one fresh number"
+    assert issued[0] == first.receipt_no
+    assert second.receipt_no == issued[1] != first.receipt_no
+    assert codes.is_valid_receipt_no(second.receipt_no)
+    assert (await stored(runtime, second.application_id)).receipt_no == second.receipt_no
+    assert (await stored(runtime, first.application_id)).receipt_no == first.receipt_no
+    counts = await row_counts(runtime)
+    assert (counts["application"], counts["child"], counts["guardian"]) == (2, 2, 1)
+    assert (await lookup(runtime, second.receipt_no, second.query_code)).status is (
+        Status.SUBMITTED
+    )
+
+
+# ---- what is stored -------------------------------------------------------------------------
 
 
 async def test_channel_follows_who_submitted(runtime: Runtime, season: str) -> None:
@@ -275,34 +458,38 @@ async def test_channel_follows_who_submitted(runtime: Runtime, season: str) -> N
     counter = await submit(
         runtime, submit_command(season, guardian_id=_id_with_body("42070419900101567")), COUNTER
     )
-    async with runtime.unit_of_work(read_only=True) as uow:
-        by_guardian = await uow.session.get(Application, online.application_id)
-        by_counter = await uow.session.get(Application, counter.application_id)
-        assert by_guardian is not None and by_counter is not None
-        assert by_guardian.channel is Channel.ONLINE
-        assert by_counter.channel is Channel.COUNTER
-        guardian = await uow.session.get(Guardian, by_guardian.guardian_id)
-        walk_in = await uow.session.get(Guardian, by_counter.guardian_id)
+    by_guardian = await stored(runtime, online.application_id)
+    by_counter = await stored(runtime, counter.application_id)
+    assert by_guardian.channel is Channel.ONLINE
+    assert by_counter.channel is Channel.COUNTER
+    guardian = await runtime.read(lambda uow: uow.session.get(Guardian, by_guardian.guardian_id))
+    walk_in = await runtime.read(lambda uow: uow.session.get(Guardian, by_counter.guardian_id))
     assert guardian is not None and walk_in is not None
-    assert guardian.subject == GUARDIAN.id, "online submissions link the guardian's login"
+    assert guardian.subject == GUARDIAN.id, "online submissions bind the guardian's login"
+    assert guardian.bound_at is not None
     assert walk_in.subject is None, "counter staff are not the guardian"
+    assert walk_in.bound_at is None
 
 
 async def test_submission_returns_codes_and_normalises_input(runtime: Runtime, season: str) -> None:
     command = submit_command(season, phone="138-1234 5678", address="  燕矶镇   新街  10号 ")
     submitted = await submit(runtime, command)
     assert submitted.status is Status.SUBMITTED
+    assert submitted.version == 1
     assert len(submitted.query_code) == 6
     assert submitted.query_code.isdigit()
-    async with runtime.unit_of_work(read_only=True) as uow:
-        stored = await uow.session.get(Application, submitted.application_id)
-        assert stored is not None
-        guardian = await uow.session.get(Guardian, stored.guardian_id)
-        assert guardian is not None
-        phone = uow.cipher.decrypt(guardian.phone_ct, purpose="guardian.phone")
-    assert stored.receipt_no == submitted.receipt_no
-    assert stored.address == "燕矶镇 新街 10号"
-    assert phone == "13812345678"
+    application = await stored(runtime, submitted.application_id)
+    guardian = await runtime.read(lambda uow: uow.session.get(Guardian, application.guardian_id))
+    assert guardian is not None
+    cipher = runtime.cipher
+    assert application.receipt_no == submitted.receipt_no
+    assert application.status is Status.SUBMITTED
+    assert application.version == 1
+    assert application.age_exception is None
+    address = cipher.decrypt(application.address_ct, purpose="application.address")
+    assert address == "燕矶镇 新街 10号"
+    assert cipher.decrypt(guardian.phone_ct, purpose="guardian.phone") == "13812345678"
+    assert cipher.matches(submitted.query_code, application.query_code_hash, purpose="query_code")
 
 
 # ---- public status lookup -------------------------------------------------------------------
@@ -312,18 +499,55 @@ def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
-async def lookup(runtime: Runtime, receipt_no: str, code: str) -> str:
-    async with runtime.unit_of_work() as uow:
-        view = await lookup_status(uow, receipt_no, code)
-    assert view.receipt_no == receipt_no
-    return view.child_name
+NEVER_ISSUED = _id_with_body("4207042000010100000000")  # well-formed, never issued
 
 
-async def stored(runtime: Runtime, application_id: int) -> Application:
-    async with runtime.unit_of_work(read_only=True) as uow:
-        found = await uow.session.get(Application, application_id)
-    assert found is not None
-    return found
+async def lookup(
+    runtime: Runtime, receipt_no: str, code: str, client: str = "192.0.2.1"
+) -> StatusView:
+    view = await lookup_status(runtime, receipt_no, code, client=client)
+    assert view.receipt_no == receipt_no.strip().upper()
+    return view
+
+
+async def guard(runtime: Runtime, receipt_no: str) -> QueryGuard | None:
+    return await runtime.read(lambda uow: uow.session.get(QueryGuard, receipt_no))
+
+
+async def guard_state(runtime: Runtime, receipt_no: str) -> tuple[int, datetime | None] | None:
+    found = await guard(runtime, receipt_no)
+    return None if found is None else (found.failures, found.locked_until)
+
+
+def answer(error: RuxueError) -> tuple[type[RuxueError], str, str | None, str, tuple[Any, ...]]:
+    """Everything a caller can observe about a refusal."""
+    return type(error), error.message, error.field, str(error), error.args
+
+
+@contextmanager
+def statements(runtime: Runtime) -> Iterator[list[str]]:
+    """The SQL statements sent to the database meanwhile, in order."""
+    seen: list[str] = []
+
+    def record(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        seen.append(" ".join(statement.split()))
+
+    sa.event.listen(runtime.db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(runtime.db.engine, "before_cursor_execute", record)
+
+
+def kinds(seen: list[str]) -> list[str]:
+    """The first keyword of each statement but ``BEGIN`` (``SELECT``, ``INSERT`` …): SQLite's
+    explicit ``BEGIN``/``BEGIN IMMEDIATE`` has no counterpart on PostgreSQL."""
+    return [s.split(" ", 1)[0].upper() for s in seen if not s.upper().startswith("BEGIN")]
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
 async def test_lookup_with_the_right_code_shows_a_masked_child_name(
@@ -331,25 +555,53 @@ async def test_lookup_with_the_right_code_shows_a_masked_child_name(
 ) -> None:
     command = submit_command(season)
     submitted = await submit(runtime, command)
-    async with runtime.unit_of_work() as uow:
-        view = await lookup_status(uow, submitted.receipt_no.lower(), submitted.query_code)
+    view = await lookup(runtime, submitted.receipt_no.lower(), submitted.query_code)
     assert view.receipt_no == submitted.receipt_no
     assert view.status is Status.SUBMITTED
     assert view.status_label == "已提交"
     assert view.child_name == mask_name(command.child.name) == "张**"
+    # The zoned school is not the child's place: the lookup names a school only once admitted.
     assert view.school_name is None
 
 
-async def test_lookup_with_a_wrong_code_or_unknown_receipt_is_not_found(
+async def test_a_right_code_without_earlier_failures_writes_nothing(
+    runtime: Runtime, season: str
+) -> None:
+    submitted = await submit(runtime, submit_command(season))
+    before = await row_counts(runtime)
+    with statements(runtime) as seen:
+        await lookup(runtime, submitted.receipt_no, submitted.query_code)
+    assert kinds(seen) == ["SELECT"], seen
+    assert "BEGIN IMMEDIATE" not in seen, "a read-only transaction, no write lock"
+    assert await row_counts(runtime) == before
+
+
+async def test_a_wrong_code_writes_exactly_one_statement(runtime: Runtime, season: str) -> None:
+    submitted = await submit(runtime, submit_command(season))
+    for receipt in (submitted.receipt_no, NEVER_ISSUED):
+        with statements(runtime) as seen, pytest.raises(NotFound):
+            await lookup(runtime, receipt, wrong(submitted.query_code))
+        assert kinds(seen) == ["SELECT", "INSERT"], seen
+        [write] = [s.upper() for s in seen if s.split(" ", 1)[0].upper() in WRITES]
+        assert write.startswith("INSERT INTO QUERY_GUARD"), write
+        assert "ON CONFLICT" in write, "one atomic upsert, not a read-modify-write"
+        failures = await guard(runtime, receipt)
+        assert failures is not None and failures.failures == 1
+
+
+async def test_an_unknown_receipt_and_a_wrong_code_answer_byte_for_byte_alike(
     runtime: Runtime, season: str
 ) -> None:
     submitted = await submit(runtime, submit_command(season))
     with pytest.raises(NotFound) as wrong_code:
         await lookup(runtime, submitted.receipt_no, wrong(submitted.query_code))
-    unknown = _id_with_body("4207042000010100000000")  # well-formed, never issued
     with pytest.raises(NotFound) as no_such:
-        await lookup(runtime, unknown, submitted.query_code)
-    assert wrong_code.value.message == no_such.value.message, "no hint which part was wrong"
+        await lookup(runtime, NEVER_ISSUED, submitted.query_code)
+    assert answer(wrong_code.value) == answer(no_such.value), "no hint which part was wrong"
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in wrong_code.value.message)
+    # Both are counted the same way.
+    known = await guard_state(runtime, submitted.receipt_no)
+    assert known == await guard_state(runtime, NEVER_ISSUED) == (1, None)
 
 
 @pytest.mark.parametrize(
@@ -367,59 +619,134 @@ async def test_malformed_lookup_input_is_invalid(
     submitted = await submit(runtime, submit_command(season))
     if receipt is not None and receipt[:-1].isdigit():
         receipt = _wrong_check(receipt)
+    before = await row_counts(runtime)
     with pytest.raises(InvalidInput) as caught:
         await lookup(runtime, receipt or submitted.receipt_no, code)
     assert caught.value.field == field
+    assert await row_counts(runtime) == before
 
 
-async def test_too_many_wrong_codes_lock_out_even_the_right_code(
+async def test_too_many_wrong_codes_lock_known_and_unknown_receipts_alike(
     runtime: Runtime, season: str
 ) -> None:
     submitted = await submit(runtime, submit_command(season))
-    limit = runtime.settings.query_code_max_failures
-    assert limit > 1
-    for attempt in range(limit):
-        with pytest.raises(NotFound):
-            await lookup(runtime, submitted.receipt_no, wrong(submitted.query_code))
-        if attempt < limit - 1:
-            assert (await stored(runtime, submitted.application_id)).query_failures == attempt + 1
-    locked = await stored(runtime, submitted.application_id)
-    assert locked.query_locked_until is not None
-    assert locked.query_locked_until > utcnow()
+    limit = runtime.settings.limits.query_code_max_failures
+    assert limit == 5
+    for receipt in (submitted.receipt_no, NEVER_ISSUED):
+        for attempt in range(limit):
+            with pytest.raises(NotFound):
+                await lookup(runtime, receipt, wrong(submitted.query_code))
+            counted = await guard(runtime, receipt)
+            assert counted is not None
+            if attempt < limit - 1:
+                assert counted.failures == attempt + 1
+                assert counted.locked_until is None
+        locked = await guard(runtime, receipt)
+        assert locked is not None and locked.locked_until is not None
+        assert locked.locked_until > utcnow() + timedelta(minutes=1)
 
-    with pytest.raises(RateLimited):
-        await lookup(runtime, submitted.receipt_no, submitted.query_code)
-    with pytest.raises(RateLimited):
-        await lookup(runtime, submitted.receipt_no, wrong(submitted.query_code))
+    before = await row_counts(runtime)
+    guards = [await guard_state(runtime, r) for r in (submitted.receipt_no, NEVER_ISSUED)]
+    refusals = []
+    for receipt in (submitted.receipt_no, NEVER_ISSUED):
+        for code in (submitted.query_code, wrong(submitted.query_code)):
+            with pytest.raises(RateLimited) as caught:
+                await lookup(runtime, receipt, code)
+            refusals.append(answer(caught.value))
+    assert len(set(refusals)) == 1, "the right code, a wrong one, known or not: all alike"
+    assert await row_counts(runtime) == before, "a locked receipt counts nothing more"
+    assert guards == [await guard_state(runtime, r) for r in (submitted.receipt_no, NEVER_ISSUED)]
 
     # Another application is not affected by the lock.
     other = await submit(runtime, submit_command(season))
-    assert await lookup(runtime, other.receipt_no, other.query_code) == "张**"
+    assert (await lookup(runtime, other.receipt_no, other.query_code)).child_name == "张**"
+
+
+async def test_the_lock_ends_after_its_time(runtime: Runtime, season: str) -> None:
+    submitted = await submit(runtime, submit_command(season))
+    for _ in range(runtime.settings.limits.query_code_max_failures):
+        with pytest.raises(NotFound):
+            await lookup(runtime, submitted.receipt_no, wrong(submitted.query_code))
+    with pytest.raises(RateLimited):
+        await lookup(runtime, submitted.receipt_no, submitted.query_code)
+
+    def expire(uow: UnitOfWork) -> None:
+        uow.session.execute(
+            sa.update(QueryGuard)
+            .where(col(QueryGuard.receipt_no) == submitted.receipt_no)
+            .values(locked_until=utcnow() - timedelta(seconds=1))
+        )
+        uow.commit()
+
+    await runtime.write(expire)
+    assert (await lookup(runtime, submitted.receipt_no, submitted.query_code)).status is (
+        Status.SUBMITTED
+    )
 
 
 async def test_a_right_code_before_the_limit_resets_the_failure_count(
     runtime: Runtime, season: str
 ) -> None:
     submitted = await submit(runtime, submit_command(season))
-    limit = runtime.settings.query_code_max_failures
+    limit = runtime.settings.limits.query_code_max_failures
     for _ in range(limit - 1):
         with pytest.raises(NotFound):
             await lookup(runtime, submitted.receipt_no, wrong(submitted.query_code))
+    counted = await guard(runtime, submitted.receipt_no)
+    assert counted is not None and counted.failures == limit - 1
     await lookup(runtime, submitted.receipt_no, submitted.query_code)
-    assert (await stored(runtime, submitted.application_id)).query_failures == 0
+    assert await guard(runtime, submitted.receipt_no) is None, "the count is forgotten"
     for _ in range(limit - 1):
         with pytest.raises(NotFound):
             await lookup(runtime, submitted.receipt_no, wrong(submitted.query_code))
     await lookup(runtime, submitted.receipt_no, submitted.query_code)  # still not locked
 
 
+async def test_each_client_is_limited_per_minute(runtime: Runtime, season: str) -> None:
+    submitted = await submit(runtime, submit_command(season))
+    allowed = runtime.settings.limits.lookups_per_minute_per_client
+    for _ in range(allowed):
+        await lookup(runtime, submitted.receipt_no, submitted.query_code, client="198.51.100.7")
+
+    before = await row_counts(runtime)
+    for code in (submitted.query_code, wrong(submitted.query_code)):
+        with statements(runtime) as seen, pytest.raises(RateLimited):
+            await lookup(runtime, submitted.receipt_no, code, client="198.51.100.7")
+        assert seen == [], "refused before any database work"
+    assert await row_counts(runtime) == before
+    assert await guard(runtime, submitted.receipt_no) is None, "the wrong code was not counted"
+
+    # Another client is not affected.
+    view = await lookup(runtime, submitted.receipt_no, submitted.query_code, client="203.0.113.9")
+    assert view.status is Status.SUBMITTED
+
+
 async def test_failed_lookups_do_not_bump_the_version(runtime: Runtime, season: str) -> None:
     submitted = await submit(runtime, submit_command(season))
     before = await stored(runtime, submitted.application_id)
-    for _ in range(runtime.settings.query_code_max_failures + 1):
+    for _ in range(runtime.settings.limits.query_code_max_failures + 1):
         with pytest.raises((NotFound, RateLimited)):
             await lookup(runtime, submitted.receipt_no, wrong(submitted.query_code))
     after = await stored(runtime, submitted.application_id)
     assert after.version == before.version == submitted.version
     assert after.status is before.status
     assert after.updated_at == before.updated_at
+
+
+async def test_counter_staff_receive_only_their_own_township(runtime: Runtime, season: str) -> None:
+    """Counter staff of 燕矶镇 cannot file an application for 杨叶镇 (they could not see it)."""
+    before = await row_counts(runtime)
+    command = submit_command(season, township_code="420704102", address="杨叶镇杨叶大道8号")
+    with pytest.raises(Forbidden) as caught:
+        await submit(runtime, command, COUNTER)
+    assert caught.value.field == "townshipCode"
+    assert await row_counts(runtime) == before
+
+
+async def test_only_counter_staff_record_paper_seen(runtime: Runtime, season: str) -> None:
+    before = await row_counts(runtime)
+    command = replace(submit_command(season), paper_seen=("户口簿",))
+    with pytest.raises(InvalidInput) as caught:
+        await submit(runtime, command, GUARDIAN)
+    assert caught.value.field == "paperSeen"
+    assert await row_counts(runtime) == before

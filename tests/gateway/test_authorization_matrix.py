@@ -349,7 +349,7 @@ def _request(
             "guardianPhone": "13812345678",
             "relationship": "FATHER",
             "address": "燕矶镇新街10号",
-            "townshipCode": "420704101",
+            "townshipCode": (principal.region_code if principal else None) or "420704101",
         }
         return SUBMIT, {"input": command}
     if name == "dead jobs":

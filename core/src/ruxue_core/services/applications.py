@@ -109,8 +109,12 @@ def _validate(command: SubmitApplication, actor: Principal) -> _Form:
         phone=validate_phone(command.guardian_phone, field="guardianPhone"),
     )
     guardians.check_online_identity(actor, guardian)
+    if command.paper_seen and actor.role is not Role.COUNTER_STAFF:
+        raise InvalidInput("仅窗口受理时登记已核验的原件", field="paperSeen")
     if len(command.paper_seen) > 20 or any(len(p) > 50 for p in command.paper_seen):
         raise InvalidInput("已核验材料清单过长", field="paperSeen")
+    if actor.role is Role.COUNTER_STAFF and actor.region_code != command.township_code:
+        raise Forbidden("窗口工作人员只能受理本乡镇（街道）的报名", field="townshipCode")
     return _Form(
         command=command,
         child_id=child_id.value,

@@ -27,6 +27,8 @@ from ruxue_core.security import mask_name
 from ruxue_core.uow import UnitOfWork
 
 WRONG: Final = "办件编号或查询密码不正确"
+PLACED: Final = frozenset({Status.ADMITTED, Status.ENROLLED})
+"""Statuses in which the public lookup names the school: the child's place, not a zone."""
 _ABSENT_HASH: Final = "0" * 64
 
 
@@ -38,7 +40,7 @@ class StatusView:
     status: Status
     status_label: str
     child_name: str
-    school_name: str | None
+    school_name: str | None  # the school of the child's place, once admitted
     updated_at: datetime
 
 
@@ -106,7 +108,7 @@ def _read(uow: UnitOfWork, receipt_no: str) -> _Found:
             status=status,
             status_label=STATUS_LABELS[status],
             child_name=mask_name(child_name),
-            school_name=school_name,
+            school_name=school_name if status in PLACED else None,
             updated_at=updated_at,
         )
     return _Found(view, code_hash or _ABSENT_HASH, failures or 0, locked_until)
