@@ -26,16 +26,17 @@ from sqlmodel import col
 from ruxue_core import jobs
 from ruxue_core.domain import Job
 from ruxue_core.domain.enums import JobStatus
-from ruxue_core.jobs import Apply, ClaimedJob, JobHandler, Worker
+from ruxue_core.jobs import Apply, JobContext, JobHandler, Worker
 from ruxue_core.runtime import Runtime
 from ruxue_core.settings import Settings
+from ruxue_core.uow import UnitOfWork
 
 JOBS: Final = 500
 REPETITIONS: Final = 3
 KIND: Final = "bench.noop"
 
 
-async def noop(runtime: Runtime, job: ClaimedJob) -> Apply | None:
+async def noop(context: JobContext) -> Apply | None:
     """A job with no I/O and no database effect of its own."""
     return None
 
@@ -45,10 +46,13 @@ HANDLERS: Final[Mapping[str, JobHandler]] = {KIND: noop}
 
 async def enqueue(runtime: Runtime, label: str) -> None:
     """``JOBS`` due jobs, written in one transaction."""
-    async with runtime.unit_of_work() as uow:
+
+    def write(uow: UnitOfWork) -> None:
         for i in range(JOBS):
-            await jobs.enqueue(uow.session, KIND, {"i": i}, key=f"{label}-{i}")
-        await uow.commit()
+            uow.enqueue(KIND, {"i": i}, key=f"{label}-{i}")
+        uow.commit()
+
+    await runtime.write(write)
 
 
 async def drain(runtimes: Sequence[Runtime], label: str) -> float:
@@ -63,11 +67,13 @@ async def drain(runtimes: Sequence[Runtime], label: str) -> float:
 
 async def settle(runtime: Runtime) -> None:
     """Check every job is done, then delete them so each repetition starts from the same table."""
-    async with runtime.unit_of_work() as uow:
-        assert await jobs.counts(uow.session) == {JobStatus.DONE: JOBS}
-        connection = await uow.session.connection()
-        await connection.execute(sa.delete(Job).where(col(Job.kind) == KIND))
-        await uow.commit()
+
+    def check_and_delete(uow: UnitOfWork) -> None:
+        assert jobs.counts(uow.session) == {JobStatus.DONE: JOBS}
+        uow.session.execute(sa.delete(Job).where(col(Job.kind) == KIND))
+        uow.commit()
+
+    await runtime.write(check_and_delete)
 
 
 async def test_one_worker_against_two(settings: Settings, runtime: Runtime) -> None:

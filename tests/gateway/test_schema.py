@@ -56,3 +56,22 @@ def _subclasses(cls: type[errors.RuxueError]) -> set[type[errors.RuxueError]]:
     for sub in list(found):
         found |= _subclasses(sub)
     return found | {cls}
+
+
+async def test_small_documents_are_parsed_once() -> None:
+    """The parser cache hits for a repeated small document (the token limiter's parse option
+    used to make every request miss), and a document over the limit is parsed every time."""
+    from ruxue_gateway.schema import _parse_cached, build_schema
+
+    schema = build_schema(cached_document_chars=200)
+    query = "query CacheProbe { __typename }"
+    before = _parse_cached.cache_info()
+    for _ in range(3):
+        result = await schema.execute(query)
+        assert result.errors is None
+    after = _parse_cached.cache_info()
+    assert after.hits - before.hits == 2
+    assert after.misses - before.misses <= 1
+    big = "query Big { __typename }" + " " * 300
+    await schema.execute(big)
+    assert _parse_cached.cache_info().currsize == after.currsize

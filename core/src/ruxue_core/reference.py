@@ -41,10 +41,10 @@ def lifecycle_markdown() -> str:
             f"{event.value} ({_actors(row.actors, short=True)})"
         )
     lines.append("    [*] --> draft")
-    for (source, target), labels in sorted(edges.items()):
+    for (from_value, to_value), labels in sorted(edges.items()):
         if len(labels) > 3:  # void from everywhere: one edge label would swamp the diagram
             labels = [*labels[:1], "…"]
-        lines.append(f"    {source} --> {target}: {', '.join(sorted(set(labels)))}")
+        lines.append(f"    {from_value} --> {to_value}: {', '.join(sorted(set(labels)))}")
     for status in sorted(TERMINAL, key=lambda s: s.value):
         lines.append(f"    {status.value} --> [*]")
     lines += ["```", "", "| from | event | to | who may cause it |", "| --- | --- | --- | --- |"]

@@ -56,8 +56,8 @@ class Mutation(ApplicationMutations, OperationMutations, StaffMutations):
 
 
 @functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
-def _parse_cached(query: str) -> DocumentNode:
-    return parse(query)
+def _parse_cached(query: str, max_tokens: int | None) -> DocumentNode:
+    return parse(query, max_tokens=max_tokens)
 
 
 class SmallDocumentParserCache(SchemaExtension):
@@ -69,11 +69,14 @@ class SmallDocumentParserCache(SchemaExtension):
         self.max_chars = max_chars
 
     def on_parse(self) -> Iterator[None]:
-        """Parse through the cache when the document is small."""
+        """Parse through the cache when the document is small. ``MaxTokensLimiter`` sets
+        the ``max_tokens`` parse option on every request, so the cache keys on it too (a
+        document over the limit raises, and a failed parse is not cached)."""
         context = self.execution_context
         query = context.query or ""
-        if len(query) <= self.max_chars and not context.parse_options:
-            context.graphql_document = _parse_cached(query)
+        options = context.parse_options
+        if len(query) <= self.max_chars and options.keys() <= {"max_tokens"}:
+            context.graphql_document = _parse_cached(query, options.get("max_tokens"))
         yield
 
 
