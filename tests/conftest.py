@@ -57,9 +57,7 @@ def database_url(_migrated_template: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def module_database_url(
-    _migrated_template: str, tmp_path_factory: pytest.TempPathFactory
-) -> str:
+def module_database_url(_migrated_template: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A clean, migrated database shared by one test module (for module-scoped servers)."""
     if PG_URL:
         _truncate_all(_migrated_template)
