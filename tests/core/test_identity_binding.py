@@ -45,7 +45,7 @@ from ruxue_core.uow import UnitOfWork
 COUNTED = ("application", "guardian", "child", "job", "message", "case_record", "audit_event")
 A_PHONE = "13812345678"
 B_PHONE = "13987654321"
-PAPERS = ("户口簿原件", "房产证原件")
+PAPERS = ("hukou_book", "property_certificate")
 
 
 @pytest.fixture

@@ -513,6 +513,37 @@ async def test_a_conflict_requeues_the_job_without_spending_an_attempt(
     assert await effect_rows(runtime) == [(job_id, "w")]
 
 
+async def test_jobs_finishing_together_commit_together_yet_fail_alone(
+    runtime: Runtime, effects: None
+) -> None:
+    """A batch's completions are committed as one group; when one job's final step loses a
+    race, the others' effects still stand and only that job is re-queued."""
+    ids = [await add_job(runtime, f"group-{n}") for n in range(4)]
+    loser = ids[2]
+
+    async def finishing(ctx: JobContext) -> Apply | None:
+        def step(uow: UnitOfWork) -> None:
+            insert_effect(ctx.job)(uow)
+            if ctx.job.id == loser:
+                raise Conflict()
+
+        return step
+
+    worker = Worker(runtime, {KIND: finishing}, worker_id="w")
+    assert await worker.run_once() == 4
+    rows = {row.id: row for row in await all_jobs(runtime)}
+    assert [rows[i].status for i in ids] == [
+        JobStatus.DONE,
+        JobStatus.DONE,
+        JobStatus.PENDING,
+        JobStatus.DONE,
+    ]
+    assert rows[loser].conflicts == 1
+    assert sorted(job_id for job_id, _ in await effect_rows(runtime)) == sorted(
+        i for i in ids if i != loser
+    )
+
+
 async def test_endless_conflicts_end_as_a_failure(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -115,7 +115,7 @@ FACTS: dict[str, FactValue] = {
     "relationship": RELATIONSHIP,
     "move_in": date(2020, 5, 1),
 }
-PAPER_SEEN = ("户口簿原件", "房产证原件")
+PAPER_SEEN = ("hukou_book", "property_certificate")
 
 GUARDIAN_0 = Principal(
     "guardian-a", Role.GUARDIAN, "张三", verified_id_number=PEOPLE[0].guardian_id

@@ -80,10 +80,16 @@ def _tune_sqlite(engine: sa.Engine) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def execute(session: Session, statement: sa.Executable) -> int:
+def execute(
+    session: Session, statement: sa.Executable, parameters: dict[str, Any] | None = None
+) -> int:
     """Run a Core ``INSERT``/``UPDATE``/``DELETE`` in the session's transaction; return the
-    number of rows it matched."""
-    result: sa.CursorResult[Any] = session.connection().execute(statement)
+    number of rows it matched.
+
+    Hot paths pass a statement built once (``functools.cache``) with ``bindparam``s and the
+    values in ``parameters``: building a statement costs more than running it.
+    """
+    result: sa.CursorResult[Any] = session.connection().execute(statement, parameters)
     return result.rowcount
 
 

@@ -97,13 +97,18 @@ class JobContext:
 JobHandler = Callable[[JobContext], Awaitable[Apply | None]]
 
 
-def _held(job: ClaimedJob) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        col(Job.id) == job.id,
-        col(Job.status) == JobStatus.RUNNING,
-        col(Job.lease_owner) == job.owner,
-        col(Job.attempts) == job.attempts,
-    )
+_HELD: Final = sa.and_(
+    col(Job.id) == sa.bindparam("held_id"),
+    col(Job.status) == JobStatus.RUNNING,
+    col(Job.lease_owner) == sa.bindparam("held_owner"),
+    col(Job.attempts) == sa.bindparam("held_attempts"),
+)
+"""The job is still this claim's: same owner and attempt, still running."""
+
+
+def _held(job: ClaimedJob) -> dict[str, Any]:
+    """The parameters of :data:`_HELD` for ``job``."""
+    return {"held_id": job.id, "held_owner": job.owner, "held_attempts": job.attempts}
 
 
 def _dialect(session: Session) -> str:
@@ -140,9 +145,8 @@ def ensure_periodic(session: Session, kinds: Iterable[str], *, max_attempts: int
         )
 
 
-def claim(session: Session, owner: str, *, limit: int, lease_seconds: float) -> list[ClaimedJob]:
-    """Lease up to ``limit`` due jobs (pending, or running with an expired lease); commits."""
-    dialect = _dialect(session)
+@functools.cache
+def _claim(dialect: str, limit: int, lease_seconds: float) -> sa.Update:
     now = db_now(dialect)
     candidates = select(Job.id).where(_due(now)).order_by(col(Job.run_after), col(Job.id))
     candidates = candidates.limit(limit)
@@ -151,12 +155,12 @@ def claim(session: Session, owner: str, *, limit: int, lease_seconds: float) -> 
     # A materialized CTE runs once. As a plain ``IN (subquery)`` PostgreSQL may plan a nested
     # loop that re-runs the locking subquery for every outer row, claiming far beyond ``limit``.
     picked = candidates.cte("claimable").prefix_with("MATERIALIZED", dialect="postgresql")
-    statement = (
+    return (
         sa.update(Job)
         .where(col(Job.id).in_(select(picked.c.id)), _due(now))
         .values(
             status=JobStatus.RUNNING,
-            lease_owner=owner,
+            lease_owner=sa.bindparam("owner"),
             lease_until=db_now(dialect, plus_seconds=lease_seconds),
             attempts=col(Job.attempts) + 1,
         )
@@ -164,7 +168,12 @@ def claim(session: Session, owner: str, *, limit: int, lease_seconds: float) -> 
             col(Job.id), col(Job.kind), col(Job.payload), col(Job.attempts), col(Job.max_attempts)
         )
     )
-    rows = session.execute(statement).all()
+
+
+def claim(session: Session, owner: str, *, limit: int, lease_seconds: float) -> list[ClaimedJob]:
+    """Lease up to ``limit`` due jobs (pending, or running with an expired lease); commits."""
+    statement = _claim(_dialect(session), limit, lease_seconds)
+    rows = session.connection().execute(statement, {"owner": owner}).all()
     session.commit()
     return sorted(
         (ClaimedJob(r.id, r.kind, r.payload, r.attempts, r.max_attempts, owner) for r in rows),
@@ -172,14 +181,16 @@ def claim(session: Session, owner: str, *, limit: int, lease_seconds: float) -> 
     )
 
 
+@functools.cache
+def _renew(dialect: str, lease_seconds: float) -> sa.Update:
+    return (
+        sa.update(Job).where(_HELD).values(lease_until=db_now(dialect, plus_seconds=lease_seconds))
+    )
+
+
 def renew(session: Session, job: ClaimedJob, lease_seconds: float) -> bool:
     """Extend the lease on ``job``; ``False`` when it has passed to another worker."""
-    statement = (
-        sa.update(Job)
-        .where(_held(job))
-        .values(lease_until=db_now(_dialect(session), plus_seconds=lease_seconds))
-    )
-    return execute(session, statement) == 1
+    return execute(session, _renew(_dialect(session), lease_seconds), _held(job)) == 1
 
 
 def heartbeat(session: Session, held: Iterable[ClaimedJob], lease_seconds: float) -> set[int]:
@@ -203,12 +214,8 @@ def heartbeat(session: Session, held: Iterable[ClaimedJob], lease_seconds: float
     return {r.id for r in rows if jobs[r.id].attempts == r.attempts}
 
 
-def complete(session: Session, job: ClaimedJob, *, every: float | None = None) -> None:
-    """Mark the job done (or, for a periodic kind, due again in ``every`` seconds).
-
-    Runs in the caller's transaction. :raises LeaseLost: the lease is no longer ours.
-    """
-    dialect = _dialect(session)
+@functools.cache
+def _complete(dialect: str, every: float | None) -> sa.Update:
     values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": None}
     if every is None:
         values |= {"status": JobStatus.DONE, "finished_at": db_now(dialect)}
@@ -218,7 +225,15 @@ def complete(session: Session, job: ClaimedJob, *, every: float | None = None) -
             "attempts": 0,
             "run_after": db_now(dialect, plus_seconds=every),
         }
-    if execute(session, sa.update(Job).where(_held(job)).values(**values)) != 1:
+    return sa.update(Job).where(_HELD).values(**values)
+
+
+def complete(session: Session, job: ClaimedJob, *, every: float | None = None) -> None:
+    """Mark the job done (or, for a periodic kind, due again in ``every`` seconds).
+
+    Runs in the caller's transaction. :raises LeaseLost: the lease is no longer ours.
+    """
+    if execute(session, _complete(_dialect(session), every), _held(job)) != 1:
         raise LeaseLost(f"job {job.id} attempt {job.attempts}")
 
 
@@ -253,7 +268,7 @@ def fail(
         values["finished_at"] = db_now(dialect)
     else:
         values["run_after"] = db_now(dialect, plus_seconds=backoff(job.attempts, settings))
-    matched = execute(session, sa.update(Job).where(_held(job)).values(**values))
+    matched = execute(session, sa.update(Job).where(_HELD).values(**values), _held(job))
     session.commit()
     return status if matched == 1 else None
 
@@ -265,7 +280,7 @@ def postpone_conflict(session: Session, job: ClaimedJob) -> bool:
     """
     statement = (
         sa.update(Job)
-        .where(_held(job), col(Job.conflicts) < MAX_CONFLICTS)
+        .where(_HELD, col(Job.conflicts) < MAX_CONFLICTS)
         .values(
             status=JobStatus.PENDING,
             attempts=col(Job.attempts) - 1,
@@ -275,7 +290,7 @@ def postpone_conflict(session: Session, job: ClaimedJob) -> bool:
             run_after=db_now(_dialect(session), plus_seconds=random.uniform(0, 0.05)),  # noqa: S311
         )
     )
-    matched = execute(session, statement)
+    matched = execute(session, statement, _held(job))
     session.commit()
     return matched == 1
 
@@ -341,6 +356,7 @@ class Worker:
         self.id = worker_id or new_worker_id()
         self.settings = runtime.settings.worker
         self._periodic_ready = False
+        self._finisher = _Finisher(runtime)
 
     async def run_once(self) -> int:
         """Claim one batch and run it; return how many jobs were claimed."""
@@ -428,21 +444,13 @@ class Worker:
 
     async def _execute(self, job: ClaimedJob) -> None:
         handler = self.handlers.get(job.kind)
-        every = self.periodic.get(job.kind)
         try:
             if handler is None:
                 raise PermanentPluginError(f"no handler for job kind {job.kind!r}")
             context = JobContext(self.runtime, job, self.settings.lease_seconds)
             async with asyncio.timeout(self.settings.job_timeout_seconds):
                 apply = await handler(context)
-
-            def finish(uow: UnitOfWork) -> None:
-                if apply is not None:
-                    apply(uow)
-                complete(uow.session, job, every=every)
-                uow.commit()
-
-            await self.runtime.write(finish)
+            await self._finisher.finish(job, apply, self.periodic.get(job.kind))
         except LeaseLost:
             log.warning("job %s: lease lost to another worker; its result was discarded", job.id)
         except Conflict:
@@ -461,6 +469,67 @@ class Worker:
             log.warning("job %s failed after its lease passed to another worker", job.id)
         else:
             log.warning("job %s (%s) failed, now %s: %s", job.id, job.kind, status, error)
+
+
+@dataclass
+class _Finishing:
+    """A job whose handler is done, waiting for its final step and completion."""
+
+    job: ClaimedJob
+    apply: Apply | None
+    every: float | None
+    done: asyncio.Future[None]
+
+
+class _Finisher:
+    """Runs the final steps of the jobs that finished meanwhile in one unit of work (group
+    commit): one hop and one commit for many jobs. Failures are rare (a conflict, a lost
+    lease); when a group's unit fails, each of its jobs is finished again on its own, so one
+    job's failure never undoes another's effects."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._waiting: list[_Finishing] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def finish(self, job: ClaimedJob, apply: Apply | None, every: float | None) -> None:
+        """Apply ``apply`` and complete ``job``; raise what its step raised."""
+        item = _Finishing(job, apply, every, asyncio.get_running_loop().create_future())
+        self._waiting.append(item)
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain())
+        await item.done
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                await self._runtime.write(functools.partial(_finish, group=group))
+            except Exception as exc:
+                if len(group) == 1:
+                    group[0].done.set_exception(exc)
+                else:
+                    await asyncio.gather(*(self._alone(item) for item in group))
+                continue
+            for item in group:
+                item.done.set_result(None)
+
+    async def _alone(self, item: _Finishing) -> None:
+        try:
+            await self._runtime.write(functools.partial(_finish, group=[item]))
+        except Exception as exc:
+            item.done.set_exception(exc)
+        else:
+            item.done.set_result(None)
+
+
+def _finish(uow: UnitOfWork, group: list[_Finishing]) -> None:
+    """Every job's final step and completion in one transaction; commits."""
+    for item in group:
+        if item.apply is not None:
+            item.apply(uow)
+        complete(uow.session, item.job, every=item.every)
+    uow.commit()
 
 
 async def _first_of(stop: asyncio.Event, wake: asyncio.Event, *, seconds: float) -> None:

@@ -7,6 +7,7 @@ to the new status, and any follow-up job (a submitted application gets verified)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -168,10 +169,32 @@ def _case_query() -> sa.Select[Application, Season, Child, Guardian, School]:
     )
 
 
+@functools.cache
+def _case_by_id() -> sa.Select[Application, Season, Child, Guardian, School]:
+    return _case_query().where(col(Application.id) == sa.bindparam("application_id"))
+
+
 def load_case(uow: UnitOfWork, application_id: int) -> Case | None:
     """The application and everything its transitions need, in one statement."""
-    row = uow.session.execute(_case_query().where(col(Application.id) == application_id)).first()
+    row = uow.session.execute(_case_by_id(), {"application_id": application_id}).first()
     return Case(*row) if row is not None else None
+
+
+@functools.cache
+def _advance() -> sa.Update:
+    """``UPDATE application … WHERE id = :id AND version = :seen``: the guarded status change."""
+    return (
+        sa.update(Application)
+        .where(
+            col(Application.id) == sa.bindparam("p_id"),
+            col(Application.version) == sa.bindparam("p_seen"),
+        )
+        .values(
+            status=sa.bindparam("p_status"),
+            version=sa.bindparam("p_version"),
+            updated_at=sa.bindparam("p_updated_at"),
+        )
+    )
 
 
 def open_case(uow: UnitOfWork, case: Case, event: Event, principal: Principal) -> Transition:
@@ -185,8 +208,7 @@ def open_case(uow: UnitOfWork, case: Case, event: Event, principal: Principal) -
     application.status = row.target
     application.version = 1
     application.created_at = application.updated_at = uow.now
-    uow.session.add(application)
-    uow.session.flush()
+    uow.insert_now(application)
     _effects(uow, case, row, principal, "")
     return row
 
@@ -222,12 +244,18 @@ def apply_event(
         "version": application.version + 1,
         "updated_at": uow.now,
     }
-    statement = (
-        sa.update(Application)
-        .where(col(Application.id) == case.id, col(Application.version) == application.version)
-        .values(**values)
-    )
-    if execute(uow.session, statement) != 1:
+    if changes:
+        statement = (
+            sa.update(Application)
+            .where(col(Application.id) == case.id, col(Application.version) == application.version)
+            .values(**values)
+        )
+        matched = execute(uow.session, statement)
+    else:
+        parameters = {f"p_{key}": value for key, value in values.items()}
+        parameters |= {"p_id": case.id, "p_seen": application.version}
+        matched = execute(uow.session, _advance(), parameters)
+    if matched != 1:
         raise Conflict()
     for key, value in values.items():
         # The row already holds these values: record them as loaded, not as changes the

@@ -6,8 +6,11 @@ provider can tell at a glance whether a token is its own.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import jwt
 
@@ -26,8 +29,30 @@ def issue(
     return jwt.encode(payload, key, algorithm=ALGORITHM), expires
 
 
-def verify(key: bytes, token: str, *, audience: str) -> dict[str, Any] | None:
-    """The claims of a valid, unexpired token for ``audience``; ``None`` for anything else."""
+_VERIFIED: Final[OrderedDict[tuple[bytes, str, str], Mapping[str, Any]]] = OrderedDict()
+_VERIFIED_MAX: Final = 4096
+
+
+def verify(key: bytes, token: str, *, audience: str) -> Mapping[str, Any] | None:
+    """The claims of a valid, unexpired token for ``audience``; ``None`` for anything else.
+
+    A token verified once is remembered (until it expires): a client sends the same bearer
+    token with every request, and checking its signature again each time is wasted work.
+    """
+    remembered = _VERIFIED.get((key, token, audience))
+    if remembered is not None:
+        if remembered["exp"] > time.time():
+            return remembered
+        _VERIFIED.pop((key, token, audience), None)
+    claims = _decode(key, token, audience)
+    if claims is not None:
+        _VERIFIED[(key, token, audience)] = claims
+        if len(_VERIFIED) > _VERIFIED_MAX:
+            _VERIFIED.popitem(last=False)
+    return claims
+
+
+def _decode(key: bytes, token: str, audience: str) -> Mapping[str, Any] | None:
     try:
         claims: dict[str, Any] = jwt.decode(
             token,

@@ -31,6 +31,34 @@ JOBS_CHANNEL = "ruxue_jobs"
 
 
 @functools.cache
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table a model is mapped to."""
+    table = sa.inspect(model).local_table
+    assert isinstance(table, sa.Table)
+    return table
+
+
+@functools.cache
+def _insert(table: sa.Table) -> sa.Insert:
+    return table.insert()
+
+
+@functools.cache
+def _insert_returning_id(table: sa.Table, unless_exists: str | None, postgres: bool) -> Any:
+    if unless_exists is None:
+        return table.insert().returning(table.c.id)
+    insert = postgresql.insert if postgres else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=[unless_exists])
+    return statement.returning(table.c.id)
+
+
+@functools.cache
+def _insert_jobs(postgres: bool) -> Any:
+    insert = postgresql.insert if postgres else sqlite.insert
+    return insert(table_of(Job)).on_conflict_do_nothing(index_elements=["idempotency_key"])
+
+
+@functools.cache
 def _column_keys(model: type[SQLModel]) -> tuple[str, ...]:
     """The columns to insert: all but an autoincrement primary key."""
     return tuple(
@@ -71,6 +99,28 @@ class UnitOfWork:
         values = {key: getattr(row, key) for key in _column_keys(type(row))}
         self._rows[type(row)].append(values)
 
+    def insert_now(self, row: SQLModel, *, unless_exists: str | None = None) -> int | None:
+        """Insert ``row`` now with one Core ``INSERT … RETURNING id`` and set its ``id``.
+
+        :param unless_exists: a unique column: if a row with the same value exists, insert
+            nothing and return ``None`` (``ON CONFLICT DO NOTHING``).
+        :return: the new row's id.
+        """
+        table = table_of(type(row))
+        values = {key: getattr(row, key) for key in _column_keys(type(row))}
+        statement: Any = table.insert()
+        if unless_exists is not None:
+            insert = postgresql.insert if self.postgres else sqlite.insert
+            statement = insert(table).on_conflict_do_nothing(index_elements=[unless_exists])
+        new_id = (
+            self.session.connection()
+            .execute(statement.values(**values).returning(table.c.id))
+            .scalar_one_or_none()
+        )
+        if new_id is not None:
+            row.id = new_id  # every table inserted here has an integer id
+        return new_id
+
     def enqueue(
         self,
         kind: str,
@@ -99,18 +149,17 @@ class UnitOfWork:
         self.session.flush()
         for entry in audit.rows(self._audit):
             self.insert_at_commit(entry)
+        # Plain Core inserts on the session's connection: the ORM's bulk path costs more than
+        # the statements themselves, and these rows are never read back in this unit.
+        connection = self.session.connection()
         for model, rows in self._rows.items():
-            self.session.execute(sa.insert(model), rows)
+            connection.execute(_insert(table_of(model)), rows)
         if self._jobs:
-            self.session.execute(self._insert_jobs(), self._jobs)
+            connection.execute(_insert_jobs(self.postgres), self._jobs)
             if self.postgres:
-                self.session.execute(sa.text(f"NOTIFY {JOBS_CHANNEL}"))
+                connection.execute(sa.text(f"NOTIFY {JOBS_CHANNEL}"))
         self.jobs_queued += len(self._jobs)
         self._audit.clear()
         self._rows.clear()
         self._jobs.clear()
         self.session.commit()
-
-    def _insert_jobs(self) -> Any:
-        insert = postgresql.insert if self.postgres else sqlite.insert
-        return insert(Job).on_conflict_do_nothing(index_elements=["idempotency_key"])

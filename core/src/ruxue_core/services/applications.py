@@ -6,10 +6,12 @@ to a database thread) that commits once.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -128,23 +130,10 @@ def _validate(command: SubmitApplication, actor: Principal) -> _Form:
 
 def _submit(uow: UnitOfWork, form: _Form, actor: Principal) -> Submitted:
     command = form.command
-    township = (
-        select(Region.id)
-        .where(col(Region.code) == command.township_code, col(Region.level) == "township")
-        .scalar_subquery()
-    )
-    found = uow.session.exec(
-        select(Season, township).where(col(Season.code) == command.season_code)
-    ).first()
-    if found is None:
-        raise InvalidInput("招生季不存在", field="seasonCode")
-    season, township_id = found
-    if township_id is None:
-        raise InvalidInput("所选乡镇（街道）不在本招生季的范围内", field="townshipCode")
+    season, school = _season_and_township(uow, command)
     if not season.opens_at <= uow.now <= season.closes_at:
         raise Ineligible("不在报名时间内", field="seasonCode")
     exception = age_exception(form.child_birth, AgeWindow.of(season))
-    school = _township_school(uow, season, township_id)
     cipher = uow.cipher
     child = _child(uow, form, season)
     guardian = guardians.find_or_create(uow, form.guardian, actor)
@@ -177,32 +166,48 @@ def _submit(uow: UnitOfWork, form: _Form, actor: Principal) -> Submitted:
     return Submitted(case.id, application.receipt_no, query_code, application.status, 1)
 
 
-def _township_school(uow: UnitOfWork, season: Season, township_id: int) -> School | None:
-    """The school an address in this township is zoned to, while zones are by township: the
-    township's one school of the season's stage (none when it has several)."""
-    schools = uow.session.exec(
-        select(School)
-        .where(col(School.township_id) == township_id, col(School.stage) == season.stage)
+@functools.cache
+def _season_and_township_query() -> sa.Select[Season, int | None, School]:
+    township = sa.and_(
+        col(Region.code) == sa.bindparam("township_code"), col(Region.level) == "township"
+    )
+    return (
+        sa.select(Season, col(Region.id), School)
+        .select_from(Season)
+        .outerjoin(Region, township)
+        .outerjoin(
+            School,
+            sa.and_(col(School.township_id) == Region.id, col(School.stage) == Season.stage),
+        )
+        .where(col(Season.code) == sa.bindparam("season_code"))
         .limit(2)
-    ).all()
-    return schools[0] if len(schools) == 1 else None
+    )
+
+
+def _season_and_township(
+    uow: UnitOfWork, command: SubmitApplication
+) -> tuple[Season, School | None]:
+    """The season, after checking the township is one of its regions, and, while zones are by
+    township, the township's school (its one school of the season's stage; none when it has
+    several): one statement.
+
+    :raises InvalidInput: no such season, or a township outside it.
+    """
+    parameters = {"township_code": command.township_code, "season_code": command.season_code}
+    rows = uow.session.execute(_season_and_township_query(), parameters).all()
+    if not rows:
+        raise InvalidInput("招生季不存在", field="seasonCode")
+    season, township_id, school = rows[0]
+    if township_id is None:
+        raise InvalidInput("所选乡镇（街道）不在本招生季的范围内", field="townshipCode")
+    return season, school if len(rows) == 1 else None
 
 
 def _child(uow: UnitOfWork, form: _Form, season: Season) -> Child:
     """The child's row (new, or known from an earlier season); ``Duplicate`` if it already
-    has an application in this one."""
+    has an application in this one. A new child costs one ``INSERT``."""
     cipher = uow.cipher
     index = cipher.blind_index(form.child_id, purpose="child.id_number")
-    child = uow.session.exec(select(Child).where(col(Child.id_number_idx) == index)).first()
-    if child is not None:
-        taken = uow.session.exec(
-            select(Application.id).where(
-                col(Application.season_id) == season.id, col(Application.child_id) == child.id
-            )
-        ).first()
-        if taken is not None:
-            raise Duplicate()
-        return child
     child = Child(
         name=form.child_name,
         id_number_ct=cipher.encrypt(form.child_id, purpose="child.id_number"),
@@ -210,12 +215,17 @@ def _child(uow: UnitOfWork, form: _Form, season: Season) -> Child:
         birth_date=form.child_birth,
         male=form.child_male,
     )
-    uow.session.add(child)
-    try:
-        uow.session.flush()
-    except IntegrityError:  # a concurrent submission inserted the same child first
-        raise Duplicate() from None
-    return child
+    if uow.insert_now(child, unless_exists="id_number_idx") is not None:
+        return child
+    known = uow.session.exec(select(Child).where(col(Child.id_number_idx) == index)).one()
+    taken = uow.session.exec(
+        select(Application.id).where(
+            col(Application.season_id) == season.id, col(Application.child_id) == known.id
+        )
+    ).first()
+    if taken is not None:
+        raise Duplicate()
+    return known
 
 
 @dataclass(frozen=True, slots=True)

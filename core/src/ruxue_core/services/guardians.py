@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Final
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
@@ -29,6 +28,7 @@ from ruxue_core.security import mask_phone
 from ruxue_core.uow import LostRace, UnitOfWork
 
 ENTITY: Final = "guardian"
+_BY_INDEX: Final = select(Guardian).where(col(Guardian.id_number_idx) == sa.bindparam("index"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +65,7 @@ def find_or_create(uow: UnitOfWork, form: GuardianForm, actor: Principal) -> Gua
     time, changing the phone as an audited step) or created."""
     cipher = uow.cipher
     index = cipher.blind_index(form.id_number, purpose="guardian.id_number")
-    guardian = uow.session.exec(
-        select(Guardian).where(col(Guardian.id_number_idx) == index)
-    ).first()
+    guardian = uow.session.exec(_BY_INDEX, params={"index": index}).first()
     if guardian is None:
         guardian = Guardian(
             name=form.name,
@@ -78,11 +76,8 @@ def find_or_create(uow: UnitOfWork, form: GuardianForm, actor: Principal) -> Gua
             subject=actor.id if actor.role is Role.GUARDIAN else None,
             bound_at=uow.now if actor.role is Role.GUARDIAN else None,
         )
-        uow.session.add(guardian)
-        try:
-            uow.session.flush()
-        except IntegrityError:  # the same guardian's other child, submitted at this moment
-            raise LostRace() from None
+        if uow.insert_now(guardian, unless_exists="id_number_idx") is None:
+            raise LostRace()  # the same guardian's other child, submitted at this moment
         _audit(uow, actor, guardian, "guardian.create", {"channel": _channel(actor)})
         return guardian
     if guardian.name != form.name:

@@ -8,6 +8,7 @@ the same. Each client address is also rate limited.
 
 from __future__ import annotations
 
+import functools
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
+from ruxue_core.db import execute
 from ruxue_core.domain import Application, Child, QueryGuard, School
 from ruxue_core.domain.enums import STATUS_LABELS, Status
 from ruxue_core.domain.types import UTCDateTime, utcnow
@@ -81,10 +83,11 @@ async def lookup_status(
     return found.view
 
 
-def _read(uow: UnitOfWork, receipt_no: str) -> _Found:
-    """The application and the receipt's failure count, in one statement."""
-    asked = select(sa.literal(receipt_no, sa.String).label("receipt_no")).subquery("asked")
-    row = uow.session.execute(
+@functools.cache
+def _lookup() -> sa.Select[Status, datetime, str, str, str, int, datetime | None]:
+    """The application and the receipt's failure count for ``:receipt_no``: one statement."""
+    asked = select(sa.bindparam("receipt_no", type_=sa.String).label("receipt_no")).subquery()
+    return (
         sa.select(
             col(Application.status),
             col(Application.updated_at),
@@ -99,10 +102,15 @@ def _read(uow: UnitOfWork, receipt_no: str) -> _Found:
         .outerjoin(Child, col(Child.id) == Application.child_id)
         .outerjoin(School, col(School.id) == Application.school_id)
         .outerjoin(QueryGuard, col(QueryGuard.receipt_no) == asked.c.receipt_no)
-    ).one()
+    )
+
+
+def _read(uow: UnitOfWork, receipt_no: str) -> _Found:
+    row = uow.session.connection().execute(_lookup(), {"receipt_no": receipt_no}).one()
     status, updated_at, code_hash, child_name, school_name, failures, locked_until = row
     view = None
     if status is not None:
+        status = Status(status)
         view = StatusView(
             receipt_no=receipt_no,
             status=status,
@@ -114,31 +122,44 @@ def _read(uow: UnitOfWork, receipt_no: str) -> _Found:
     return _Found(view, code_hash or _ABSENT_HASH, failures or 0, locked_until)
 
 
-def _count_failure(uow: UnitOfWork, receipt_no: str) -> None:
-    """One more wrong code for ``receipt_no``; the limit locks it (and starts the count over)."""
-    limits = uow.settings.limits
-    limit = limits.query_code_max_failures
+@functools.cache
+def _count(postgres: bool, limit: int) -> Any:
+    """Count one more wrong code for ``:receipt_no`` (an upsert); reaching ``limit`` locks the
+    receipt until ``:until`` and starts the count over."""
     failures = col(QueryGuard.failures)
-    until = sa.literal(uow.now + timedelta(minutes=limits.query_lock_minutes), UTCDateTime())
-    insert: Any = (postgresql if uow.postgres else sqlite).insert(QueryGuard)
+    until = sa.bindparam("until", type_=UTCDateTime())
     first_locks = limit <= 1
-    statement = insert.values(
-        receipt_no=receipt_no,
-        failures=0 if first_locks else 1,
-        locked_until=until if first_locks else None,
+    statement = (
+        (postgresql if postgres else sqlite)
+        .insert(QueryGuard)
+        .values(
+            receipt_no=sa.bindparam("receipt_no"),
+            failures=0 if first_locks else 1,
+            locked_until=until if first_locks else None,
+        )
     )
     locked = failures + 1 >= limit
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=["receipt_no"],
         set_={
             "failures": sa.case((locked, 0), else_=failures + 1),
             "locked_until": sa.case((locked, until), else_=None),
         },
     )
-    uow.session.execute(statement)
+
+
+def _count_failure(uow: UnitOfWork, receipt_no: str) -> None:
+    """One more wrong code for ``receipt_no`` (known or not)."""
+    limits = uow.settings.limits
+    until = uow.now + timedelta(minutes=limits.query_lock_minutes)
+    statement = _count(uow.postgres, limits.query_code_max_failures)
+    execute(uow.session, statement, {"receipt_no": receipt_no, "until": until})
     uow.commit()
 
 
+_FORGET: Final = sa.delete(QueryGuard).where(col(QueryGuard.receipt_no) == sa.bindparam("r"))
+
+
 def _forget_failures(uow: UnitOfWork, receipt_no: str) -> None:
-    uow.session.execute(sa.delete(QueryGuard).where(col(QueryGuard.receipt_no) == receipt_no))
+    execute(uow.session, _FORGET, {"r": receipt_no})
     uow.commit()
