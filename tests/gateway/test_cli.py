@@ -329,3 +329,9 @@ def test_audit_verify_refuses_a_malformed_head_file(cli_env: Settings, tmp_path:
 def test_audit_prove_an_unknown_receipt_exits_1(cli_env: Settings) -> None:
     code, output = run("audit", "prove", "42070420261130888042458")
     assert code == 1, output
+
+
+def test_token_refuses_an_invalid_id_number(cli_env: Settings) -> None:
+    code, output = run("token", "--role", "guardian", "--id-number", "420704198606060446")
+    assert code == 2
+    assert "校验位" in output

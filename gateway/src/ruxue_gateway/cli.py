@@ -27,6 +27,7 @@ from ruxue_core.migrate import upgrade
 from ruxue_core.plugins.builtin import issue_dev_token
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import read_season_file
+from ruxue_core.rules.national_id import parse_national_id
 from ruxue_core.runtime import Runtime
 from ruxue_core.services import operations, staff
 from ruxue_core.services.seasons import load_season
@@ -154,13 +155,17 @@ def token(
 ) -> None:
     """Print a development bearer token (embedded mode only)."""
     settings = Settings()
+    try:
+        verified = parse_national_id(id_number, field="id-number").value if id_number else None
+    except RuxueError as exc:
+        raise _fail(exc) from None
     principal = Principal(
         subject or f"dev-{role.value}",
         role,
         name,
         region,
         school,
-        verified_id_number=id_number,
+        verified_id_number=verified,
     )
     try:
         typer.echo(issue_dev_token(settings, principal, ttl=timedelta(hours=hours)))
