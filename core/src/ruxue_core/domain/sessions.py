@@ -19,7 +19,12 @@ class GuardianSession(SQLModel, table=True):
 
     __tablename__ = "guardian_session"
 
-    id: str = Field(primary_key=True, max_length=32, description="random; the token's sid")
+    id: str = Field(
+        primary_key=True,
+        max_length=32,
+        sa_column_kwargs={"autoincrement": False},
+        description="random; the token's sid",
+    )
     provider: str = Field(max_length=64, description="the login provider that vouched")
     subject: str = Field(max_length=128, description="the provider's stable user id")
     name: str = Field(max_length=50)
