@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
+from casesync_helpers import settle
 from sqlmodel import col, select
 
 from ruxue_core import casepush
@@ -104,35 +104,6 @@ async def records_of(runtime: Runtime, receipt_no: str) -> list[CaseRecord]:
             ).all()
         )
     )
-
-
-def _unsettled(uow: UnitOfWork) -> int:
-    """Records still on their way: sent or held, or queued with nothing blocking them."""
-    earlier = aliased(CaseRecord)
-    blocked = sa.exists().where(
-        col(earlier.receipt_no) == CaseRecord.receipt_no,
-        col(earlier.version) < CaseRecord.version,
-        col(earlier.status) == CaseRecordStatus.REJECTED,
-    )
-    moving = sa.or_(
-        col(CaseRecord.status).in_((CaseRecordStatus.SENT, CaseRecordStatus.HELD)),
-        sa.and_(col(CaseRecord.status) == CaseRecordStatus.QUEUED, ~blocked),
-    )
-    return int(uow.session.exec(select(sa.func.count()).where(moving)).one())
-
-
-async def settle(runtime: Runtime, *, rounds: int = 300) -> None:
-    """Run the worker and the sweep until every record is acknowledged, rejected or waiting
-    behind a rejected one."""
-    worker = Worker(runtime, HANDLERS)
-    for _ in range(rounds):
-        await worker.drain()
-        await casepush.sweep(runtime)
-        await worker.drain()
-        if await runtime.read(_unsettled) == 0:
-            return
-        await _pause()
-    raise AssertionError("case records did not settle")
 
 
 async def _pause() -> None:

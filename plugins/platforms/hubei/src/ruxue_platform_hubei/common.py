@@ -54,16 +54,15 @@ def guardian(
     ID number counts only for a resident identity card (居民身份证)."""
     if not isinstance(subject, str | int) or not str(subject):
         return None
-    verified = (
-        id_number if isinstance(id_number, str) and str(id_type) in RESIDENT_ID_TYPES else None
-    )
+    is_card = str(id_type) in RESIDENT_ID_TYPES
+    verified = id_number.strip() or None if isinstance(id_number, str) and is_card else None
     return Principal(
         id=str(subject)[:100],
         role=Role.GUARDIAN,
         name=name if isinstance(name, str) else "",
         verified_id_number=verified,
         assurance_level=levels.get(str(level)) if level is not None else None,
-        verified_phone=phone if isinstance(phone, str) else None,
+        verified_phone=phone.strip() or None if isinstance(phone, str) else None,
     )
 
 
