@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 import pytest
-
 from casesync_helpers import settle
+
 from ruxue_core.lifecycle import Event, apply_event, load_case
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.runtime import Runtime
