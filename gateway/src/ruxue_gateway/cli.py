@@ -1,4 +1,4 @@
-"""The ``ruxue`` command: serve, worker, demo, migrate, season, staff, token, audit."""
+"""The ``ruxue`` command: serve, worker, demo, migrate, season, staff, token, audit, casesync."""
 
 from __future__ import annotations
 
@@ -333,6 +333,15 @@ def demo(
     if json_path is not None:
         json_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
         console.print(f"摘要已写入 {json_path}")
+
+
+def _add_subcommands() -> None:
+    from ruxue_gateway.cli_casesync import casesync_app
+
+    app.add_typer(casesync_app, name="casesync")
+
+
+_add_subcommands()
 
 
 def main() -> None:
