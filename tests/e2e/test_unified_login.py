@@ -202,9 +202,8 @@ def test_each_way_in_reaches_only_the_guardians_own_applications(world: World) -
 
 def test_signing_out_ends_the_session_at_once(world: World) -> None:
     portal = portal_login(world, ZHANG)
-    response = httpx.post(
-        f"{world.gateway}/auth/logout", headers={"Authorization": f"Bearer {portal}"}
-    )
+    bearer = {"Authorization": f"Bearer {portal}"}
+    response = httpx.post(f"{world.gateway}/auth/logout", headers=bearer)
     assert response.status_code == 200
     assert response.json()["providerLogoutUrl"].startswith(f"{world.idp_url}/web/user/logout.do")
     assert graphql(world, portal, VIEWER)["viewer"] is None
