@@ -89,7 +89,7 @@ class Stored:
     body: dict[str, Any]
     received_at: float
     ack_at: float
-    acknowledged_reported: int = 0
+    acks_delivered: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +156,7 @@ class FakePlatform:
         with self._lock:
             return {
                 "stored": len(self.stored),
+                "acknowledged": sum(1 for s in self.stored.values() if s.acks_delivered),
                 "arrivals": len(self.arrivals),
                 "rejected": len(self.rejected),
                 "failures": self.failures,
@@ -232,6 +233,8 @@ class FakePlatform:
                 self.rejected.pop(key, None)
             stored = self.stored[key]
             status = "acknowledged" if stored.ack_at <= now else "received"
+            if status == "acknowledged":
+                stored.acks_delivered += 1
             self._arrive(interface, receipt, version, status, now)
             return status, "成功"
 
@@ -259,7 +262,7 @@ class FakePlatform:
             stored = self.stored.get((receipt, version))
             if stored is not None:
                 if stored.ack_at <= now:
-                    stored.acknowledged_reported += 1
+                    stored.acks_delivered += 1
                     return "acknowledged", "已接收"
                 return "received", "处理中"
             reason = self.rejected.get((receipt, version))
