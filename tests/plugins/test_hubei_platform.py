@@ -289,7 +289,7 @@ async def test_each_provider_yields_the_verified_person(
     oidc = OidcIdentityProvider.from_settings(hubei_settings)
     ehb = EhbIdentityProvider.from_settings(hubei_settings)
     try:
-        credentials = [
+        credentials: list[tuple[IdentityProvider, str | None]] = [
             (portal, await portal.redeem({"ticket": fake.ticket("zhangsan")}, "http://cb")),
             (oidc, f"Bearer {fake.id_token('zhangsan')}"),
             (ehb, f"Bearer {fake.app_token('zhangsan')}"),
