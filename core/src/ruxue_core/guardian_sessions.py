@@ -79,7 +79,8 @@ def issue_state(settings: Settings, data: dict[str, Any]) -> str:
 def verify_state(settings: Settings, state: str) -> dict[str, Any] | None:
     """The data of a valid, unexpired ``state``; ``None`` otherwise."""
     key = keys.load_key(settings, keys.SESSION_SECRET)
-    return tokens.verify(key, state, audience=STATE_AUDIENCE)
+    claims = tokens.verify(key, state, audience=STATE_AUDIENCE)
+    return dict(claims) if claims is not None else None
 
 
 @dataclass(frozen=True, slots=True)
