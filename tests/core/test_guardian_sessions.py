@@ -166,3 +166,16 @@ async def test_login_state_is_signed_and_expires(settings: Settings) -> None:
     data = guardian_sessions.verify_state(settings, state)
     assert data is not None and (data["p"], data["n"]) == ("hubei-portal", "nonce")
     assert guardian_sessions.verify_state(settings, state[:-2] + "xx") is None
+
+
+def test_login_providers_need_the_guardian_session_provider(settings: Settings) -> None:
+    from ruxue_core.errors import ConfigurationError
+
+    broken = settings.model_copy(
+        update={
+            "identity_providers": ["staff"],
+            "guardian_auth": GuardianAuthSettings(login_providers=["hubei_portal"]),
+        }
+    )
+    with pytest.raises(ConfigurationError, match="guardian"):
+        Runtime.create(broken)

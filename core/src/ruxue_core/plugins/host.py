@@ -228,13 +228,18 @@ class PluginHost:
         """Build every configured plugin now, so that a deployment fails at start, naming the
         setting, rather than on the first request that needs the plugin.
 
-        :raises ConfigurationError: a configured plugin is not installed, or production
-            has no identity provider.
+        :raises ConfigurationError: a configured plugin is not installed, production has
+            no identity provider, or guardians could sign in but their sessions would not be
+            accepted.
         """
         self.verifiers()
         self.notifiers()
         self.case_reporters()
-        self.login_providers()
+        if self.login_providers() and "guardian" not in self.settings.selected_identity_providers:
+            raise ConfigurationError(
+                "配置了 guardian_auth.login_providers 时，identity_providers（环境变量 "
+                "RUXUE_IDENTITY_PROVIDERS）须包含 guardian（监护人会话）"
+            )
         if not self.identity_providers() and not self.settings.embedded:
             raise ConfigurationError(
                 "生产模式至少需要配置一个身份认证插件（RUXUE_IDENTITY_PROVIDERS）"
