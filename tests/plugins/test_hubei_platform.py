@@ -329,10 +329,10 @@ async def test_the_redirect_flows_return_to_the_callback_with_state(
     portal = PortalIdentityProvider.from_settings(hubei_settings)
     oidc = OidcIdentityProvider.from_settings(hubei_settings)
     try:
-        url = portal.login_url("https://ruxue.example/auth/hubei_portal/callback", "S1")
+        url = await portal.login_url("https://ruxue.example/auth/hubei_portal/callback", "S1")
         assert "appCode=ruxue-sandbox" in url and "gotoUrl=" in url and "S1" in url
-        await oidc.authenticate("Bearer a.b.c")  # loads discovery
-        url = oidc.login_url("https://ruxue.example/cb", "S2")
+        url = await oidc.login_url("https://ruxue.example/cb", "S2")
+        assert url.startswith(f"{oidc.issuer}/authorize?")  # from the discovery document
         assert "response_type=code" in url and "state=S2" in url and "nonce=" in url
         assert await oidc.redeem({"code": "nonsense", "state": "S2"}, "https://x/cb") is None
         assert portal.logout_url("https://ruxue.example/") is not None

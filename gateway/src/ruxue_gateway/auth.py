@@ -152,7 +152,14 @@ class AuthRoutes:
         state = guardian_sessions.issue_state(
             self.settings, {"p": selected.name, "n": _digest(nonce), "r": return_to}
         )
-        target = selected.provider.login_url(self._callback_url(request, selected.name), state)
+        try:
+            async with asyncio.timeout(self.settings.plugin_timeout_seconds):
+                target = await selected.provider.login_url(
+                    self._callback_url(request, selected.name), state
+                )
+        except Exception as exc:
+            log.warning("login provider %s failed: %s", selected.name, type(exc).__name__)
+            return _error(502, ErrorCode.CONFIGURATION, "统一身份认证服务暂时不可用，请稍后再试")
         response = RedirectResponse(target, status_code=302)
         response.set_cookie(
             COOKIE,

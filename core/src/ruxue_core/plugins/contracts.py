@@ -308,9 +308,9 @@ class RedirectLogin(Protocol):
     core then opens its own short-lived guardian session; nothing the provider issued is kept.
     """
 
-    def login_url(self, callback_url: str, state: str) -> str:
+    async def login_url(self, callback_url: str, state: str) -> str:
         """Where to send the browser to sign in; it must come back to ``callback_url`` with
-        ``state`` (the core checks it)."""
+        ``state`` (the core checks it). May do I/O (an OpenID Connect discovery document)."""
         ...
 
     async def redeem(self, params: Mapping[str, str], callback_url: str) -> str | None:

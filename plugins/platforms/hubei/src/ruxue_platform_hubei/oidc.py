@@ -26,7 +26,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from ruxue_core import ConfigurationError, Principal, Settings
+from ruxue_core import ConfigurationError, Principal, Settings, TemporaryPluginError
 from ruxue_platform_hubei.common import credential, guardian, levels_from
 
 NAME: Final = "hubei_oidc"
@@ -161,9 +161,16 @@ class OidcIdentityProvider:
 
     # -- the redirect flow -------------------------------------------------------------------
 
-    def login_url(self, callback_url: str, state: str) -> str:
-        """The authorization endpoint for a code-flow sign-in returning to ``callback_url``."""
-        endpoint = (self._discovery or {}).get("authorization_endpoint", f"{self.issuer}/authorize")
+    async def login_url(self, callback_url: str, state: str) -> str:
+        """The authorization endpoint (from discovery) for a code-flow sign-in returning to
+        ``callback_url``.
+
+        :raises TemporaryPluginError: the issuer's discovery document is unavailable.
+        """
+        metadata = await self._metadata()
+        if metadata is None or "authorization_endpoint" not in metadata:
+            raise TemporaryPluginError("统一身份认证（OpenID Connect）发现文档不可用")
+        endpoint = str(metadata["authorization_endpoint"])
         query = {
             "response_type": "code",
             "client_id": self.client_id,

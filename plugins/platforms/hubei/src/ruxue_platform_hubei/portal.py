@@ -109,7 +109,7 @@ class PortalIdentityProvider:
 
     # -- the redirect flow -------------------------------------------------------------------
 
-    def login_url(self, callback_url: str, state: str) -> str:
+    async def login_url(self, callback_url: str, state: str) -> str:
         """The portal's login page; it returns to ``callback_url`` (carrying ``state``)."""
         back = f"{callback_url}?{urlencode({'state': state})}"
         return f"{self.login_page}?{urlencode({'appCode': self.app_code, 'gotoUrl': back})}"
