@@ -21,6 +21,7 @@ DISTRIBUTIONS = (
     "contrib/sandbox",
     "plugins/verifiers/gongan",
     "plugins/notifiers/devlog",
+    "plugins/platforms/hubei",
 )
 PACKAGES = (
     "ruxue_core",
@@ -28,6 +29,7 @@ PACKAGES = (
     "ruxue_sandbox",
     "ruxue_verifier_gongan",
     "ruxue_notifier_devlog",
+    "ruxue_platform_hubei",
 )
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 DEV = nox.project.dependency_groups(PYPROJECT, "dev")

@@ -763,7 +763,7 @@ async def test_the_periodic_job_is_one_row_per_kind_rescheduled_and_never_done(
         uow.commit()
 
     await runtime.write(log_something)
-    assert PERIODIC == {audit.SEQUENCE_KIND: audit.SEQUENCE_EVERY}
+    assert PERIODIC[audit.SEQUENCE_KIND] == audit.SEQUENCE_EVERY
     periodic = {audit.SEQUENCE_KIND: 60.0}
     worker = Worker(runtime, {audit.SEQUENCE_KIND: sequence_handler}, periodic=periodic)
 
@@ -795,7 +795,9 @@ async def test_the_periodic_job_is_one_row_per_kind_rescheduled_and_never_done(
     assert await outstanding(runtime) == 1
 
     # Another worker (another process, a restart) finds the row and adds none.
-    second = Worker(runtime, HANDLERS, periodic=PERIODIC)
+    second = Worker(
+        runtime, HANDLERS, periodic={audit.SEQUENCE_KIND: PERIODIC[audit.SEQUENCE_KIND]}
+    )
     assert await second.drain() == 0
     await make_due(runtime, row.id_or_fail)
     assert await second.drain() == 1

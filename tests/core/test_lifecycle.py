@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from ruxue_core.casesync import record_kind
+from ruxue_core.casesync import kinds_for
 from ruxue_core.domain import AuditEvent, CaseRecord
 from ruxue_core.domain.enums import (
     ROLE_ACTOR,
@@ -390,14 +390,15 @@ async def newest_audit(runtime: Runtime) -> AuditEvent:
     )
 
 
-async def newest_case_record(runtime: Runtime, application_id: int) -> CaseRecord:
+async def case_records(runtime: Runtime, application_id: int) -> list[CaseRecord]:
     return await runtime.read(
-        lambda uow: uow.session.exec(
-            select(CaseRecord)
-            .where(col(CaseRecord.application_id) == application_id)
-            .order_by(col(CaseRecord.id).desc())
-            .limit(1)
-        ).one()
+        lambda uow: list(
+            uow.session.exec(
+                select(CaseRecord)
+                .where(col(CaseRecord.application_id) == application_id)
+                .order_by(col(CaseRecord.version))
+            ).all()
+        )
     )
 
 
@@ -422,7 +423,7 @@ async def check_effects(
         "audit_event": 1,
         "job": sum(expected_jobs(target, season_file).values()),
         "message": messages,
-        "case_record": 1,
+        "case_record": len(kinds_for(source, target)),
         "review": 0,
         "evidence": 0,
     }, (source, event)
@@ -436,16 +437,21 @@ async def check_effects(
     assert audit.data["to"] == target.value
     assert audit.data["version"] == after.version
 
-    record = await newest_case_record(runtime, application_id)
-    assert record.kind == record_kind(source, target)
-    assert record.version == after.version
-    assert record.payload["from_status"] == source.value
-    assert record.payload["status"] == target.value
-    assert record.payload["action"] == event.value
+    records = await case_records(runtime, application_id)
+    written = records[-len(kinds_for(source, target)) :]
+    assert [r.kind for r in written] == list(kinds_for(source, target))
+    # Numbered per case without gaps, each naming the application version it belongs to.
+    assert [r.version for r in records] == list(range(1, len(records) + 1))
+    assert {r.application_version for r in written} == {after.version}
+    [process] = [r for r in written if r.kind == "process"]
+    assert process.payload["from_status"] == source.value
+    assert process.payload["to_status"] == target.value
+    assert process.payload["action"] == event.value
+    assert process.payload["handler_role"] == principal.role.value
     return after
 
 
-async def test_each_valid_transition_writes_one_audit_event_one_case_record_and_its_jobs(
+async def test_each_valid_transition_writes_one_audit_event_its_case_records_and_jobs(
     runtime: Runtime, season: str, season_file: SeasonFile
 ) -> None:
     rows_before = await runtime.read(_counts)
@@ -466,20 +472,21 @@ async def test_each_valid_transition_writes_one_audit_event_one_case_record_and_
     current = await check_effects(
         runtime, submitted.application_id, empty, Event.SUBMIT, GUARDIAN, season_file
     )
-    assert (await newest_case_record(runtime, submitted.application_id)).kind == "accept"
+    first = await case_records(runtime, submitted.application_id)
+    assert [r.kind for r in first] == ["accept", "process"]
 
-    kinds = {"accept"}
+    kinds = {"accept", "process"}
     visited = {current.status}
     for event, principal in WALK:
         await apply(runtime, submitted.application_id, event, principal)
         current = await check_effects(
             runtime, submitted.application_id, current, event, principal, season_file
         )
-        kinds.add((await newest_case_record(runtime, submitted.application_id)).kind)
+        kinds |= {r.kind for r in await case_records(runtime, submitted.application_id)}
         visited.add(current.status)
 
     assert current.status is Status.ENROLLED
-    assert kinds == {"accept", "process", "result"}
+    assert kinds == {"accept", "process", "special", "result"}
     # The walk passed through statuses both with and without an SMS template.
     assert visited & set(season_file.sms.templates)
     assert visited - set(season_file.sms.templates)

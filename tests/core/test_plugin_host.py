@@ -323,7 +323,8 @@ def test_production_does_not_offer_the_dev_provider(tmp_path: Path) -> None:
     production = Settings(mode=Mode.PRODUCTION, data_dir=tmp_path, identity_providers=["dev"])
     host = PluginHost.create(production)
     assert "dev" not in host.available()["identity_providers"]
-    assert host.available()["identity_providers"] == ["staff"]
+    # The bundled providers (and any installed plugin's), never the dev one.
+    assert {"guardian", "staff"} <= set(host.available()["identity_providers"])
     with pytest.raises(ConfigurationError) as caught:
         host.identity_providers()
     assert "dev" in caught.value.message
@@ -487,10 +488,10 @@ def production_settings(data_dir: Path, **changes: Any) -> Settings:
 
 async def test_complete_production_settings_build_a_runtime(production_env: Path) -> None:
     settings = production_settings(production_env)
-    assert settings.selected_identity_providers == ["staff"]
+    assert settings.selected_identity_providers == ["staff", "guardian"]
     runtime = Runtime.create(settings)
     try:
-        assert [p.name for p in runtime.host.identity_providers()] == ["staff"]
+        assert [p.name for p in runtime.host.identity_providers()] == ["staff", "guardian"]
         assert runtime.db.postgres
     finally:
         await runtime.close()

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from ruxue_core.casesync import kinds_for
 from ruxue_core.domain import Application, Evidence, Message, Review
 from ruxue_core.domain.enums import MessageStatus, Outcome, ReviewDecision, Role, Status
 from ruxue_core.errors import (
@@ -429,7 +430,8 @@ async def check_one_winner(
     assert await rt.read(reviews) == [(winner.id, decision, Status.SCHOOL_REVIEW)]
     after = await totals(rt, submitted.application_id)
     assert after[1] == audits + 1
-    assert after[3] == records + 1
+    # The winning step's case records: a return also starts a correction pause (特别程序).
+    assert after[3] == records + len(kinds_for(Status.SCHOOL_REVIEW, stored.status))
 
 
 async def test_two_reviews_that_read_the_same_version_exactly_one_updates(

@@ -81,6 +81,7 @@ OPERATIONS: Final = {
     "Mutation.retryJob",
     "Mutation.staffSignIn",
     "Mutation.staffSignOut",
+    "Mutation.guardianSignOut",
 }
 STAFF_USERNAME: Final = "fuzz-counter"
 STAFF_PASSWORD: Final = "fuzzing password"

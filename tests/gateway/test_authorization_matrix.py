@@ -29,6 +29,7 @@ from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.applications import submit_application
 from ruxue_core.services.seasons import load_season
+from ruxue_core.services.sessions import open_guardian_session
 from ruxue_core.settings import Settings
 from ruxue_core.testing.factories import (
     ADMIN,
@@ -247,6 +248,7 @@ PHONE = (
     + " } }"
 )
 SIGN_OUT = "mutation { staffSignOut { " + RESULT + " } }"
+GUARDIAN_SIGN_OUT = "mutation { guardianSignOut { " + RESULT + " } }"
 VIEWER = "query { viewer { id role } }"
 
 
@@ -313,6 +315,7 @@ OPERATIONS: Final = (
     _op("retry job", {"bureau", "admin"}),
     _op("change phone", {"guardian", "other_guardian"}),
     _op("sign out", set()),  # dev-token sessions are not staff password sessions
+    _op("guardian sign out", set()),  # nor are they unified-identity guardian sessions
 )
 EXPECTED_SUCCESS: Final = {
     "application": "Application",
@@ -321,6 +324,7 @@ EXPECTED_SUCCESS: Final = {
     "change phone": "GuardianPhoneChanged",
     "submit": "SubmitApplicationSuccess",
     "sign out": "StaffSignedOut",
+    "guardian sign out": "GuardianSignedOut",
 }
 
 
@@ -360,6 +364,8 @@ def _request(
         return PHONE, {"input": {"phone": "13900001111"}}
     if name == "sign out":
         return SIGN_OUT, {}
+    if name == "guardian sign out":
+        return GUARDIAN_SIGN_OUT, {}
     raise AssertionError(name)
 
 
@@ -454,3 +460,30 @@ def test_other_family_cannot_use_a_borrowed_identity_number(server: Server) -> N
     borrowed["guardian"] = {"name": OTHER_GUARDIAN.name, "idNumber": OTHER_GUARDIAN_ID}
     result = _first(server.graphql("guardian", query, {"input": borrowed}))
     assert result["__typename"] == "InvalidInputError"
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_the_logout_route_ends_only_guardian_sessions(server: Server, caller: str) -> None:
+    """``POST /auth/logout`` refuses every caller without a guardian session."""
+    response = httpx.post(f"{server.url}/auth/logout", headers=server.headers[caller], timeout=30)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "FORBIDDEN"
+
+
+def test_a_guardian_session_reaches_its_own_application_only_until_sign_out(
+    server: Server,
+) -> None:
+    """A unified-identity session is a guardian caller like any other, scoped to its family."""
+    assert GUARDIAN.verified_id_number is not None
+    login = replace(GUARDIAN, id="portal-user-1", assurance_level=3)
+    signed_in = server.run(open_guardian_session(server.runtime, "hubei_portal", login))
+    server.headers["session"] = {"Authorization": f"Bearer {signed_in.token}"}
+    own = new_application(server, Status.SCHOOL_REVIEW)
+    mine = _first(server.graphql("session", APPLICATION, {"id": str(own)}))
+    assert mine["__typename"] == "Application"
+    missing = _first(server.graphql("session", APPLICATION, {"id": MISSING_ID}))
+    assert missing["__typename"] == "NotFoundError"
+    out = _first(server.graphql("session", GUARDIAN_SIGN_OUT, {}))
+    assert out["__typename"] == "GuardianSignedOut"
+    after = _first(server.graphql("session", APPLICATION, {"id": str(own)}))
+    assert after["__typename"] == "ForbiddenError"

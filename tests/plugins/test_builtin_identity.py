@@ -93,8 +93,13 @@ class TestRecordingCaseReporter(CaseReporterContract):
     @pytest.fixture
     async def reporter(self) -> AsyncIterator[CaseReporter]:
         reporter = RecordingCaseReporter()
+        reporter.reject.add("R-REFUSED")
         yield reporter
         await reporter.aclose()
+
+    @pytest.fixture
+    def malformed_record(self) -> CaseRecordPush:
+        return CaseRecordPush("R-REFUSED", 1, "accept", {"receipt_no": "R-REFUSED"})
 
     @pytest.fixture
     def plugin_module(self) -> RecordingCaseReporterPlugin:
@@ -109,18 +114,19 @@ class TestRecordingCaseReporter(CaseReporterContract):
             kind="accept",
             payload={
                 "receipt_no": receipt_no,
-                "region_code": "420704",
-                "channel": "online",
-                "action": "submit",
-                "from_status": "draft",
-                "status": "submitted",
-                "status_label": "已提交",
-                "handler": "张三",
-                "handler_role": "guardian",
-                "opinion": "",
-                "at": "2026-07-01T09:00:00+08:00",
                 "version": 1,
+                "kind": "accept",
+                "application_version": 1,
+                "region_code": "420704",
+                "item_code": "420704-JY-0001",
+                "implementation_code": "11420704MB1234567X-420704000000-000-JY0001-1-00",
+                "department_code": "11420704MB1234567X",
+                "channel": "online",
+                "accepted_at": "2026-07-01T09:00:00+08:00",
+                "accepted_by": "张三",
+                "promised_at": "2026-07-21",
             },
+            personal={"applicant_id_number": "420704198501010012", "query_code": "123456"},
         )
 
 
@@ -161,6 +167,7 @@ async def test_tokens_are_bound_to_the_deployment_key(embedded: Settings, tmp_pa
 
 def test_dev_provider_is_registered_in_embedded_mode_only(embedded: Settings) -> None:
     names = [r.name for r in builtin.ruxue_identity_providers(config=embedded)]
-    assert sorted(names) == ["dev", "staff"]
+    assert sorted(names) == ["dev", "guardian", "staff"]
     production = embedded.model_copy(update={"mode": Mode.PRODUCTION})
-    assert [r.name for r in builtin.ruxue_identity_providers(config=production)] == ["staff"]
+    production_names = [r.name for r in builtin.ruxue_identity_providers(config=production)]
+    assert production_names == ["staff", "guardian"]

@@ -15,6 +15,7 @@ from ruxue_core.errors import (
 )
 from ruxue_core.plugins.contracts import (
     CaseRecordPush,
+    CaseRecordRef,
     CaseReporter,
     CaseReporterRegistration,
     EvidenceRef,
@@ -23,6 +24,9 @@ from ruxue_core.plugins.contracts import (
     Notifier,
     NotifierRegistration,
     Principal,
+    PushOutcome,
+    PushReceipt,
+    RedirectLogin,
     SmsReceipt,
     SmsRequest,
     VerificationRequest,
@@ -36,6 +40,7 @@ from ruxue_core.settings import Mode, Settings
 
 __all__ = [
     "CaseRecordPush",
+    "CaseRecordRef",
     "CaseReporter",
     "CaseReporterRegistration",
     "ConfigurationError",
@@ -50,6 +55,9 @@ __all__ = [
     "PermanentPluginError",
     "PluginError",
     "Principal",
+    "PushOutcome",
+    "PushReceipt",
+    "RedirectLogin",
     "Relationship",
     "Role",
     "Settings",

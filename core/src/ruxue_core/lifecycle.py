@@ -1,7 +1,7 @@
 """The application state machine: one explicit transition table and one function applying it.
 
 Nothing else assigns ``Application.status``. Each transition, in the caller's unit of work,
-writes an audit entry, the provincial process record, the SMS the season's templates attach
+writes an audit entry, the provincial case records, the SMS the season's templates attach
 to the new status, and any follow-up job (a submitted application gets verified).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -192,6 +193,7 @@ def _advance() -> sa.Update:
         .values(
             status=sa.bindparam("p_status"),
             version=sa.bindparam("p_version"),
+            case_seq=sa.bindparam("p_case_seq"),
             updated_at=sa.bindparam("p_updated_at"),
         )
     )
@@ -207,9 +209,10 @@ def open_case(uow: UnitOfWork, case: Case, event: Event, principal: Principal) -
     row = _allowed(application.status, event, principal)
     application.status = row.target
     application.version = 1
+    application.case_seq = len(casesync.kinds_for(row.source, row.target))
     application.created_at = application.updated_at = uow.now
     uow.insert_now(application)
-    _effects(uow, case, row, principal, "")
+    _effects(uow, case, row, principal, "", since=uow.now, first_record=1)
     return row
 
 
@@ -238,10 +241,12 @@ def apply_event(
     if expected_version is not None and application.version != expected_version:
         raise Conflict()
     row = _allowed(application.status, event, principal)
+    since, first_record = application.updated_at, application.case_seq + 1
     values = {
         **(changes or {}),
         "status": row.target,
         "version": application.version + 1,
+        "case_seq": application.case_seq + len(casesync.kinds_for(row.source, row.target)),
         "updated_at": uow.now,
     }
     if changes:
@@ -261,7 +266,7 @@ def apply_event(
         # The row already holds these values: record them as loaded, not as changes the
         # session would write again (unguarded) at the next flush.
         set_committed_value(application, key, value)
-    _effects(uow, case, row, principal, comment)
+    _effects(uow, case, row, principal, comment, since=since, first_record=first_record)
     return row
 
 
@@ -274,7 +279,14 @@ def _allowed(status: Status, event: Event, principal: Principal) -> Transition:
 
 
 def _effects(
-    uow: UnitOfWork, case: Case, row: Transition, principal: Principal, comment: str
+    uow: UnitOfWork,
+    case: Case,
+    row: Transition,
+    principal: Principal,
+    comment: str,
+    *,
+    since: datetime,
+    first_record: int,
 ) -> None:
     application = case.application
     uow.audit(
@@ -293,7 +305,17 @@ def _effects(
             at=uow.now,
         )
     )
-    casesync.record_step(uow, case.application, row.source, row.event.value, principal, comment)
+    casesync.record_step(
+        uow,
+        case,
+        source=row.source,
+        event=row.event.value,
+        event_label=EVENT_LABELS[row.event],
+        principal=principal,
+        comment=comment,
+        since=since,
+        first_version=first_record,
+    )
     notify.queue_for_status(uow, case)
     if row.target is Status.SUBMITTED:
         uow.enqueue(

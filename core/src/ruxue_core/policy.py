@@ -106,6 +106,23 @@ class SmsPolicy(_Strict):
     templates: dict[Status, SmsTemplate] = Field(default_factory=dict)
 
 
+class CaseItem(_Strict):
+    """The ``[case]`` table: the season's item in the province's item library (事项库), which
+    every provincial case record names (办件数据回传)."""
+
+    item_code: str = Field(min_length=1, max_length=64, description="事项编码 (基本编码)")
+    item_name: str = Field(min_length=1, max_length=200, description="事项名称")
+    implementation_code: str = Field(min_length=1, max_length=64, description="实施编码")
+    department_code: str = Field(min_length=1, max_length=64, description="受理部门编码")
+    department_name: str = Field(min_length=1, max_length=100, description="受理部门")
+    promise_days: int | None = Field(
+        default=None, ge=0, le=365, description="承诺时限: days from acceptance"
+    )
+    promised_by: date | None = Field(
+        default=None, description="承诺办结日期: a fixed date (the results date), if earlier"
+    )
+
+
 class SeasonFile(_Strict):
     """A whole season file."""
 
@@ -113,10 +130,14 @@ class SeasonFile(_Strict):
     regions: list[RegionInfo] = Field(default_factory=list)
     schools: list[SchoolInfo] = Field(default_factory=list)
     sms: SmsPolicy = Field(default_factory=SmsPolicy)
+    case: CaseItem | None = None
 
     def policy_json(self) -> dict[str, Any]:
         """The part stored on the season row as its policy."""
-        return {"sms": self.sms.model_dump(mode="json")}
+        policy: dict[str, Any] = {"sms": self.sms.model_dump(mode="json")}
+        if self.case is not None:
+            policy["case"] = self.case.model_dump(mode="json")
+        return policy
 
 
 def parse_season(data: dict[str, Any]) -> SeasonFile:

@@ -29,7 +29,7 @@ def lifecycle_markdown() -> str:
         "",
         "Every status change goes through `ruxue_core.lifecycle.apply_event`, which looks the",
         "(status, event) pair up in one transition table. Each transition names who may cause",
-        "it; each writes an audit entry, a provincial case record and the SMS the season",
+        "it; each writes an audit entry, its provincial case records and the SMS the season",
         "attaches to the new status, in the same transaction.",
         "",
         "```mermaid",

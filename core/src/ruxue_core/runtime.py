@@ -19,6 +19,7 @@ from ruxue_core import keys
 from ruxue_core.db import Database
 from ruxue_core.domain.enums import Role
 from ruxue_core.errors import ConfigurationError
+from ruxue_core.guardian_sessions import GuardianSessions
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.plugins.host import PluginHost
 from ruxue_core.ratelimit import SlidingWindowLimiter
@@ -57,10 +58,13 @@ class Runtime:
     host: PluginHost
     jobs_ready: asyncio.Event = field(default_factory=asyncio.Event)
     lookups: SlidingWindowLimiter = field(default_factory=lambda: SlidingWindowLimiter(60.0))
+    logins: SlidingWindowLimiter = field(default_factory=lambda: SlidingWindowLimiter(60.0))
     staff: StaffDirectory = field(init=False)
+    guardian_sessions: GuardianSessions = field(init=False)
 
     def __post_init__(self) -> None:
         self.staff = StaffDirectory(self)
+        self.guardian_sessions = GuardianSessions(self)
 
     @classmethod
     def create(cls, settings: Settings, *, extra_plugins: Iterable[object] = ()) -> Runtime:
@@ -124,9 +128,9 @@ class Runtime:
     async def authenticate(self, authorization: str | None) -> Principal | None:
         """The principal the ``Authorization`` header proves, or ``None`` (anonymous).
 
-        Each configured identity provider is asked in turn; a staff session must also still be
-        current (the account active, not signed out since). A provider that fails is logged
-        and skipped: a broken credential never becomes an error, only anonymity.
+        Each configured identity provider is asked in turn; a staff or guardian session must
+        also still be current (the account active, the session not ended). A provider that
+        fails is logged and skipped: a broken credential never becomes an error, only anonymity.
         """
         if not authorization or len(authorization) > MAX_AUTHORIZATION:
             return None
@@ -141,7 +145,8 @@ class Runtime:
             if principal.role not in selected.roles or principal.role is Role.SYSTEM:
                 log.warning("identity provider %s vouched for a role it may not", selected.name)
                 return None
-            return await self.staff.admit(replace(principal, provider=selected.name))
+            admitted = await self.staff.admit(replace(principal, provider=selected.name))
+            return await self.guardian_sessions.admit(admitted) if admitted else None
         return None
 
     def listen_for_jobs(self, stop: asyncio.Event) -> asyncio.Task[None]:

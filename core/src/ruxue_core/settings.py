@@ -78,6 +78,49 @@ class StaffAuthSettings(BaseModel):
     lockout_minutes: int = Field(default=15, ge=1)
 
 
+class CaseSyncSettings(BaseModel):
+    """Provincial case push (办件数据回传): acknowledgement tracking and re-pushes."""
+
+    ack_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="a record sent but not acknowledged this long is re-pushed"
+    )
+    ack_poll_seconds: float = Field(
+        default=30.0, gt=0, description="how often the platform is asked about sent records"
+    )
+    retry_after_seconds: float = Field(
+        default=300.0, gt=0, description="a record whose push job died is scheduled again after"
+    )
+    missing_after_seconds: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="the report counts a record still unacknowledged "
+        "this long after it was written as missing",
+    )
+    batch_size: int = Field(default=200, ge=1, le=5000)
+    timezone: str = Field(default="Asia/Shanghai", description="days of the report")
+
+
+class GuardianAuthSettings(BaseModel):
+    """Guardians' sign-in through the province's unified identity (统一身份认证)."""
+
+    login_providers: list[str] = Field(
+        default_factory=list,
+        description="identity providers guardians sign in through at /auth/<name>/…",
+    )
+    session_minutes: int = Field(default=30, ge=1, le=12 * 60)
+    min_assurance_level: int = Field(
+        default=2, ge=1, le=4, description="real-name level (1-4) a login needs to count"
+    )
+    return_urls: list[str] = Field(
+        default_factory=list,
+        description="front-end URL prefixes a browser sign-in may return to (else JSON)",
+    )
+    public_url: str | None = Field(
+        default=None, description="the gateway's external base URL, for callback URLs"
+    )
+    logins_per_minute_per_client: int = Field(default=30, ge=1)
+
+
 class Settings(BaseSettings):
     """Everything configurable about a Ruxue deployment."""
 
@@ -95,7 +138,7 @@ class Settings(BaseSettings):
         default=None, description="base64 of 32 random bytes; required in production"
     )
     session_secret: SecretStr | None = Field(
-        default=None, description="signs staff sessions; required in production"
+        default=None, description="signs staff and guardian sessions; required in production"
     )
     audit_signing_key: SecretStr | None = Field(
         default=None, description="base64 Ed25519 private key for tree heads; production"
@@ -109,11 +152,13 @@ class Settings(BaseSettings):
     notifiers: list[str] = Field(
         default_factory=lambda: ["devlog"], description="notifier plugin names, in failover order"
     )
-    case_reporters: list[str] = Field(default_factory=list)
+    case_reporters: list[str] = Field(
+        default_factory=list, description="the provincial case reporter (at most one)"
+    )
     identity_providers: list[str] | None = Field(
         default=None,
-        description="identity provider names, tried in order; default: dev and staff in "
-        "embedded mode, staff in production",
+        description="identity provider names, tried in order; default: dev, staff and "
+        "guardian (sessions) in embedded mode, staff and guardian in production",
     )
     blocked_plugins: list[str] = Field(default_factory=list)
     plugin_options: dict[str, dict[str, Any]] = Field(
@@ -126,6 +171,8 @@ class Settings(BaseSettings):
     verification: VerificationSettings = Field(default_factory=VerificationSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     staff_auth: StaffAuthSettings = Field(default_factory=StaffAuthSettings)
+    casesync: CaseSyncSettings = Field(default_factory=CaseSyncSettings)
+    guardian_auth: GuardianAuthSettings = Field(default_factory=GuardianAuthSettings)
     cors_origins: list[str] = Field(default_factory=list)
 
     @classmethod
@@ -157,7 +204,7 @@ class Settings(BaseSettings):
         """The identity providers to use: the configured ones, or the mode's default."""
         if self.identity_providers is not None:
             return list(self.identity_providers)
-        return ["dev", "staff"] if self.embedded else ["staff"]
+        return ["dev", "staff", "guardian"] if self.embedded else ["staff", "guardian"]
 
     @property
     def runs_in_process_worker(self) -> bool:

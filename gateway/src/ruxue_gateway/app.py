@@ -1,4 +1,5 @@
-"""The Starlette application: ``/graphql``, health and readiness probes, Prometheus metrics.
+"""The Starlette application: ``/graphql``, health and readiness probes, Prometheus metrics,
+and guardians' sign-in routes under ``/auth`` (see :mod:`ruxue_gateway.auth`).
 
 ``create_app()`` builds everything from settings and refuses to build on a wrong production
 configuration (a missing key, an identity provider or plugin that is not installed). In
@@ -31,6 +32,7 @@ from ruxue_core.migrate import upgrade_async
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.operations import job_counts, ping
 from ruxue_core.settings import Settings
+from ruxue_gateway.auth import AuthRoutes
 from ruxue_gateway.context import Context
 from ruxue_gateway.limits import BodyLimit
 from ruxue_gateway.schema import build_schema
@@ -142,6 +144,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
+            *AuthRoutes(runtime).routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -1,4 +1,4 @@
-"""The ``ruxue`` command: serve, worker, demo, migrate, season, staff, token, audit."""
+"""The ``ruxue`` command: serve, worker, demo, migrate, season, staff, token, audit, casesync."""
 
 from __future__ import annotations
 
@@ -324,9 +324,15 @@ def demo(
     data_dir: Annotated[Path | None, typer.Option(help="keep the run here (default: temp)")] = None,
     seed: Annotated[int, typer.Option(help="random seed for the synthetic families")] = 2026,
     season: Annotated[Path | None, typer.Option(help="season TOML (default: the sample)")] = None,
+    platform_fail_rate: Annotated[
+        float, typer.Option(help="share of pushes the fake provincial platform fails")
+    ] = 0.2,
+    platform_ack_delay: Annotated[
+        float, typer.Option(help="seconds before the fake platform acknowledges a record")
+    ] = 0.3,
 ) -> None:
     """Run a season end to end on a fresh SQLite file with sandbox services and print a summary."""
-    from ruxue_gateway.demo import SEASON_FILE, run_demo
+    from ruxue_gateway.demo import SEASON_FILE, PlatformFaults, run_demo
 
     summary = run_demo(
         families=families,
@@ -334,10 +340,20 @@ def demo(
         seed=seed,
         console=console,
         season_file=season or SEASON_FILE,
+        faults=PlatformFaults(fail_rate=platform_fail_rate, ack_delay=platform_ack_delay),
     )
     if json_path is not None:
         json_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
         console.print(f"摘要已写入 {json_path}")
+
+
+def _add_subcommands() -> None:
+    from ruxue_gateway.cli_casesync import casesync_app
+
+    app.add_typer(casesync_app, name="casesync")
+
+
+_add_subcommands()
 
 
 def main() -> None:

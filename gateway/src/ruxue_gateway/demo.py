@@ -1,10 +1,13 @@
 """``ruxue demo``: a whole (small) season end to end, through real parts.
 
 A fresh SQLite file; the sandbox 公安 service on a loopback port, loaded with synthetic
-families (valid, mismatching, undecidable, unreachable, unknown); the gateway on another
-port with its in-process worker; guardians submit over GraphQL; the verifier plugin checks
-over HTTP; reviewers decide over GraphQL; the development notifier writes the SMS. Then the
-summary is read back from the database.
+families (valid, mismatching, undecidable, unreachable, unknown); the sandbox's unified
+identity provider, where each guardian has a real-name account; the sandbox's provincial
+platform, failing a share of pushes and acknowledging late; the gateway on another port with
+its in-process worker. Guardians sign in through the fake portal's ticket flow and submit over
+GraphQL; the verifier plugin checks over HTTP; reviewers decide over GraphQL; the development
+notifier writes the SMS; the Hubei plugin pushes every case record to the platform until each
+is acknowledged. Then the summary is read back from the database.
 """
 
 from __future__ import annotations
@@ -35,11 +38,19 @@ from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import read_season_file
 from ruxue_core.rules.national_id import make_national_id
 from ruxue_core.runtime import Runtime
+from ruxue_core.services.casesync import case_sync_report
 from ruxue_core.services.operations import outstanding_jobs
 from ruxue_core.services.reports import system_summary
 from ruxue_core.services.seasons import load_season
-from ruxue_core.settings import Settings, VerificationSettings
+from ruxue_core.settings import (
+    CaseSyncSettings,
+    GuardianAuthSettings,
+    Settings,
+    VerificationSettings,
+    WorkerSettings,
+)
 from ruxue_gateway.app import create_app
+from ruxue_gateway.demo_login import PortalBrowser, idp_users, password_of
 
 # The sample season beside the source tree (the demo runs from a checkout).
 SEASON_FILE: Final = (
@@ -181,6 +192,21 @@ def sandbox_records(families: Sequence[Family]) -> list[Any]:
     return records
 
 
+@dataclass(frozen=True, slots=True)
+class PlatformFaults:
+    """How badly the fake provincial platform behaves during the demo.
+
+    :ivar fail_rate: share of pushes (and acknowledgement queries) answered HTTP 503.
+    :ivar ack_delay: seconds before a received record is acknowledged…
+    :ivar ack_jitter: …plus up to this many (some beyond the demo's 1 s acknowledgement
+        deadline, so those records are pushed again).
+    """
+
+    fail_rate: float = 0.2
+    ack_delay: float = 0.3
+    ack_jitter: float = 1.5
+
+
 def run_demo(
     *,
     families: int,
@@ -188,11 +214,21 @@ def run_demo(
     seed: int,
     console: Console,
     season_file: Path = SEASON_FILE,
+    faults: PlatformFaults | None = None,
 ) -> dict[str, Any]:
     """Run the demo and return its JSON-ready summary."""
     directory = data_dir or Path(tempfile.mkdtemp(prefix="ruxue-demo-"))
     _fresh(directory)
-    return asyncio.run(_run(make_families(families, seed), directory, seed, season_file, console))
+    return asyncio.run(
+        _run(
+            make_families(families, seed),
+            directory,
+            seed,
+            season_file,
+            console,
+            faults or PlatformFaults(),
+        )
+    )
 
 
 def _fresh(directory: Path) -> None:
@@ -203,21 +239,58 @@ def _fresh(directory: Path) -> None:
 
 
 async def _run(
-    families: list[Family], directory: Path, seed: int, season_file: Path, console: Console
+    families: list[Family],
+    directory: Path,
+    seed: int,
+    season_file: Path,
+    console: Console,
+    faults: PlatformFaults,
 ) -> dict[str, Any]:
-    from ruxue_sandbox import GonganDataset, create_gongan_app, serve_in_thread
+    from ruxue_sandbox import (
+        FakeIdentityProvider,
+        FakePlatform,
+        GonganDataset,
+        create_gongan_app,
+        create_identity_app,
+        create_platform_app,
+        serve_in_thread,
+    )
 
     started = time.perf_counter()
     dataset = GonganDataset(seed=seed)
     dataset.add(*sandbox_records(families))
-    with serve_in_thread(create_gongan_app(dataset)) as gongan_url:
+    platform = FakePlatform(
+        fail_rate=faults.fail_rate,
+        ack_delay=faults.ack_delay,
+        ack_jitter=faults.ack_jitter,
+        seed=seed,
+    )
+    idp = FakeIdentityProvider()
+    idp.add(*idp_users(families))
+    with (
+        serve_in_thread(create_gongan_app(dataset)) as gongan_url,
+        serve_in_thread(create_platform_app(platform)) as platform_url,
+        serve_in_thread(create_identity_app(idp)) as idp_url,
+    ):
         settings = Settings(
             data_dir=directory,
             database_url=None,
             verifiers=["gongan"],
             notifiers=["devlog"],
-            plugin_options={"gongan": {"base_url": gongan_url, "api_key": dataset.api_key}},
+            case_reporters=["hubei"],
+            plugin_options={
+                "gongan": {"base_url": gongan_url, "api_key": dataset.api_key},
+                "hubei": {"base_url": platform_url},
+                "hubei_portal": {"api_url": idp_url},
+            },
             verification=VerificationSettings(attempts=3, wait_initial=0.05, wait_max=0.2),
+            worker=WorkerSettings(backoff_base=0.2, backoff_cap=2.0),
+            casesync=CaseSyncSettings(
+                ack_timeout_seconds=1.0, ack_poll_seconds=0.3, retry_after_seconds=2.0
+            ),
+            guardian_auth=GuardianAuthSettings(
+                login_providers=["hubei_portal"], logins_per_minute_per_client=100_000
+            ),
         )
         await asyncio.to_thread(upgrade, settings.resolved_database_url, settings=settings)
         observer = Runtime.create(settings)
@@ -230,24 +303,45 @@ async def _run(
             with serve_in_thread(create_app(settings, in_process_worker=True)) as gateway_url:
                 async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
                     demo = _Demo(client, settings, season.code, console)
+                    await demo.phase(
+                        "统一身份认证登录 (portal sign-in)", demo.sign_in_all(families)
+                    )
                     ids = await demo.phase("提交报名 (submit)", demo.submit_all(families))
                     await demo.phase("自动核验 (verify)", demo.wait_until_settled(observer))
                     await demo.phase("补正 (correct)", demo.correct_all(families, ids))
                     await demo.phase("再次核验 (re-verify)", demo.wait_until_settled(observer))
                     await demo.phase("审核 (review)", demo.review_all(families, ids))
                     await demo.phase("短信与回传 (notify)", demo.wait_until_settled(observer))
+                    await demo.phase("办件回传回执 (case push)", demo.wait_for_casesync(observer))
                     await demo.phase("审计树头 (audit head)", demo.wait_for_audit_head(observer))
             summary = await observer.read(system_summary)
             summary["phase_seconds"] = demo.phase_seconds
+            summary["case_sync"] = await _case_sync_summary(observer)
         finally:
             await observer.close()
     sms_log = directory / "sms-outbox.jsonl"
     summary["families_by_scenario"] = dict(Counter(f.scenario for f in families))
     summary["sms_written"] = len(sms_log.read_text().splitlines()) if sms_log.exists() else 0
+    summary["logins"] = {"portal": demo.logins}
+    summary["platform"] = platform.summary() | {
+        "fail_rate": faults.fail_rate,
+        "ack_delay": faults.ack_delay,
+        "ack_jitter": faults.ack_jitter,
+    }
     summary["data_dir"] = str(directory)
     summary["elapsed_seconds"] = round(time.perf_counter() - started, 2)
     _print(summary, console)
     return summary
+
+
+async def _case_sync_summary(observer: Runtime) -> dict[str, int]:
+    """The reconciliation report's totals (``ruxue casesync report`` per day)."""
+    report = await case_sync_report(observer, Principal.system())
+    totals = {"queued": 0, "sent": 0, "acknowledged": 0, "rejected": 0, "missing": 0}
+    for day in report.days:
+        for name in totals:
+            totals[name] += getattr(day, name)
+    return totals
 
 
 class _Demo:
@@ -262,6 +356,8 @@ class _Demo:
         self.console = console
         self.limit = asyncio.Semaphore(8)
         self.bureau = self._token(Principal("demo-bureau", Role.BUREAU_OFFICER, "演示科长"))
+        self.sessions: dict[int, str] = {}
+        self.logins = 0
         self.phase_seconds: dict[str, float] = {}
         """How long each phase took, by label (in the summary as ``phase_seconds``)."""
 
@@ -311,16 +407,38 @@ class _Demo:
             await asyncio.gather(*(submit(f) for f in families))
         return ids
 
+    async def sign_in_all(self, families: Sequence[Family]) -> None:
+        """Each guardian signs in through the (fake) provincial portal's ticket flow."""
+        browser = PortalBrowser(str(self.client.base_url))
+
+        async def sign_in(f: Family) -> None:
+            async with self.limit:
+                self.sessions[f.index] = await browser.sign_in(f"g{f.index}", password_of(f))
+            self.logins += 1
+
+        with Progress(console=self.console, transient=True) as progress:
+            task = progress.add_task("统一身份认证登录 (signing in)", total=len(families))
+
+            async def one(f: Family) -> None:
+                await sign_in(f)
+                progress.advance(task)
+
+            await asyncio.gather(*(one(f) for f in families))
+
     def _guardian(self, family: Family) -> str:
-        """A guardian's login, verified with their real name and ID number."""
-        return self._token(
-            Principal(
-                f"guardian-{family.index}",
-                Role.GUARDIAN,
-                family.guardian_name,
-                verified_id_number=family.guardian_id,
-            )
-        )
+        """A guardian's session from the portal sign-in (real-name verified there)."""
+        return f"Bearer {self.sessions[family.index]}"
+
+    async def wait_for_casesync(self, observer: Runtime) -> None:
+        """Wait until the platform acknowledged every case record (and the last pushes,
+        scheduled before their acknowledgement came, found nothing left to do)."""
+        async with asyncio.timeout(SETTLE_SECONDS):
+            while True:
+                report = await case_sync_report(observer, Principal.system())
+                waiting = sum(day.queued + day.sent for day in report.days)
+                if waiting == 0 and await outstanding_jobs(observer) == 0:
+                    return
+                await asyncio.sleep(0.2)
 
     def _staff(self, role: Role, *, township: str | None, school: str | None) -> str:
         """A staff token scoped to the case's township (counter) or school (reviewer)."""
@@ -433,6 +551,12 @@ def _print(summary: dict[str, Any], console: Console) -> None:
         table.add_row(f"短信：{status}", str(n))
     for status, n in sorted(summary["jobs"].items()):
         table.add_row(f"任务：{status}", str(n))
+    for name, n in summary["case_sync"].items():
+        table.add_row(f"办件回传：{name}", str(n))
+    platform = summary["platform"]
+    table.add_row("省平台收到推送 (pushes received)", str(platform["arrivals"]))
+    table.add_row("省平台注入故障 (injected failures)", str(platform["failures"]))
+    table.add_row("统一身份认证登录 (portal sign-ins)", str(summary["logins"]["portal"]))
     table.add_row("审计日志完整 (audit intact)", "是" if summary["audit"]["intact"] else "否")
     console.print(table)
     console.print(

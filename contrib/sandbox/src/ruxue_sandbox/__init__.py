@@ -1,4 +1,5 @@
-"""Ruxue sandbox: fake department services for development, demos and plugin tests.
+"""Ruxue sandbox: fake department services, a fake provincial platform and a fake unified
+identity provider, for development, demos and plugin tests.
 
 Nothing here is used in production. The services speak plausible HTTP APIs so that the real
 plugin code runs against them; faults (outages, latency, random failures) can be injected.
@@ -16,17 +17,31 @@ from ruxue_sandbox.gongan import (
     normalise_address,
     record_from_json,
 )
+from ruxue_sandbox.identity import FakeIdentityProvider, IdpUser, create_identity_app
+from ruxue_sandbox.platform import (
+    FakePlatform,
+    InterfaceSpec,
+    PlatformSpec,
+    create_platform_app,
+)
 from ruxue_sandbox.server import serve_in_thread
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "FakeIdentityProvider",
+    "FakePlatform",
     "GonganDataset",
     "HukouRecord",
+    "IdpUser",
+    "InterfaceSpec",
+    "PlatformSpec",
     "QueryLogEntry",
     "Record",
     "RecordError",
     "ResidencePermitRecord",
     "create_gongan_app",
+    "create_identity_app",
+    "create_platform_app",
     "normalise_address",
     "record_from_json",
     "serve_in_thread",

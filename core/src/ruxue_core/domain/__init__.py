@@ -5,6 +5,7 @@ from ruxue_core.domain.audit import AuditEvent, AuditHead
 from ruxue_core.domain.catalog import Region, School, Season, Zone, ZoneSchool
 from ruxue_core.domain.outbox import CaseRecord, Job, Message
 from ruxue_core.domain.people import Child, Guardian, StaffAccount
+from ruxue_core.domain.sessions import GuardianSession
 
 __all__ = [
     "Application",
@@ -14,6 +15,7 @@ __all__ = [
     "Child",
     "Evidence",
     "Guardian",
+    "GuardianSession",
     "Job",
     "Material",
     "Message",

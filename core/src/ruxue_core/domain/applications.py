@@ -43,6 +43,7 @@ class Application(SQLModel, table=True):
     school_id: int | None = Field(default=None, foreign_key="school.id", index=True)
     status: Status = Field(default=Status.DRAFT, sa_type=enum_type(Status), index=True)
     version: int = 1
+    case_seq: int = Field(default=0, description="provincial case records written so far")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -173,10 +173,20 @@ class MessageStatus(StrEnum):
 class CaseRecordStatus(StrEnum):
     """A provincial case record's push state."""
 
-    PENDING = "pending"
-    SENT = "sent"
-    ACKED = "acked"
-    HELD = "held"  # no case reporter configured; kept for a later push
+    QUEUED = "queued"  # written; waits for the records before it to be acknowledged
+    SENT = "sent"  # the platform took it; its acknowledgement is awaited (re-pushed if late)
+    ACKED = "acked"  # the platform acknowledged this version
+    REJECTED = "rejected"  # the platform refused it; its reason is kept; later ones wait
+    HELD = "held"  # no case reporter configured; pushed once one is
+
+
+CASE_RECORD_STATUS_LABELS: Final[dict[CaseRecordStatus, str]] = {
+    CaseRecordStatus.QUEUED: "待推送",
+    CaseRecordStatus.SENT: "已推送待回执",
+    CaseRecordStatus.ACKED: "已回执",
+    CaseRecordStatus.REJECTED: "被拒收",
+    CaseRecordStatus.HELD: "暂存（未配置回传）",
+}
 
 
 class ReviewDecision(StrEnum):

@@ -56,21 +56,39 @@ class Message(SQLModel, table=True):
 
 
 class CaseRecord(SQLModel, table=True):
-    """A provincial case record (4.2.1 acceptance, 4.2.2 process/result), idempotent by version."""
+    """A provincial case record (受理, 过程, 特别程序, 办结), pushed in version order per case.
+
+    ``version`` counts the case's records from 1 without gaps; (receipt number, version) is
+    the idempotency key. ``payload`` holds the canonical record without personal numbers
+    (those are resolved at push time). ``push_key`` names the latest push job, so that a
+    record has at most one live push job.
+    """
 
     __tablename__ = "case_record"
 
-    __table_args__ = (sa.UniqueConstraint("receipt_no", "version", name="uq_case_record_version"),)
+    __table_args__ = (
+        sa.UniqueConstraint("receipt_no", "version", name="uq_case_record_version"),
+        sa.Index("ix_case_record_status", "status", "next_check_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     application_id: int = Field(foreign_key="application.id", index=True)
     receipt_no: str = Field(max_length=32)
     version: int
-    kind: str = Field(max_length=16, description="accept | process | result")
+    application_version: int = Field(default=0, description="the application's version then")
+    kind: str = Field(max_length=16, description="accept | process | special | result")
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     status: CaseRecordStatus = Field(
-        default=CaseRecordStatus.PENDING, sa_type=enum_type(CaseRecordStatus)
+        default=CaseRecordStatus.QUEUED, sa_type=enum_type(CaseRecordStatus)
     )
-    attempts: int = 0
+    attempts: int = Field(default=0, description="pushes the platform answered")
+    round: int = Field(default=0, description="push jobs scheduled so far")
+    push_key: str | None = Field(default=None, max_length=128)
+    reporter: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=500, description="the platform's")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    scheduled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ack_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,6 +1,8 @@
 """Bundled identity providers, registered through the same hooks as third-party plugins.
 
 - ``staff``: staff sessions from ``ruxue_core.services.staff.sign_in`` (password accounts).
+- ``guardian``: guardians' sessions opened by a unified-identity login
+  (``ruxue_core.services.sessions.open_guardian_session``).
 - ``dev``: development tokens from ``ruxue token``; embedded mode only, signed with a random
   key made beside the SQLite file, and expiring.
 """
@@ -11,7 +13,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Final
 
-from ruxue_core import keys, staff, tokens
+from ruxue_core import guardian_sessions, keys, staff, tokens
 from ruxue_core.domain.enums import Role
 from ruxue_core.plugins.contracts import (
     IdentityProvider,
@@ -87,6 +89,22 @@ class StaffIdentityProvider:
         return staff.principal_from_session(self._key, authorization)
 
 
+class GuardianSessionIdentityProvider:
+    """Accepts guardian session tokens (``Bearer gdn.<token>``); the core then checks that
+    the session has not ended and fills in what the login verified."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._key = keys.load_key(settings, keys.SESSION_SECRET)
+
+    async def authenticate(self, authorization: str) -> Principal | None:
+        """The guardian principal (naming its session) of a valid token, or ``None``."""
+        return guardian_sessions.principal_from_token(self._key, authorization)
+
+
+def _guardian_provider(settings: Settings) -> IdentityProvider:
+    return GuardianSessionIdentityProvider(settings)
+
+
 def _dev_provider(settings: Settings) -> IdentityProvider:
     return DevIdentityProvider(settings)
 
@@ -97,14 +115,20 @@ def _staff_provider(settings: Settings) -> IdentityProvider:
 
 @hookimpl
 def ruxue_identity_providers(config: Settings) -> Iterable[IdentityProviderRegistration]:
-    """Staff password sessions always; development tokens only in embedded mode."""
+    """Staff and guardian sessions always; development tokens only in embedded mode."""
     registrations = [
         IdentityProviderRegistration(
             staff.PROVIDER,
             _staff_provider,
             "工作人员账号密码登录 (staff accounts)",
             staff.STAFF_ROLES,
-        )
+        ),
+        IdentityProviderRegistration(
+            guardian_sessions.PROVIDER,
+            _guardian_provider,
+            "监护人会话（统一身份认证登录后签发） (guardian sessions)",
+            frozenset({Role.GUARDIAN}),
+        ),
     ]
     if config.embedded:
         registrations.append(

@@ -4,9 +4,10 @@ registered objects satisfy. Plugins do I/O; retries, timeouts and failover live 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from ruxue_core.domain.enums import MessageStatus, Outcome, Role
@@ -134,22 +135,86 @@ class NotifierRegistration:
 # --- case reporters --------------------------------------------------------------------------
 
 
+class PushOutcome(StrEnum):
+    """What a provincial platform said about one case record."""
+
+    RECEIVED = "received"
+    """Taken in; the platform's acknowledgement (回执) follows later."""
+    ACKNOWLEDGED = "acknowledged"
+    """The platform confirms it holds this version of the record (办件获取成功回执)."""
+    REJECTED = "rejected"
+    """The platform refused the record (malformed, unknown item code…); ``reason`` says why."""
+    UNKNOWN = "unknown"
+    """Status queries only: the platform has no such record (it never arrived)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushReceipt:
+    """A platform's answer about one record, mapped onto :class:`PushOutcome`.
+
+    :ivar reason: the platform's own words when it rejected the record.
+    :ivar reference: the platform's id for the record, if it gives one.
+    """
+
+    outcome: PushOutcome
+    reason: str | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecordRef:
+    """Which record: receipt number (办件编号), record version and kind."""
+
+    receipt_no: str
+    version: int
+    kind: str
+
+
 @dataclass(frozen=True, slots=True)
 class CaseRecordPush:
-    """One provincial case record: receipt number, version, kind and mapped payload."""
+    """One provincial case record as the core hands it to a reporter.
+
+    :ivar version: the record's version, counting the case's records from 1 (pushed in order,
+        each only after the one before was acknowledged); with ``receipt_no`` it is the
+        idempotency key.
+    :ivar kind: ``accept`` (受理), ``process`` (过程), ``special`` (特别程序: a correction
+        pause) or ``result`` (办结). Which platform interface takes which kind is the
+        reporter's configuration.
+    :ivar payload: the canonical record (Ruxue's field names; no personal numbers).
+    :ivar personal: personal data the platform needs, resolved from the encrypted tables at
+        push time and never stored in a record: ``applicant_name``,
+        ``applicant_id_number``, ``applicant_phone``, ``query_code``. Not in ``repr``.
+    """
 
     receipt_no: str
     version: int
     kind: str
     payload: Mapping[str, Any]
+    personal: Mapping[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def ref(self) -> CaseRecordRef:
+        """The record's reference (receipt number, version, kind)."""
+        return CaseRecordRef(self.receipt_no, self.version, self.kind)
 
 
 @runtime_checkable
 class CaseReporter(Protocol):
-    """Pushes case records to a provincial government-service platform."""
+    """Pushes case records to a provincial government-service platform.
 
-    async def push(self, record: CaseRecordPush) -> bool:
-        """Push one record; return whether the platform acknowledged it."""
+    Raises ``TemporaryPluginError`` for faults worth retrying (timeouts, HTTP 5xx) and
+    ``PermanentPluginError`` for its own misconfiguration. A record the platform refuses is
+    not an error: it is a ``REJECTED`` receipt with the platform's reason. The core owns
+    ordering, retries, acknowledgement tracking and re-pushes.
+    """
+
+    async def push(self, record: CaseRecordPush) -> PushReceipt:
+        """Send one record; the same (receipt number, version) may come again and must not
+        be refused for that (the core re-pushes whenever it cannot tell it arrived)."""
+        ...
+
+    async def acknowledgements(self, records: Sequence[CaseRecordRef]) -> list[PushReceipt]:
+        """Ask the platform about records sent earlier: one receipt per reference, in order."""
         ...
 
     async def aclose(self) -> None:
@@ -174,6 +239,7 @@ class Principal:
     """Who is acting: an authenticated person with one role and that role's scope.
 
     :ivar id: a stable identifier from the identity provider (never an ID number).
+    :ivar name: the person's name (a guardian's: the real name the provider verified).
     :ivar region_code: counter staff: the township (乡镇) whose cases they handle.
     :ivar school_code: school reviewers: their school.
     :ivar verified_id_number: guardians: the real-name ID number the identity provider
@@ -181,16 +247,25 @@ class Principal:
         shown, logged or compared with anything but that record's blind index.
     :ivar provider: the name of the identity provider that vouched for this principal.
     :ivar session_epoch: staff: the account's session epoch when the session was issued.
+    :ivar assurance_level: guardians: the real-name assurance level (实名认证等级) the
+        provider vouched for, on Ruxue's scale 1 (self-declared) to 4 (in person / face).
+    :ivar verified_phone: guardians: the mobile number the provider verified, if any.
+    :ivar session_id: guardians: the Ruxue session this request belongs to (for logout).
+
+    Verified personal data (name, ID number, phone) stays out of ``repr``.
     """
 
     id: str
     role: Role
-    name: str = ""
+    name: str = field(default="", repr=False)
     region_code: str | None = None
     school_code: str | None = None
     verified_id_number: str | None = field(default=None, repr=False, compare=False)
     provider: str = ""
     session_epoch: int | None = None
+    assurance_level: int | None = None
+    verified_phone: str | None = field(default=None, repr=False, compare=False)
+    session_id: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def system(cls) -> Principal:
@@ -220,3 +295,29 @@ class IdentityProviderRegistration:
     factory: Callable[[Settings], IdentityProvider]
     description: str = ""
     roles: frozenset[Role] = frozenset({Role.GUARDIAN})
+
+
+@runtime_checkable
+class RedirectLogin(Protocol):
+    """An identity provider whose users sign in in the browser, away from Ruxue: the
+    provincial portal's ticket flow or an OpenID Connect authorization-code flow.
+
+    The gateway sends the browser to :meth:`login_url`; the provider sends it back to the
+    callback with its one-time parameters (a ticket, a code); :meth:`redeem` exchanges them,
+    server to server, for a credential that the provider's ``authenticate`` accepts. The
+    core then opens its own short-lived guardian session; nothing the provider issued is kept.
+    """
+
+    async def login_url(self, callback_url: str, state: str) -> str:
+        """Where to send the browser to sign in; it must come back to ``callback_url`` with
+        ``state`` (the core checks it). May do I/O (an OpenID Connect discovery document)."""
+        ...
+
+    async def redeem(self, params: Mapping[str, str], callback_url: str) -> str | None:
+        """The credential (an ``Authorization`` value) for the callback's query parameters,
+        or ``None`` when they are not valid. Must not raise for malformed input."""
+        ...
+
+    def logout_url(self, return_url: str) -> str | None:
+        """Where to end the provider's own single sign-on session, if it has such a page."""
+        ...

@@ -65,7 +65,9 @@ def ruxue_case_reporters(config: Settings) -> Iterable[CaseReporterRegistration]
     :param config: the deployment's settings.
     :return: zero or more registrations.
 
-    Called once when the plugin host starts. No I/O.
+    Called once when the plugin host starts. No I/O. A reporter maps, signs and sends one
+    canonical record at a time and answers ``received``, ``acknowledged`` or ``rejected``;
+    the core pushes each case's records in order, tracks acknowledgements and pushes again.
 
     Example::
 
@@ -87,7 +89,9 @@ def ruxue_identity_providers(config: Settings) -> Iterable[IdentityProviderRegis
     Called once when the plugin host starts. No I/O here; the provider's async
     ``authenticate`` may call its remote service. A guardian's principal must carry the
     real-name ID number the provider verified (``Principal.verified_id_number``): it is what
-    binds a login to a guardian record.
+    binds a login to a guardian record. A provider guardians sign in through in the browser
+    (a portal ticket, an OpenID Connect code) also implements ``RedirectLogin``; select it
+    with ``guardian_auth.login_providers`` and the core opens a guardian session for it.
 
     Example::
 

@@ -8,6 +8,7 @@ deployment configured.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -125,6 +126,7 @@ class PluginHost:
         self._notifiers: list[tuple[str, Notifier]] | None = None
         self._reporters: list[tuple[str, CaseReporter]] | None = None
         self._idps: list[SelectedIdentityProvider] | None = None
+        self._logins: list[SelectedIdentityProvider] | None = None
 
     @classmethod
     def create(cls, settings: Settings, *, extra_plugins: Iterable[object] = ()) -> PluginHost:
@@ -174,8 +176,16 @@ class PluginHost:
         return dict(self.notifiers()).get(name)
 
     def case_reporters(self) -> list[tuple[str, CaseReporter]]:
-        """The configured provincial case reporters, built on first use."""
+        """The configured provincial case reporter (at most one), built on first use.
+
+        :raises ConfigurationError: more than one is configured (a district pushes its cases
+            to one platform, and acknowledgements are tracked per record).
+        """
         if self._reporters is None:
+            if len(self.settings.case_reporters) > 1:
+                raise ConfigurationError(
+                    "配置项 case_reporters（环境变量 RUXUE_CASE_REPORTERS）最多指定一个办件回传插件"
+                )
             regs = _select(self._reporter_regs, self.settings.case_reporters, "case_reporters")
             self._reporters = [(r.name, r.factory(self.settings)) for r in regs]
         return self._reporters
@@ -190,16 +200,46 @@ class PluginHost:
             ]
         return self._idps
 
+    def login_providers(self) -> list[SelectedIdentityProvider]:
+        """The identity providers guardians sign in through (``guardian_auth.login_providers``),
+        built on first use; each must be registered for the guardian role.
+
+        :raises ConfigurationError: a name that is not installed, or not for guardians.
+        """
+        if self._logins is None:
+            names = self.settings.guardian_auth.login_providers
+            regs = _select(self._idp_regs, names, "guardian_auth.login_providers")
+            for registration in regs:
+                if Role.GUARDIAN not in registration.roles:
+                    raise ConfigurationError(
+                        f"配置项 guardian_auth.login_providers 中的 {registration.name} "
+                        "不能为监护人登录"
+                    )
+            self._logins = [
+                SelectedIdentityProvider(r.name, r.roles, r.factory(self.settings)) for r in regs
+            ]
+        return self._logins
+
+    def login_provider(self, name: str) -> SelectedIdentityProvider | None:
+        """One configured login provider by name."""
+        return next((p for p in self.login_providers() if p.name == name), None)
+
     def check_configuration(self) -> None:
         """Build every configured plugin now, so that a deployment fails at start, naming the
         setting, rather than on the first request that needs the plugin.
 
-        :raises ConfigurationError: a configured plugin is not installed, or production
-            has no identity provider.
+        :raises ConfigurationError: a configured plugin is not installed, production has
+            no identity provider, or guardians could sign in but their sessions would not be
+            accepted.
         """
         self.verifiers()
         self.notifiers()
         self.case_reporters()
+        if self.login_providers() and "guardian" not in self.settings.selected_identity_providers:
+            raise ConfigurationError(
+                "配置了 guardian_auth.login_providers 时，identity_providers（环境变量 "
+                "RUXUE_IDENTITY_PROVIDERS）须包含 guardian（监护人会话）"
+            )
         if not self.identity_providers() and not self.settings.embedded:
             raise ConfigurationError(
                 "生产模式至少需要配置一个身份认证插件（RUXUE_IDENTITY_PROVIDERS）"
@@ -213,6 +253,11 @@ class PluginHost:
             await notifier.aclose()
         for _, reporter in self._reporters or []:
             await reporter.aclose()
+        for chosen in [*(self._idps or []), *(self._logins or [])]:
+            close = getattr(chosen.provider, "aclose", None)
+            closing = close() if callable(close) else None
+            if inspect.isawaitable(closing):
+                await closing
 
 
 def _flatten(results: Sequence[Iterable[R]]) -> list[R]:
@@ -233,7 +278,7 @@ def _select(registrations: dict[str, R], names: Sequence[str], setting: str) -> 
     if unknown:
         valid = ", ".join(sorted(registrations)) or "（无）"
         raise ConfigurationError(
-            f"配置项 {setting}（环境变量 RUXUE_{setting.upper()}）中的插件 "
+            f"配置项 {setting}（环境变量 RUXUE_{setting.upper().replace('.', '__')}）中的插件 "
             f"{', '.join(unknown)} 未安装；可用的有：{valid}"
         )
     return [registrations[name] for name in names]

@@ -178,3 +178,30 @@ def _audit(
 
 def _channel(actor: Principal) -> str:
     return "online" if actor.role is Role.GUARDIAN else "counter"
+
+
+def bind_login(uow: UnitOfWork, actor: Principal) -> None:
+    """At sign-in, bind a verified login to the guardian record with its ID number (if one
+    exists and is not bound yet); audited like the binding at a first submission."""
+    if actor.role is not Role.GUARDIAN or not actor.verified_id_number:
+        return
+    index = uow.cipher.blind_index(actor.verified_id_number, purpose="guardian.id_number")
+    bound = uow.session.execute(
+        sa.update(Guardian)
+        .where(col(Guardian.id_number_idx) == index, col(Guardian.bound_at).is_(None))
+        .values(subject=actor.id, bound_at=uow.now)
+        .returning(col(Guardian.id))
+        .execution_options(synchronize_session=False)
+    ).first()
+    if bound is not None:
+        uow.audit(
+            AuditEntry(
+                actor.id,
+                actor.role.value,
+                "guardian.bind",
+                ENTITY,
+                f"guardian:{bound[0]}",
+                {"provider": actor.provider},
+                at=uow.now,
+            )
+        )

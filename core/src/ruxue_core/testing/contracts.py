@@ -23,7 +23,9 @@ The suites need pytest and pytest-asyncio (``pip install ruxue-core[testing]``).
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Final, NoReturn
@@ -34,6 +36,7 @@ from ruxue_core.domain.enums import MessageStatus, Outcome, Role
 from ruxue_core.errors import TemporaryPluginError
 from ruxue_core.plugins.contracts import (
     CaseRecordPush,
+    CaseRecordRef,
     CaseReporter,
     CaseReporterRegistration,
     IdentityProvider,
@@ -41,6 +44,8 @@ from ruxue_core.plugins.contracts import (
     Notifier,
     NotifierRegistration,
     Principal,
+    PushOutcome,
+    PushReceipt,
     SmsReceipt,
     SmsRequest,
     VerificationRequest,
@@ -354,7 +359,8 @@ class CaseReporterContract:
     Fixtures to provide: ``reporter`` (a ready ``CaseReporter`` against a platform, real or
     fake), ``plugin_module`` (the module holding the ``ruxue_case_reporters`` hook
     implementation) and ``case_record`` (a record the platform accepts); optionally
-    ``plugin_settings``.
+    ``malformed_record`` (one the platform refuses), ``ack_wait_seconds`` (how long the
+    platform may take to acknowledge) and ``plugin_settings``.
     """
 
     @pytest.fixture
@@ -377,27 +383,81 @@ class CaseReporterContract:
         """A record the platform accepts."""
         _missing("CaseReporterContract", "case_record", "a CaseRecordPush the platform accepts")
 
+    @pytest.fixture
+    def malformed_record(self) -> CaseRecordPush | None:
+        """A record the platform refuses; ``None`` skips that test."""
+        return None
+
+    @pytest.fixture
+    def ack_wait_seconds(self) -> float:
+        """How long the platform may take to acknowledge a record it received."""
+        return 5.0
+
     @pytest.mark.asyncio
-    async def test_push_is_acknowledged(
+    async def test_push_is_received_or_acknowledged(
         self, reporter: CaseReporter, case_record: CaseRecordPush
     ) -> None:
-        """An accepted record is acknowledged (``True``)."""
-        assert await reporter.push(case_record) is True
+        """An accepted record is received (acknowledged later) or acknowledged at once."""
+        receipt = await reporter.push(case_record)
+        assert isinstance(receipt, PushReceipt)
+        assert receipt.outcome in {PushOutcome.RECEIVED, PushOutcome.ACKNOWLEDGED}, receipt
+
+    @pytest.mark.asyncio
+    async def test_acknowledgement_arrives(
+        self, reporter: CaseReporter, case_record: CaseRecordPush, ack_wait_seconds: float
+    ) -> None:
+        """Asked about a pushed record, the platform acknowledges it in time (one answer per
+        reference, in order)."""
+        await reporter.push(case_record)
+        deadline = time.monotonic() + ack_wait_seconds
+        while True:
+            answers = await reporter.acknowledgements([case_record.ref])
+            assert len(answers) == 1 and isinstance(answers[0], PushReceipt)
+            if answers[0].outcome is PushOutcome.ACKNOWLEDGED:
+                return
+            assert answers[0].outcome is PushOutcome.RECEIVED, answers[0]
+            assert time.monotonic() < deadline, "no acknowledgement in time"
+            await asyncio.sleep(0.05)
 
     @pytest.mark.asyncio
     async def test_push_is_idempotent(
         self, reporter: CaseReporter, case_record: CaseRecordPush
     ) -> None:
-        """The same (receipt number, version) pushed again is acknowledged again, not refused:
-        the core pushes again whenever it cannot tell that an earlier push arrived."""
-        assert await reporter.push(case_record) is True
-        assert await reporter.push(case_record) is True
+        """The same (receipt number, version) pushed again is not refused: the core pushes
+        again whenever it cannot tell that an earlier push arrived."""
+        for _ in range(2):
+            receipt = await reporter.push(case_record)
+            assert receipt.outcome in {PushOutcome.RECEIVED, PushOutcome.ACKNOWLEDGED}, receipt
+
+    @pytest.mark.asyncio
+    async def test_a_record_never_pushed_is_unknown(
+        self, reporter: CaseReporter, case_record: CaseRecordPush
+    ) -> None:
+        """The platform does not claim to hold a record it never received."""
+        never = CaseRecordRef(case_record.receipt_no, case_record.version + 10_000, "process")
+        [answer] = await reporter.acknowledgements([never])
+        assert answer.outcome is PushOutcome.UNKNOWN, answer
+
+    @pytest.mark.asyncio
+    async def test_malformed_record_is_rejected_with_a_reason(
+        self, reporter: CaseReporter, malformed_record: CaseRecordPush | None
+    ) -> None:
+        """A record the platform refuses is a ``REJECTED`` receipt with its reason, not an
+        exception (the core keeps the reason for the operator)."""
+        if malformed_record is None:
+            pytest.skip("no malformed_record fixture provided")
+        receipt = await reporter.push(malformed_record)
+        assert receipt.outcome is PushOutcome.REJECTED, receipt
+        assert receipt.reason, "a rejection must carry the platform's reason"
 
     @pytest.mark.asyncio
     async def test_record_carries_no_id_number(self, case_record: CaseRecordPush) -> None:
-        """The canonical record the core hands over holds no personal number."""
+        """The canonical record the core hands over holds no personal number (those come
+        separately, in ``personal``)."""
         for value in case_record.payload.values():
             assert not (isinstance(value, str) and contains_id_number(value))
+        assert case_record.personal is not None
+        assert "applicant_id_number" not in repr(case_record)
 
     @pytest.mark.asyncio
     async def test_registration(self, plugin_module: object, plugin_settings: Settings) -> None:

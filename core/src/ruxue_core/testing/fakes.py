@@ -30,9 +30,12 @@ from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import PermanentPluginError, TemporaryPluginError
 from ruxue_core.plugins.contracts import (
     CaseRecordPush,
+    CaseRecordRef,
     CaseReporterRegistration,
     EvidenceRef,
     NotifierRegistration,
+    PushOutcome,
+    PushReceipt,
     SmsReceipt,
     SmsRequest,
     VerificationRequest,
@@ -194,23 +197,57 @@ class CapturingNotifierPlugin:
 
 
 class RecordingCaseReporter:
-    """A case reporter that acknowledges every record and keeps each (idempotently).
+    """A case reporter that keeps each record once per (receipt number, version).
 
-    :attr:`records` maps ``(receipt_no, version)`` to the record; :attr:`pushes` counts every
-    push, repeats included. Set :attr:`acknowledge` to ``False`` to simulate a platform that
-    received but did not acknowledge.
+    :attr:`records` maps ``(receipt_no, version)`` to the first push of it; :attr:`pushes`
+    counts every push, repeats included; :attr:`order` lists first arrivals. With
+    :attr:`acknowledge` ``True`` (the default) a push is acknowledged at once; with
+    ``False`` it is only ``received`` and acknowledged when :meth:`acknowledgements` is asked
+    after :meth:`release` (a late acknowledgement). Receipt numbers in :attr:`reject` are
+    refused with a reason; :attr:`fail` pushes raise ``TemporaryPluginError``.
     """
 
     def __init__(self) -> None:
         self.records: dict[tuple[str, int], CaseRecordPush] = {}
+        self.order: list[tuple[str, int]] = []
         self.pushes = 0
         self.acknowledge = True
+        self.released: set[tuple[str, int]] = set()
+        self.reject: set[str] = set()
+        self.fail = 0
 
-    async def push(self, record: CaseRecordPush) -> bool:
-        """Keep ``record`` (once per receipt number and version) and acknowledge it."""
+    async def push(self, record: CaseRecordPush) -> PushReceipt:
+        """Keep ``record`` (once per receipt number and version); answer as configured."""
         self.pushes += 1
-        self.records.setdefault((record.receipt_no, record.version), record)
-        return self.acknowledge
+        if self.fail > 0:
+            self.fail -= 1
+            raise TemporaryPluginError("平台暂时不可用")
+        if record.receipt_no in self.reject:
+            return PushReceipt(PushOutcome.REJECTED, reason="事项编码不存在")
+        key = (record.receipt_no, record.version)
+        if key not in self.records:
+            self.records[key] = record
+            self.order.append(key)
+        if self.acknowledge or key in self.released:
+            return PushReceipt(PushOutcome.ACKNOWLEDGED)
+        return PushReceipt(PushOutcome.RECEIVED)
+
+    def release(self) -> None:
+        """Acknowledge every record received so far (at the next status query)."""
+        self.released |= set(self.records)
+
+    async def acknowledgements(self, records: Sequence[CaseRecordRef]) -> list[PushReceipt]:
+        """Each record's state: acknowledged once released, else received (or unknown)."""
+        answers = []
+        for ref in records:
+            key = (ref.receipt_no, ref.version)
+            if key not in self.records:
+                answers.append(PushReceipt(PushOutcome.UNKNOWN))
+            elif self.acknowledge or key in self.released:
+                answers.append(PushReceipt(PushOutcome.ACKNOWLEDGED))
+            else:
+                answers.append(PushReceipt(PushOutcome.RECEIVED))
+        return answers
 
     async def aclose(self) -> None:
         """Nothing to release; safe to call any number of times."""

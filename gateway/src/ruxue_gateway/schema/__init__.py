@@ -33,6 +33,7 @@ from ruxue_gateway.schema.applications.mutations import ApplicationMutations
 from ruxue_gateway.schema.applications.queries import ApplicationQueries
 from ruxue_gateway.schema.errors import exception_handlers
 from ruxue_gateway.schema.operations.resolvers import OperationMutations, OperationQueries
+from ruxue_gateway.schema.sessions.resolvers import SessionMutations
 from ruxue_gateway.schema.staff.resolvers import StaffMutations
 
 MAX_DEPTH: Final = 10
@@ -51,7 +52,7 @@ class Query(ApplicationQueries, OperationQueries):
 
 
 @strawberry.type(description="Write access to Ruxue; each mutation takes one `input`.")
-class Mutation(ApplicationMutations, OperationMutations, StaffMutations):
+class Mutation(ApplicationMutations, OperationMutations, StaffMutations, SessionMutations):
     """All mutations."""
 
 
