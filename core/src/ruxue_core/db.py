@@ -10,6 +10,10 @@ contention, no sleeping busy handler inside a process) and take the lock up fron
 ``BEGIN IMMEDIATE``; reads run on a few reader threads with a plain ``BEGIN`` in WAL mode, so a
 read never waits for a write. PostgreSQL runs reads and writes on a pool of threads, one pooled
 connection each.
+
+A read of one statement needs neither a transaction nor a session: :meth:`Database.fetch` runs
+it on a connection its thread keeps open in autocommit mode, which costs a fifth of a unit of
+work on SQLite and saves PostgreSQL the ``BEGIN``/``ROLLBACK`` and pool ping round trips.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,7 +38,9 @@ from ruxue_core.errors import Conflict
 T = TypeVar("T")
 
 READ_ONLY: Final = "ruxue_read_only"
+AUTOCOMMIT: Final = "ruxue_autocommit"
 SQLITE_READERS: Final = 4
+POSTGRES_FETCHERS: Final = 4
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
@@ -76,6 +83,8 @@ def _tune_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
+        if conn.get_execution_options().get(AUTOCOMMIT, False):
+            return  # each statement is its own implicit transaction
         read_only = conn.get_execution_options().get(READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
@@ -104,6 +113,48 @@ class Database:
         else:
             self._writer = ThreadPoolExecutor(1, "ruxue-db-writer")
             self._reader = ThreadPoolExecutor(SQLITE_READERS, "ruxue-db-reader")
+        self._fetcher = self._reader
+        if self.postgres:
+            self._fetcher = ThreadPoolExecutor(POSTGRES_FETCHERS, "ruxue-db-fetch")
+        self._local = threading.local()
+        self._kept: list[sa.Connection] = []
+        self._kept_lock = threading.Lock()
+
+    async def fetch(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work``, a read of ONE statement, in one hop to a database thread, outside any
+        transaction (autocommit) and without a session.
+
+        Only for a single statement: two statements here would not see one snapshot. A
+        connection that broke is replaced and ``work`` tried once more.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._fetcher, self.fetch_here, work)
+
+    def fetch_here(self, work: Callable[[sa.Connection], T]) -> T:
+        """:meth:`fetch` in the calling thread (which keeps its connection open for the next)."""
+        try:
+            return self._fetch_once(work)
+        except sa.exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            return self._fetch_once(work)
+
+    def _fetch_once(self, work: Callable[[sa.Connection], T]) -> T:
+        conn = self._kept_connection()
+        try:
+            return work(conn)
+        finally:
+            conn.rollback()  # ends SQLAlchemy's bookkeeping only: autocommit sends nothing
+
+    def _kept_connection(self) -> sa.Connection:
+        conn: sa.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            options: dict[str, Any] = {AUTOCOMMIT: True, "isolation_level": "AUTOCOMMIT"}
+            conn = self.engine.connect().execution_options(**options)
+            self._local.conn = conn
+            with self._kept_lock:
+                self._kept.append(conn)
+        return conn
 
     async def run(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
         """Run ``work`` with a session in one transaction, in one hop to a database thread.
@@ -146,4 +197,9 @@ class Database:
         """:meth:`dispose` from synchronous code."""
         self._writer.shutdown(wait=True)
         self._reader.shutdown(wait=True)
+        self._fetcher.shutdown(wait=True)
+        with self._kept_lock:
+            for conn in self._kept:
+                conn.close()
+            self._kept.clear()
         self.engine.dispose()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Final, TypeVar
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from ruxue_core import keys
@@ -111,6 +112,11 @@ class Runtime:
     async def read(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work`` as one read-only unit of work (no write lock is taken)."""
         return await self.db.run(lambda session: work(self._uow(session)), read_only=True)
+
+    async def fetch(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work``, a read of one statement, outside any transaction (see
+        :meth:`Database.fetch`): the cheapest way to the database."""
+        return await self.db.fetch(work)
 
     def write_here(self, work: Callable[[UnitOfWork], T]) -> T:
         """:meth:`write` in the calling thread, for synchronous callers (the CLI)."""

@@ -1,9 +1,9 @@
 """The anonymous result lookup by receipt number and query code (办件编号 + 查询密码).
 
-One indexed read on a read-only connection answers it. It writes only to count a wrong code:
-an atomic increment keyed by the receipt number, whether or not that receipt exists, so an
-unknown receipt and a wrong code on a real one answer the same, lock out the same and cost
-the same. Each client address is also rate limited.
+One indexed read answers it: a single statement outside any transaction (``Runtime.fetch``).
+It writes only to count a wrong code: an atomic increment keyed by the receipt number, whether
+or not that receipt exists, so an unknown receipt and a wrong code on a real one answer the
+same, lock out the same and cost the same. Each client address is also rate limited.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ async def lookup_status(
     limits = rt.settings.limits
     if not rt.lookups.allow(client or "unknown", limits.lookups_per_minute_per_client):
         raise RateLimited()
-    found = await rt.read(lambda uow: _read(uow, receipt_no))
+    found = await rt.fetch(lambda conn: _read(conn, receipt_no))
     if found.locked_until is not None and found.locked_until > utcnow():
         raise RateLimited()
     expected = rt.cipher.blind_index(query_code, purpose="query_code")
@@ -105,8 +105,8 @@ def _lookup() -> sa.Select[Status, datetime, str, str, str, int, datetime | None
     )
 
 
-def _read(uow: UnitOfWork, receipt_no: str) -> _Found:
-    row = uow.session.connection().execute(_lookup(), {"receipt_no": receipt_no}).one()
+def _read(conn: sa.Connection, receipt_no: str) -> _Found:
+    row = conn.execute(_lookup(), {"receipt_no": receipt_no}).one()
     status, updated_at, code_hash, child_name, school_name, failures, locked_until = row
     view = None
     if status is not None:
