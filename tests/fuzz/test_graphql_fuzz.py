@@ -73,6 +73,8 @@ OPERATIONS: Final = {
     "Query.application",
     "Query.viewer",
     "Query.deadJobs",
+    "Query.applications",
+    "Query.myApplications",
     "Mutation.submitApplication",
     "Mutation.reviewApplication",
     "Mutation.withdrawApplication",

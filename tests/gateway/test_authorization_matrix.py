@@ -200,6 +200,18 @@ def snapshot(server: Server, application_id: int) -> tuple[Any, ...]:
     return result
 
 
+def receipt_of(server: Server, application_id: int) -> str:
+    """The application's receipt number (办件编号)."""
+
+    def read(uow: UnitOfWork) -> str:
+        application = uow.session.get(Application, application_id)
+        assert application is not None
+        return application.receipt_no
+
+    result: str = server.run(server.runtime.read(read))
+    return result
+
+
 def dead_job(server: Server) -> int:
     """A dead-lettered job to retry."""
 
@@ -250,6 +262,17 @@ PHONE = (
 SIGN_OUT = "mutation { staffSignOut { " + RESULT + " } }"
 GUARDIAN_SIGN_OUT = "mutation { guardianSignOut { " + RESULT + " } }"
 VIEWER = "query { viewer { id role } }"
+APPLICATIONS = (
+    "query Q($filter: ApplicationFilterInput) { applications(first: 5, filter: $filter) { "
+    + RESULT
+    + " ... on ApplicationConnection { edges { node { id } } } } }"
+)
+MY_APPLICATIONS = (
+    "query { myApplications(first: 100) { "
+    + RESULT
+    + " ... on ApplicationConnection { edges { node { id } } } } }"
+)
+STAFF: Final = {"counter", "other_counter", "school", "other_school", "bureau", "admin", "auditor"}
 
 
 COUNTERPART: Final = {
@@ -316,6 +339,8 @@ OPERATIONS: Final = (
     _op("change phone", {"guardian", "other_guardian"}),
     _op("sign out", set()),  # dev-token sessions are not staff password sessions
     _op("guardian sign out", set()),  # nor are they unified-identity guardian sessions
+    _op("applications", STAFF),
+    _op("my applications", {"guardian", "other_guardian"}),
 )
 EXPECTED_SUCCESS: Final = {
     "application": "Application",
@@ -325,6 +350,8 @@ EXPECTED_SUCCESS: Final = {
     "submit": "SubmitApplicationSuccess",
     "sign out": "StaffSignedOut",
     "guardian sign out": "GuardianSignedOut",
+    "applications": "ApplicationConnection",
+    "my applications": "ApplicationConnection",
 }
 
 
@@ -366,6 +393,10 @@ def _request(
         return SIGN_OUT, {}
     if name == "guardian sign out":
         return GUARDIAN_SIGN_OUT, {}
+    if name == "applications":
+        return APPLICATIONS, {}
+    if name == "my applications":
+        return MY_APPLICATIONS, {}
     raise AssertionError(name)
 
 
@@ -487,3 +518,21 @@ def test_a_guardian_session_reaches_its_own_application_only_until_sign_out(
     assert out["__typename"] == "GuardianSignedOut"
     after = _first(server.graphql("session", APPLICATION, {"id": str(own)}))
     assert after["__typename"] == "ForbiddenError"
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_lists_show_exactly_what_a_lookup_shows(server: Server, caller: str) -> None:
+    """A list never shows an application that ``application(id)`` would hide, nor hides one
+    it would show."""
+    application_id = str(new_application(server, Status.SCHOOL_REVIEW))
+    lookup = _first(server.graphql(caller, APPLICATION, {"id": application_id}))
+    if caller in STAFF:
+        receipt = receipt_of(server, int(application_id))
+        listed = _first(server.graphql(caller, APPLICATIONS, {"filter": {"receiptNo": receipt}}))
+    else:
+        listed = _first(server.graphql(caller, MY_APPLICATIONS, {}))
+    if listed["__typename"] != "ApplicationConnection":
+        assert lookup["__typename"] != "Application"
+        return
+    ids = [edge["node"]["id"] for edge in listed["edges"]]
+    assert (application_id in ids) == (lookup["__typename"] == "Application"), (caller, lookup)

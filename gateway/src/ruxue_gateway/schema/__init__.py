@@ -29,6 +29,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ruxue_core.logs import redact
+from ruxue_gateway.schema.applications.lists import ApplicationListQueries
 from ruxue_gateway.schema.applications.mutations import ApplicationMutations
 from ruxue_gateway.schema.applications.queries import ApplicationQueries
 from ruxue_gateway.schema.errors import exception_handlers
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 
 
 @strawberry.type(description="Read access to Ruxue.")
-class Query(ApplicationQueries, OperationQueries):
+class Query(ApplicationQueries, ApplicationListQueries, OperationQueries):
     """All queries."""
 
 
