@@ -268,10 +268,15 @@ APPLICATIONS = (
     + " ... on ApplicationConnection { edges { node { id } } } } }"
 )
 MY_APPLICATIONS = (
-    "query { myApplications(first: 100) { "
+    "query Q($after: String) { myApplications(first: 100, after: $after) { "
     + RESULT
-    + " ... on ApplicationConnection { edges { node { id } } } } }"
+    + " ... on ApplicationConnection { edges { node { id } } pageInfo { hasNextPage endCursor } }"
+    + " } }"
 )
+ME = "query { me { " + RESULT + " } }"
+STATISTICS = "query { statistics { " + RESULT + " ... on Statistics { scope total } } }"
+AUDIT_TRAIL = "query Q($r: String!) { auditTrail(receiptNo: $r) { " + RESULT + " } }"
+CATALOGUE = "query { seasons { code } schools { code } }"
 STAFF: Final = {"counter", "other_counter", "school", "other_school", "bureau", "admin", "auditor"}
 
 
@@ -341,6 +346,9 @@ OPERATIONS: Final = (
     _op("guardian sign out", set()),  # nor are they unified-identity guardian sessions
     _op("applications", STAFF),
     _op("my applications", {"guardian", "other_guardian"}),
+    _op("me", set(PRINCIPALS)),
+    _op("statistics", STAFF),
+    _op("audit trail", {"guardian", "bureau", "auditor"}, status=Status.SCHOOL_REVIEW),
 )
 EXPECTED_SUCCESS: Final = {
     "application": "Application",
@@ -352,6 +360,9 @@ EXPECTED_SUCCESS: Final = {
     "guardian sign out": "GuardianSignedOut",
     "applications": "ApplicationConnection",
     "my applications": "ApplicationConnection",
+    "me": "Me",
+    "statistics": "Statistics",
+    "audit trail": "AuditTrail",
 }
 
 
@@ -397,6 +408,14 @@ def _request(
         return APPLICATIONS, {}
     if name == "my applications":
         return MY_APPLICATIONS, {}
+    if name == "me":
+        return ME, {}
+    if name == "statistics":
+        return STATISTICS, {}
+    if name == "audit trail":
+        missing = application_id == MISSING_ID
+        receipt = "RX-MISSING-0" if missing else receipt_of(server, int(application_id))
+        return AUDIT_TRAIL, {"r": receipt}
     raise AssertionError(name)
 
 
@@ -529,10 +548,23 @@ def test_lists_show_exactly_what_a_lookup_shows(server: Server, caller: str) -> 
     if caller in STAFF:
         receipt = receipt_of(server, int(application_id))
         listed = _first(server.graphql(caller, APPLICATIONS, {"filter": {"receiptNo": receipt}}))
+        pages = [listed]
     else:
-        listed = _first(server.graphql(caller, MY_APPLICATIONS, {}))
-    if listed["__typename"] != "ApplicationConnection":
+        pages = [_first(server.graphql(caller, MY_APPLICATIONS, {}))]
+        while pages[-1].get("pageInfo", {}).get("hasNextPage"):
+            after = pages[-1]["pageInfo"]["endCursor"]
+            pages.append(_first(server.graphql(caller, MY_APPLICATIONS, {"after": after})))
+    if pages[0]["__typename"] != "ApplicationConnection":
         assert lookup["__typename"] != "Application"
         return
-    ids = [edge["node"]["id"] for edge in listed["edges"]]
+    ids = [edge["node"]["id"] for page in pages for edge in page["edges"]]
     assert (application_id in ids) == (lookup["__typename"] == "Application"), (caller, lookup)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_the_catalogue_is_public(server: Server, caller: str) -> None:
+    """Seasons and schools answer every caller alike, a broken token included."""
+    data = server.graphql(caller, CATALOGUE, {})
+    assert data == server.graphql("anonymous", CATALOGUE, {})
+    assert data["seasons"] == [{"code": server.season}]
+    assert len(data["schools"]) == 3

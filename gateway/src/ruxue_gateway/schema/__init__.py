@@ -32,10 +32,14 @@ from ruxue_core.logs import redact
 from ruxue_gateway.schema.applications.lists import ApplicationListQueries
 from ruxue_gateway.schema.applications.mutations import ApplicationMutations
 from ruxue_gateway.schema.applications.queries import ApplicationQueries
+from ruxue_gateway.schema.audit import AuditQueries
+from ruxue_gateway.schema.catalog import CatalogQueries
 from ruxue_gateway.schema.errors import exception_handlers
 from ruxue_gateway.schema.operations.resolvers import OperationMutations, OperationQueries
+from ruxue_gateway.schema.profile import ProfileQueries
 from ruxue_gateway.schema.sessions.resolvers import SessionMutations
 from ruxue_gateway.schema.staff.resolvers import StaffMutations
+from ruxue_gateway.schema.statistics import StatisticsQueries
 
 MAX_DEPTH: Final = 10
 MAX_TOKENS: Final = 2_000
@@ -48,7 +52,15 @@ log = logging.getLogger(__name__)
 
 
 @strawberry.type(description="Read access to Ruxue.")
-class Query(ApplicationQueries, ApplicationListQueries, OperationQueries):
+class Query(
+    ApplicationQueries,
+    ApplicationListQueries,
+    CatalogQueries,
+    ProfileQueries,
+    StatisticsQueries,
+    AuditQueries,
+    OperationQueries,
+):
     """All queries."""
 
 
