@@ -1,9 +1,10 @@
 """The GraphQL schema: one Query and one Mutation merged from per-area modules.
 
-Guards: depth, token and alias limits; parser and validation caches (only small documents are
-cached); introspection off in production. Expected refusals are typed results (see
-``errors``). Only unexpected exceptions are masked, and only in production; GraphQL
-validation errors always say what is wrong. Nothing about a request's variables is logged.
+Guards: depth, token, alias and cost limits (see ``ruxue_gateway.cost``); parser and
+validation caches (only small documents are cached); introspection off in production.
+Expected refusals are typed results (see ``errors``). Only unexpected exceptions are masked,
+and only in production; GraphQL validation errors always say what is wrong. Nothing about a
+request's variables is logged.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ruxue_core.logs import redact
+from ruxue_gateway.cost import cost_rule
 from ruxue_gateway.schema.applications.lists import ApplicationListQueries
 from ruxue_gateway.schema.applications.mutations import ApplicationMutations
 from ruxue_gateway.schema.applications.queries import ApplicationQueries
@@ -133,6 +135,7 @@ def build_schema(
     rules: list[Any] = [
         *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+        cost_rule(),
     ]
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
