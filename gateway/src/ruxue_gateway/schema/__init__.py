@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import strawberry
@@ -122,12 +122,16 @@ class RuxueSchema(strawberry.Schema):
 
 
 def build_schema(
-    *, production: bool = False, cached_document_chars: int = DEFAULT_CACHED_CHARS
+    *,
+    production: bool = False,
+    cached_document_chars: int = DEFAULT_CACHED_CHARS,
+    observers: Sequence[type[SchemaExtension]] = (),
 ) -> RuxueSchema:
     """The schema with its guards.
 
     :param production: mask unexpected errors, refuse introspection, hide field suggestions.
     :param cached_document_chars: documents up to this size enter the parser cache.
+    :param observers: extensions that watch each operation (metrics), run outermost.
     """
     # The depth and alias limiters are validation rules, and each limiter instance makes new
     # rule classes. ValidationCache keys on those classes, so limiters built per request make
@@ -140,6 +144,7 @@ def build_schema(
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        *observers,
         lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: SmallDocumentParserCache(cached_document_chars),
