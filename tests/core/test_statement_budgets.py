@@ -13,15 +13,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from statement_counting import Counted, counting
 
 from ruxue_core import jobs
 from ruxue_core.domain.enums import ReviewDecision, Status
@@ -51,42 +49,6 @@ from ruxue_core.uow import UnitOfWork
 
 T = TypeVar("T")
 PG_URL = os.environ.get("RUXUE_TEST_DATABASE_URL")
-
-
-@dataclass
-class Counted:
-    """What the engine sent while counting."""
-
-    sql: list[str] = field(default_factory=list)
-    units: int = 0
-
-    @property
-    def statements(self) -> list[str]:
-        """Every statement but ``BEGIN``."""
-        return [s for s in self.sql if not s.lstrip().upper().startswith("BEGIN")]
-
-
-@contextmanager
-def counting(runtime: Runtime) -> Iterator[Counted]:
-    """Count statements and transactions on the runtime's engine."""
-    counted = Counted()
-    engine = runtime.db.engine
-
-    def on_execute(
-        conn: sa.Connection, cursor: Any, statement: str, *args: Any, **kwargs: Any
-    ) -> None:
-        counted.sql.append(statement)
-
-    def on_begin(conn: sa.Connection) -> None:
-        counted.units += 1
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    event.listen(engine, "begin", on_begin)
-    try:
-        yield counted
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
-        event.remove(engine, "begin", on_begin)
 
 
 async def measure(runtime: Runtime, action: Callable[[], Awaitable[T]]) -> tuple[T, Counted]:

@@ -200,6 +200,18 @@ def snapshot(server: Server, application_id: int) -> tuple[Any, ...]:
     return result
 
 
+def receipt_of(server: Server, application_id: int) -> str:
+    """The application's receipt number (办件编号)."""
+
+    def read(uow: UnitOfWork) -> str:
+        application = uow.session.get(Application, application_id)
+        assert application is not None
+        return application.receipt_no
+
+    result: str = server.run(server.runtime.read(read))
+    return result
+
+
 def dead_job(server: Server) -> int:
     """A dead-lettered job to retry."""
 
@@ -250,6 +262,22 @@ PHONE = (
 SIGN_OUT = "mutation { staffSignOut { " + RESULT + " } }"
 GUARDIAN_SIGN_OUT = "mutation { guardianSignOut { " + RESULT + " } }"
 VIEWER = "query { viewer { id role } }"
+APPLICATIONS = (
+    "query Q($filter: ApplicationFilterInput) { applications(first: 5, filter: $filter) { "
+    + RESULT
+    + " ... on ApplicationConnection { edges { node { id } } } } }"
+)
+MY_APPLICATIONS = (
+    "query Q($after: String) { myApplications(first: 100, after: $after) { "
+    + RESULT
+    + " ... on ApplicationConnection { edges { node { id } } pageInfo { hasNextPage endCursor } }"
+    + " } }"
+)
+ME = "query { me { " + RESULT + " } }"
+STATISTICS = "query { statistics { " + RESULT + " ... on Statistics { scope total } } }"
+AUDIT_TRAIL = "query Q($r: String!) { auditTrail(receiptNo: $r) { " + RESULT + " } }"
+CATALOGUE = "query { seasons { code } schools { code } }"
+STAFF: Final = {"counter", "other_counter", "school", "other_school", "bureau", "admin", "auditor"}
 
 
 COUNTERPART: Final = {
@@ -316,6 +344,11 @@ OPERATIONS: Final = (
     _op("change phone", {"guardian", "other_guardian"}),
     _op("sign out", set()),  # dev-token sessions are not staff password sessions
     _op("guardian sign out", set()),  # nor are they unified-identity guardian sessions
+    _op("applications", STAFF),
+    _op("my applications", {"guardian", "other_guardian"}),
+    _op("me", set(PRINCIPALS)),
+    _op("statistics", STAFF),
+    _op("audit trail", {"guardian", "bureau", "auditor"}, status=Status.SCHOOL_REVIEW),
 )
 EXPECTED_SUCCESS: Final = {
     "application": "Application",
@@ -325,6 +358,11 @@ EXPECTED_SUCCESS: Final = {
     "submit": "SubmitApplicationSuccess",
     "sign out": "StaffSignedOut",
     "guardian sign out": "GuardianSignedOut",
+    "applications": "ApplicationConnection",
+    "my applications": "ApplicationConnection",
+    "me": "Me",
+    "statistics": "Statistics",
+    "audit trail": "AuditTrail",
 }
 
 
@@ -366,6 +404,18 @@ def _request(
         return SIGN_OUT, {}
     if name == "guardian sign out":
         return GUARDIAN_SIGN_OUT, {}
+    if name == "applications":
+        return APPLICATIONS, {}
+    if name == "my applications":
+        return MY_APPLICATIONS, {}
+    if name == "me":
+        return ME, {}
+    if name == "statistics":
+        return STATISTICS, {}
+    if name == "audit trail":
+        missing = application_id == MISSING_ID
+        receipt = "RX-MISSING-0" if missing else receipt_of(server, int(application_id))
+        return AUDIT_TRAIL, {"r": receipt}
     raise AssertionError(name)
 
 
@@ -487,3 +537,34 @@ def test_a_guardian_session_reaches_its_own_application_only_until_sign_out(
     assert out["__typename"] == "GuardianSignedOut"
     after = _first(server.graphql("session", APPLICATION, {"id": str(own)}))
     assert after["__typename"] == "ForbiddenError"
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_lists_show_exactly_what_a_lookup_shows(server: Server, caller: str) -> None:
+    """A list never shows an application that ``application(id)`` would hide, nor hides one
+    it would show."""
+    application_id = str(new_application(server, Status.SCHOOL_REVIEW))
+    lookup = _first(server.graphql(caller, APPLICATION, {"id": application_id}))
+    if caller in STAFF:
+        receipt = receipt_of(server, int(application_id))
+        listed = _first(server.graphql(caller, APPLICATIONS, {"filter": {"receiptNo": receipt}}))
+        pages = [listed]
+    else:
+        pages = [_first(server.graphql(caller, MY_APPLICATIONS, {}))]
+        while pages[-1].get("pageInfo", {}).get("hasNextPage"):
+            after = pages[-1]["pageInfo"]["endCursor"]
+            pages.append(_first(server.graphql(caller, MY_APPLICATIONS, {"after": after})))
+    if pages[0]["__typename"] != "ApplicationConnection":
+        assert lookup["__typename"] != "Application"
+        return
+    ids = [edge["node"]["id"] for page in pages for edge in page["edges"]]
+    assert (application_id in ids) == (lookup["__typename"] == "Application"), (caller, lookup)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_the_catalogue_is_public(server: Server, caller: str) -> None:
+    """Seasons and schools answer every caller alike, a broken token included."""
+    data = server.graphql(caller, CATALOGUE, {})
+    assert data == server.graphql("anonymous", CATALOGUE, {})
+    assert data["seasons"] == [{"code": server.season}]
+    assert len(data["schools"]) == 3

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import threading
 from collections.abc import Callable, Iterator
@@ -165,7 +166,8 @@ class Database:
         loop = asyncio.get_running_loop()
         executor = self._reader if read_only else self._writer
         call = functools.partial(self.run_here, work, read_only=read_only)
-        return await loop.run_in_executor(executor, call)
+        # The unit of work runs in the caller's context (its request id reaches the logs).
+        return await loop.run_in_executor(executor, contextvars.copy_context().run, call)
 
     def run_here(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
         """:meth:`run` in the calling thread (command-line tools, migrations, tests)."""

@@ -301,6 +301,14 @@ def counts(session: Session) -> dict[JobStatus, int]:
     return {JobStatus(status): n for status, n in rows}
 
 
+def counts_by_kind(session: Session) -> dict[tuple[str, JobStatus], int]:
+    """How many jobs of each kind are in each state."""
+    rows = session.exec(
+        select(Job.kind, Job.status, func.count()).group_by(col(Job.kind), col(Job.status))
+    ).all()
+    return {(kind, JobStatus(status)): n for kind, status, n in rows}
+
+
 def outstanding(session: Session) -> int:
     """Jobs pending or running, not counting the periodic ones (which are always pending)."""
     count = session.exec(

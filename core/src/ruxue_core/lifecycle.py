@@ -170,6 +170,12 @@ def _case_query() -> sa.Select[Application, Season, Child, Guardian, School]:
     )
 
 
+def case_query() -> sa.Select[Application, Season, Child, Guardian, School]:
+    """Applications with what a case holds (season, child, guardian, school), to narrow and
+    page; rows make :class:`Case` objects."""
+    return _case_query()
+
+
 @functools.cache
 def _case_by_id() -> sa.Select[Application, Season, Child, Guardian, School]:
     return _case_query().where(col(Application.id) == sa.bindparam("application_id"))

@@ -15,7 +15,6 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -30,11 +29,13 @@ from ruxue_core.handlers import HANDLERS, PERIODIC
 from ruxue_core.jobs import Worker
 from ruxue_core.migrate import upgrade_async
 from ruxue_core.runtime import Runtime
-from ruxue_core.services.operations import job_counts, ping
+from ruxue_core.services.operations import ping
 from ruxue_core.settings import Settings
 from ruxue_gateway.auth import AuthRoutes
 from ruxue_gateway.context import Context
 from ruxue_gateway.limits import BodyLimit
+from ruxue_gateway.metrics import Metrics
+from ruxue_gateway.requests import HEADER, RequestIdMiddleware
 from ruxue_gateway.schema import build_schema
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,13 @@ log = logging.getLogger(__name__)
 class RuxueGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with Ruxue's authenticated context and document limit."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
         settings = runtime.settings
         super().__init__(
             build_schema(
                 production=not settings.embedded,
                 cached_document_chars=settings.limits.cached_document_chars,
+                observers=[metrics.extension()],
             ),
             graphql_ide="graphiql" if settings.embedded else None,
             allow_queries_via_get=False,
@@ -95,8 +97,8 @@ def create_app(
     settings = settings or (runtime.settings if runtime else Settings())
     runtime = runtime or Runtime.create(settings, extra_plugins=extra_plugins)
     run_worker = settings.runs_in_process_worker if in_process_worker is None else in_process_worker
-    graphql = RuxueGraphQL(runtime)
-    metrics = _Metrics(runtime)
+    metrics = Metrics(runtime)
+    graphql = RuxueGraphQL(runtime, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -127,14 +129,18 @@ def create_app(
             return JSONResponse({"ready": False, "database": "unreachable"}, status_code=503)
         return JSONResponse({"ready": True})
 
-    middleware = [Middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)]
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes),
+    ]
     if settings.cors_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["Authorization", "Content-Type", HEADER],
+                expose_headers=[HEADER],
             )
         )
     app = Starlette(
@@ -151,18 +157,3 @@ def create_app(
     )
     app.state.runtime = runtime
     return app
-
-
-class _Metrics:
-    """Prometheus metrics in the app's own registry, refreshed on each scrape."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.registry = CollectorRegistry()
-        self.jobs = Gauge("ruxue_jobs", "Outbox jobs by state", ["status"], registry=self.registry)
-
-    async def endpoint(self, _request: Request) -> Response:
-        counts = await job_counts(self.runtime)
-        for status, n in counts.items():
-            self.jobs.labels(status=status.value).set(n)
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final, TypeVar
 
@@ -73,9 +74,28 @@ def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:
         raise _fail(exc) from None
 
 
+class LogFormat(StrEnum):
+    """How log lines are written to stderr."""
+
+    JSON = "json"
+    TEXT = "text"
+
+
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    configure_logging(logging.INFO if verbose else logging.WARNING)
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            envvar="RUXUE_LOG_FORMAT",
+            help="json (one object per line, with request ids; the default in production) "
+            "or text (the default in embedded mode)",
+        ),
+    ] = None,
+) -> None:
+    production = os.environ.get("RUXUE_MODE", "").lower() == "production"
+    chosen = log_format or (LogFormat.JSON if production else LogFormat.TEXT)
+    configure_logging(logging.INFO if verbose else logging.WARNING, log_format=chosen.value)
 
 
 @app.command()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.runtime import Runtime
+from ruxue_gateway.loaders import Loaders
 
 
 @dataclass
@@ -17,9 +18,15 @@ class Context:
 
     ``request`` is ``None`` when the schema is executed in-process (tests, scripts).
     ``client`` is the caller's address (behind a proxy, as the proxy reported it).
+    ``loaders`` are this request's DataLoaders (new for every request: nothing is cached
+    across requests or principals).
     """
 
     runtime: Runtime
     principal: Principal | None
     request: Request | WebSocket | None = None
     client: str | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.runtime, self.principal)

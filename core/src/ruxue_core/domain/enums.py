@@ -108,6 +108,12 @@ class Channel(StrEnum):
     COUNTER = "counter"
 
 
+CHANNEL_LABELS: Final[dict[Channel, str]] = {
+    Channel.ONLINE: "网上申报",
+    Channel.COUNTER: "窗口受理",
+}
+
+
 class Stage(StrEnum):
     """School stage (学段)."""
 

@@ -45,6 +45,11 @@ async def job_counts(rt: Runtime) -> dict[JobStatus, int]:
     return await rt.read(lambda uow: jobs.counts(uow.session))
 
 
+async def job_counts_by_kind(rt: Runtime) -> dict[tuple[str, JobStatus], int]:
+    """Jobs per kind and state, for metrics."""
+    return await rt.read(lambda uow: jobs.counts_by_kind(uow.session))
+
+
 async def outstanding_jobs(rt: Runtime) -> int:
     """Jobs still to do (pending or running), periodic ones aside: 0 once all is settled."""
     return await rt.read(lambda uow: jobs.outstanding(uow.session))

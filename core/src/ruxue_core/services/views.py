@@ -59,7 +59,9 @@ class ApplicationView:
     age_exception: str | None
     created_at: datetime
     updated_at: datetime
-    evidence: tuple[EvidenceView, ...]
+    evidence: tuple[EvidenceView, ...] | None = None
+    """Loaded with a single application; ``None`` in lists (loaded per page, see
+    :func:`ruxue_core.services.worklist.evidence_for`)."""
 
 
 async def get_application(
@@ -79,12 +81,23 @@ async def get_application(
             .where(col(Evidence.application_id) == case.id)
             .order_by(col(Evidence.id))
         ).all()
-        return _view(uow, case, evidence)
+        return application_view(uow, case, evidence)
 
     return await rt.read(read)
 
 
-def _view(uow: UnitOfWork, case: Case, evidence: Sequence[Evidence]) -> ApplicationView:
+def evidence_view(evidence: Evidence) -> EvidenceView:
+    """One stored check as shown: outcome and reason, never the facts."""
+    e = evidence
+    return EvidenceView(
+        e.source, e.subject, e.outcome, OUTCOME_LABELS[e.outcome], e.reason, e.checked_at
+    )
+
+
+def application_view(
+    uow: UnitOfWork, case: Case, evidence: Sequence[Evidence] | None = None
+) -> ApplicationView:
+    """The masked view of a loaded case (with its evidence when given)."""
     cipher = uow.cipher
     application = case.application
     return ApplicationView(
@@ -107,12 +120,7 @@ def _view(uow: UnitOfWork, case: Case, evidence: Sequence[Evidence]) -> Applicat
         age_exception=application.age_exception,
         created_at=application.created_at,
         updated_at=application.updated_at,
-        evidence=tuple(
-            EvidenceView(
-                e.source, e.subject, e.outcome, OUTCOME_LABELS[e.outcome], e.reason, e.checked_at
-            )
-            for e in evidence
-        ),
+        evidence=None if evidence is None else tuple(evidence_view(e) for e in evidence),
     )
 
 

@@ -1,16 +1,17 @@
 """The GraphQL schema: one Query and one Mutation merged from per-area modules.
 
-Guards: depth, token and alias limits; parser and validation caches (only small documents are
-cached); introspection off in production. Expected refusals are typed results (see
-``errors``). Only unexpected exceptions are masked, and only in production; GraphQL
-validation errors always say what is wrong. Nothing about a request's variables is logged.
+Guards: depth, token, alias and cost limits (see ``ruxue_gateway.cost``); parser and
+validation caches (only small documents are cached); introspection off in production.
+Expected refusals are typed results (see ``errors``). Only unexpected exceptions are masked,
+and only in production; GraphQL validation errors always say what is wrong. Nothing about a
+request's variables is logged.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import strawberry
@@ -29,12 +30,18 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ruxue_core.logs import redact
+from ruxue_gateway.cost import cost_rule
+from ruxue_gateway.schema.applications.lists import ApplicationListQueries
 from ruxue_gateway.schema.applications.mutations import ApplicationMutations
 from ruxue_gateway.schema.applications.queries import ApplicationQueries
+from ruxue_gateway.schema.audit import AuditQueries
+from ruxue_gateway.schema.catalog import CatalogQueries
 from ruxue_gateway.schema.errors import exception_handlers
 from ruxue_gateway.schema.operations.resolvers import OperationMutations, OperationQueries
+from ruxue_gateway.schema.profile import ProfileQueries
 from ruxue_gateway.schema.sessions.resolvers import SessionMutations
 from ruxue_gateway.schema.staff.resolvers import StaffMutations
+from ruxue_gateway.schema.statistics import StatisticsQueries
 
 MAX_DEPTH: Final = 10
 MAX_TOKENS: Final = 2_000
@@ -47,7 +54,15 @@ log = logging.getLogger(__name__)
 
 
 @strawberry.type(description="Read access to Ruxue.")
-class Query(ApplicationQueries, OperationQueries):
+class Query(
+    ApplicationQueries,
+    ApplicationListQueries,
+    CatalogQueries,
+    ProfileQueries,
+    StatisticsQueries,
+    AuditQueries,
+    OperationQueries,
+):
     """All queries."""
 
 
@@ -107,12 +122,16 @@ class RuxueSchema(strawberry.Schema):
 
 
 def build_schema(
-    *, production: bool = False, cached_document_chars: int = DEFAULT_CACHED_CHARS
+    *,
+    production: bool = False,
+    cached_document_chars: int = DEFAULT_CACHED_CHARS,
+    observers: Sequence[type[SchemaExtension]] = (),
 ) -> RuxueSchema:
     """The schema with its guards.
 
     :param production: mask unexpected errors, refuse introspection, hide field suggestions.
     :param cached_document_chars: documents up to this size enter the parser cache.
+    :param observers: extensions that watch each operation (metrics), run outermost.
     """
     # The depth and alias limiters are validation rules, and each limiter instance makes new
     # rule classes. ValidationCache keys on those classes, so limiters built per request make
@@ -120,10 +139,12 @@ def build_schema(
     rules: list[Any] = [
         *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+        cost_rule(),
     ]
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        *observers,
         lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: SmallDocumentParserCache(cached_document_chars),

@@ -6,10 +6,12 @@ from datetime import datetime
 
 import strawberry
 
-from ruxue_core.domain.enums import Channel, Outcome, Status
+from ruxue_core.domain.enums import Channel, Outcome, ReviewDecision, Status
 from ruxue_core.services.applications import Submitted
 from ruxue_core.services.lookup import StatusView
 from ruxue_core.services.views import ApplicationView, EvidenceView
+from ruxue_core.services.worklist import MaterialView, ReviewView
+from ruxue_gateway.context import Context
 from ruxue_gateway.schema import enums as _registered_enums  # noqa: F401
 
 
@@ -61,6 +63,54 @@ class Evidence:
         )
 
 
+@strawberry.type(description="A reviewer's decision at one review step.")
+class Review:
+    """``reviewer`` (the staff member's id) is shown to staff only."""
+
+    step: Status
+    step_label: str
+    decision: ReviewDecision
+    comment: str
+    reviewer: str | None
+    at: datetime
+
+    @classmethod
+    def from_view(cls, view: ReviewView) -> Review:
+        """Map the core's view."""
+        return cls(
+            step=view.step,
+            step_label=view.step_label,
+            decision=view.decision,
+            comment=view.comment,
+            reviewer=view.reviewer,
+            at=view.at,
+        )
+
+
+@strawberry.type(description="An uploaded material (its description, not its content).")
+class Material:
+    """Kind, file name, type, size and SHA-256 of an uploaded material."""
+
+    kind: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+    @classmethod
+    def from_view(cls, view: MaterialView) -> Material:
+        """Map the core's view."""
+        return cls(
+            kind=view.kind,
+            filename=view.filename,
+            content_type=view.content_type,
+            size=view.size,
+            sha256=view.sha256,
+            uploaded_at=view.uploaded_at,
+        )
+
+
 @strawberry.type(description="An application (办件) as its guardian or staff see it; masked.")
 class Application:
     """Personal numbers are masked (``4207**********1231``, ``138****5678``)."""
@@ -84,7 +134,27 @@ class Application:
     )
     created_at: datetime
     updated_at: datetime
-    evidence: list[Evidence]
+    preloaded_evidence: strawberry.Private[tuple[EvidenceView, ...] | None] = None
+
+    @strawberry.field(description="Department checks (数据核验), oldest first.")
+    async def evidence(self, info: strawberry.Info[Context, None]) -> list[Evidence]:
+        """Loaded with the application, or for a whole page at once."""
+        views = self.preloaded_evidence
+        if views is None:
+            views = await info.context.loaders.evidence.load(int(self.id))
+        return [Evidence.from_view(view) for view in views]
+
+    @strawberry.field(description="Review decisions, oldest first.")
+    async def reviews(self, info: strawberry.Info[Context, None]) -> list[Review]:
+        """Loaded for a whole page at once."""
+        views = await info.context.loaders.reviews.load(int(self.id))
+        return [Review.from_view(view) for view in views]
+
+    @strawberry.field(description="Uploaded materials, oldest first.")
+    async def materials(self, info: strawberry.Info[Context, None]) -> list[Material]:
+        """Loaded for a whole page at once."""
+        views = await info.context.loaders.materials.load(int(self.id))
+        return [Material.from_view(view) for view in views]
 
     @classmethod
     def from_view(cls, view: ApplicationView) -> Application:
@@ -107,7 +177,7 @@ class Application:
             age_exception=view.age_exception,
             created_at=view.created_at,
             updated_at=view.updated_at,
-            evidence=[Evidence.from_view(e) for e in view.evidence],
+            preloaded_evidence=view.evidence,
         )
 
 

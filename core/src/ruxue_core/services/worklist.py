@@ -1,0 +1,271 @@
+"""Lists of applications: the staff work list, a guardian's own applications, and the batch
+reads of what hangs off an application (evidence, reviews, materials) for a page of them.
+
+Every list is cut by the one permission policy's SQL form
+(:func:`ruxue_core.permissions.scope_clause`), so a list never shows what ``application(id)``
+would hide. Pages are keyset pages in a stable order (oldest application first, by id): a page
+costs one statement however deep the caller pages, and rows written meanwhile never shift it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, TypeVar
+
+import sqlalchemy as sa
+from sqlmodel import col
+
+from ruxue_core.domain import Application, Evidence, Material, Review, School, Season
+from ruxue_core.domain.enums import STATUS_LABELS, Channel, ReviewDecision, Role, Status
+from ruxue_core.errors import InvalidInput
+from ruxue_core.lifecycle import Case, case_query
+from ruxue_core.permissions import STAFF_ROLES, require_role, scope_clause
+from ruxue_core.plugins.contracts import Principal
+from ruxue_core.runtime import Runtime
+from ruxue_core.services.views import ApplicationView, EvidenceView, application_view, evidence_view
+from ruxue_core.uow import UnitOfWork
+
+DEFAULT_PAGE: Final = 20
+MAX_PAGE: Final = 100
+MAX_BATCH: Final = 500
+"""At most this many applications' parts in one batch read (a few pages' worth)."""
+RECEIPT_PREFIX: Final = re.compile(r"[0-9A-Za-z-]{1,32}")
+CODE: Final = re.compile(r"[0-9A-Za-z_-]{1,32}")
+
+M = TypeVar("M", Evidence, Review, Material)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationFilter:
+    """What a work list is narrowed to; every field left empty narrows nothing.
+
+    Further criteria (the category, outstanding materials) join here as the facts they
+    depend on land: one field and one clause in :func:`_clauses` each.
+
+    :ivar statuses: any of these states.
+    :ivar township_code: the application's township (乡镇/街道).
+    :ivar school_code: the school assigned to the application (none assigned: not matched).
+    :ivar channel: online or counter.
+    :ivar receipt_no_prefix: the receipt number (办件编号) starts with this.
+    :ivar season_code: the season applied for.
+    """
+
+    statuses: tuple[Status, ...] = ()
+    township_code: str | None = None
+    school_code: str | None = None
+    channel: Channel | None = None
+    receipt_no_prefix: str | None = None
+    season_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """A forward keyset page: ``first`` items after the application with id ``after``."""
+
+    first: int = DEFAULT_PAGE
+    after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationPage:
+    """One page of masked applications, oldest first, and whether more follow."""
+
+    items: tuple[ApplicationView, ...]
+    has_next_page: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewView:
+    """A reviewer's decision as shown; the reviewer's id only to staff."""
+
+    step: Status
+    step_label: str
+    decision: ReviewDecision
+    comment: str
+    reviewer: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialView:
+    """An uploaded material's description (its content is fetched separately)."""
+
+    kind: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+
+async def list_applications(
+    rt: Runtime, filters: ApplicationFilter, page: PageRequest, principal: Principal | None
+) -> ApplicationPage:
+    """The staff work list: applications within the caller's scope matching ``filters``.
+
+    :raises Forbidden: not staff.
+    :raises InvalidInput: a malformed filter or page (``field`` names it).
+    """
+    actor = require_role(principal, *STAFF_ROLES)
+    _check(filters, page)
+    return await rt.read(lambda uow: _page(uow, filters, page, actor))
+
+
+async def my_applications(
+    rt: Runtime, page: PageRequest, principal: Principal | None
+) -> ApplicationPage:
+    """The signed-in guardian's own family's applications.
+
+    :raises Forbidden: not a guardian.
+    :raises InvalidInput: a malformed page.
+    """
+    actor = require_role(principal, Role.GUARDIAN)
+    filters = ApplicationFilter()
+    _check(filters, page)
+    return await rt.read(lambda uow: _page(uow, filters, page, actor))
+
+
+def _check(filters: ApplicationFilter, page: PageRequest) -> None:
+    if not 1 <= page.first <= MAX_PAGE:
+        raise InvalidInput(f"每页条数应在 1 到 {MAX_PAGE} 之间", field="first")
+    prefix = filters.receipt_no_prefix
+    if prefix is not None and not RECEIPT_PREFIX.fullmatch(prefix):
+        raise InvalidInput("办件编号只含字母、数字和连字符", field="filter.receiptNo")
+    for name, value in (
+        ("filter.townshipCode", filters.township_code),
+        ("filter.schoolCode", filters.school_code),
+        ("filter.seasonCode", filters.season_code),
+    ):
+        if value is not None and not CODE.fullmatch(value):
+            raise InvalidInput("代码格式不正确", field=name)
+    if len(filters.statuses) > len(Status):
+        raise InvalidInput("状态过多", field="filter.statuses")
+
+
+def _clauses(filters: ApplicationFilter) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = []
+    if filters.statuses:
+        clauses.append(col(Application.status).in_(sorted(set(filters.statuses))))
+    if filters.township_code is not None:
+        clauses.append(col(Application.township_code) == filters.township_code)
+    if filters.school_code is not None:
+        school = sa.select(col(School.id)).where(col(School.code) == filters.school_code)
+        clauses.append(col(Application.school_id).in_(school.scalar_subquery()))
+    if filters.channel is not None:
+        clauses.append(col(Application.channel) == filters.channel)
+    if filters.receipt_no_prefix is not None:
+        clauses.append(col(Application.receipt_no).startswith(filters.receipt_no_prefix))
+    if filters.season_code is not None:
+        clauses.append(col(Season.code) == filters.season_code)
+    return clauses
+
+
+def _page(
+    uow: UnitOfWork, filters: ApplicationFilter, page: PageRequest, actor: Principal
+) -> ApplicationPage:
+    statement = case_query().where(scope_clause(actor, uow.cipher), *_clauses(filters))
+    if page.after is not None:
+        statement = statement.where(col(Application.id) > page.after)
+    statement = statement.order_by(col(Application.id)).limit(page.first + 1)
+    rows = uow.session.execute(statement).all()
+    views = tuple(application_view(uow, Case(*row)) for row in rows[: page.first])
+    return ApplicationPage(views, has_next_page=len(rows) > page.first)
+
+
+# --- what hangs off a page of applications, one statement each ------------------------------
+
+
+async def evidence_for(
+    rt: Runtime, application_ids: Collection[int], principal: Principal | None
+) -> dict[int, tuple[EvidenceView, ...]]:
+    """The department checks of each application the caller may see (others: none)."""
+    actor = _reader(principal)
+
+    def read(uow: UnitOfWork) -> dict[int, tuple[EvidenceView, ...]]:
+        rows = _rows_of(uow, Evidence, application_ids, actor)
+        return _grouped((e.application_id, evidence_view(e)) for e in rows)
+
+    return await rt.read(read)
+
+
+async def reviews_for(
+    rt: Runtime, application_ids: Collection[int], principal: Principal | None
+) -> dict[int, tuple[ReviewView, ...]]:
+    """The review decisions on each application the caller may see (others: none)."""
+    actor = _reader(principal)
+    staff = actor.role in STAFF_ROLES
+
+    def read(uow: UnitOfWork) -> dict[int, tuple[ReviewView, ...]]:
+        rows = _rows_of(uow, Review, application_ids, actor)
+        return _grouped(
+            (
+                r.application_id,
+                ReviewView(
+                    r.step,
+                    STATUS_LABELS[r.step],
+                    r.decision,
+                    r.comment,
+                    r.reviewer if staff else None,
+                    r.at,
+                ),
+            )
+            for r in rows
+        )
+
+    return await rt.read(read)
+
+
+async def materials_for(
+    rt: Runtime, application_ids: Collection[int], principal: Principal | None
+) -> dict[int, tuple[MaterialView, ...]]:
+    """The materials uploaded for each application the caller may see (others: none)."""
+    actor = _reader(principal)
+
+    def read(uow: UnitOfWork) -> dict[int, tuple[MaterialView, ...]]:
+        rows = _rows_of(uow, Material, application_ids, actor)
+        return _grouped(
+            (
+                m.application_id,
+                MaterialView(m.kind, m.filename, m.content_type, m.size, m.sha256, m.uploaded_at),
+            )
+            for m in rows
+        )
+
+    return await rt.read(read)
+
+
+def _reader(principal: Principal | None) -> Principal:
+    return require_role(principal, Role.GUARDIAN, *STAFF_ROLES)
+
+
+def _rows_of(
+    uow: UnitOfWork,
+    model: type[M],
+    application_ids: Collection[int],
+    actor: Principal,
+) -> Sequence[M]:
+    ids = sorted(set(application_ids))
+    if not ids:
+        return ()
+    if len(ids) > MAX_BATCH:
+        raise InvalidInput("一次查询的申请过多", field="id")
+    owner = col(model.application_id)
+    statement = (
+        sa.select(model)
+        .join(Application, col(Application.id) == owner)
+        .where(owner.in_(ids), scope_clause(actor, uow.cipher))
+        .order_by(owner, col(model.id))
+    )
+    return uow.session.scalars(statement).all()
+
+
+def _grouped(pairs: Iterable[tuple[int, V]]) -> dict[int, tuple[V, ...]]:
+    groups: defaultdict[int, list[V]] = defaultdict(list)
+    for key, value in pairs:
+        groups[key].append(value)
+    return {key: tuple(values) for key, values in groups.items()}

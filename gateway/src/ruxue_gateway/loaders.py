@@ -1,0 +1,55 @@
+"""Per-request DataLoaders: what hangs off a page of applications (evidence, reviews,
+materials) is read once per page, one statement per kind, however many applications it holds.
+
+Each loader batches the ids its resolvers ask for in one event-loop tick and reads them in one
+unit of work through the core, which cuts them by the caller's scope again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from ruxue_core.plugins.contracts import Principal
+from ruxue_core.runtime import Runtime
+from ruxue_core.services.views import EvidenceView
+from ruxue_core.services.worklist import (
+    MAX_BATCH,
+    MaterialView,
+    ReviewView,
+    evidence_for,
+    materials_for,
+    reviews_for,
+)
+
+V = TypeVar("V")
+BatchRead = Callable[
+    [Runtime, Collection[int], Principal | None], Awaitable[dict[int, tuple[V, ...]]]
+]
+
+
+class Loaders:
+    """The loaders of one request, for one principal."""
+
+    def __init__(self, runtime: Runtime, principal: Principal | None) -> None:
+        self.evidence: DataLoader[int, tuple[EvidenceView, ...]] = _loader(
+            runtime, principal, evidence_for
+        )
+        self.reviews: DataLoader[int, tuple[ReviewView, ...]] = _loader(
+            runtime, principal, reviews_for
+        )
+        self.materials: DataLoader[int, tuple[MaterialView, ...]] = _loader(
+            runtime, principal, materials_for
+        )
+
+
+def _loader(
+    runtime: Runtime, principal: Principal | None, read: BatchRead[V]
+) -> DataLoader[int, tuple[V, ...]]:
+    async def load(ids: list[int]) -> Sequence[tuple[V, ...]]:
+        found = await read(runtime, ids, principal)
+        return [found.get(i, ()) for i in ids]
+
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
