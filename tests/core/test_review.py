@@ -146,13 +146,22 @@ async def correct(rt: Runtime, application_id: int) -> StatusChanged:
 
 # ---- verification outcomes ------------------------------------------------------------------
 
+SEASON_CHECKS = {
+    ("hukou", "child"),
+    ("hukou", "guardian"),
+    ("property", "guardian"),
+    ("residence_permit", "guardian"),
+    ("social_insurance", "guardian"),
+}
+"""The checks the sample season's categories need."""
+
 
 @pytest.mark.parametrize(
     ("outcome", "status"),
     [
         (Outcome.MATCH, Status.SCHOOL_REVIEW),
         (Outcome.MISMATCH, Status.NEEDS_CORRECTION),
-        (Outcome.NOT_FOUND, Status.NEEDS_CORRECTION),
+        (Outcome.NOT_FOUND, Status.MANUAL_REVIEW),  # data that cannot decide: no loop
         (Outcome.NEEDS_MANUAL_REVIEW, Status.MANUAL_REVIEW),
         (Outcome.SOURCE_UNAVAILABLE, Status.MANUAL_REVIEW),
     ],
@@ -166,22 +175,31 @@ async def test_verification_outcome_decides_the_next_status(
     await drain(rt)
 
     assert (await application(rt, submitted.application_id)).status is status
-    assert len(verifier.requests) == 1
+    assert {(r.source, r.subject) for r in verifier.requests} == SEASON_CHECKS
     request = verifier.requests[0]
-    assert request.source == "hukou"
-    assert request.subject == "child"
+    assert (request.source, request.subject) == ("hukou", "child"), "child hukou first"
     assert request.id_number == command.child.id_number
     assert request.guardian_id_number == GUARDIAN_ID
     assert request.claimed_address == command.address
+    assert request.case_ref == submitted.receipt_no
+    assert request.acting_user == GUARDIAN.id
+    assert request.consent_ref is not None
+    assert {r.consent_ref for r in verifier.requests} == {request.consent_ref}
     rows = await evidence(rt, submitted.application_id)
-    assert len(rows) == 1
-    row = rows[0]
+    assert len(rows) == len(SEASON_CHECKS)
+    row = next(r for r in rows if r.request_id == request.request_id)
     assert row.outcome is outcome
-    assert row.request_id == request.request_id
-    assert row.source_record_id == "HK-1"
+    assert row.consent_ref == request.consent_ref
+    assert row.source_record_id is not None and row.source_record_id.startswith("HK-")
     assert (row.plugin, row.source, row.subject, row.round) == ("fake", "hukou", "child", 1)
     facts = rt.cipher.decrypt_json(row.facts_ct, purpose="evidence.facts")
-    assert facts == {"move_in_date": "2020-05-01", "relationship": "father"}
+    assert facts == {
+        "address": command.address,
+        "township_code": "420704101",
+        "household": "HH-FAKE",
+        "move_in_date": "2020-05-01",
+        "relationship": "father",
+    }
 
 
 async def test_temporary_faults_on_every_attempt_lead_to_manual_review(
@@ -192,11 +210,14 @@ async def test_temporary_faults_on_every_attempt_lead_to_manual_review(
     await drain(rt)
 
     assert (await application(rt, submitted.application_id)).status is Status.MANUAL_REVIEW
-    assert len(verifier.requests) == rt.settings.verification.attempts
-    assert len({r.request_id for r in verifier.requests}) == 1, "retries reuse the request id"
-    [row] = await evidence(rt, submitted.application_id)
-    assert row.outcome is Outcome.SOURCE_UNAVAILABLE
-    assert row.request_id == verifier.requests[0].request_id
+    attempts = rt.settings.verification.attempts
+    assert len(verifier.requests) == attempts * len(SEASON_CHECKS)
+    ids = [r.request_id for r in verifier.requests]
+    assert all(ids.count(i) == attempts for i in ids), "retries reuse the request id"
+    rows = await evidence(rt, submitted.application_id)
+    assert {r.outcome for r in rows} == {Outcome.SOURCE_UNAVAILABLE}
+    row = rows[0]
+    assert row.request_id in ids
     assert row.reason is not None
     assert "fake" in row.reason
     assert "TemporaryPluginError" in row.reason
@@ -210,9 +231,10 @@ async def test_a_hanging_source_times_out_into_manual_review(
     await drain(rt)
 
     assert (await application(rt, submitted.application_id)).status is Status.MANUAL_REVIEW
-    assert len(verifier.requests) == rt.settings.verification.attempts
-    [row] = await evidence(rt, submitted.application_id)
-    assert row.outcome is Outcome.SOURCE_UNAVAILABLE
+    assert len(verifier.requests) == rt.settings.verification.attempts * len(SEASON_CHECKS)
+    rows = await evidence(rt, submitted.application_id)
+    assert {r.outcome for r in rows} == {Outcome.SOURCE_UNAVAILABLE}
+    row = rows[0]
     assert row.reason is not None
     assert "TimeoutError" in row.reason
 
@@ -225,10 +247,10 @@ async def test_a_permanent_fault_is_not_retried_and_goes_to_manual_review(
     await drain(rt)
 
     assert (await application(rt, submitted.application_id)).status is Status.MANUAL_REVIEW
-    assert len(verifier.requests) == 1
-    [row] = await evidence(rt, submitted.application_id)
-    assert row.outcome is Outcome.NEEDS_MANUAL_REVIEW
-    assert row.request_id == verifier.requests[0].request_id
+    assert len(verifier.requests) == len(SEASON_CHECKS), "not retried"
+    rows = await evidence(rt, submitted.application_id)
+    assert {r.outcome for r in rows} == {Outcome.NEEDS_MANUAL_REVIEW}
+    assert {r.request_id for r in rows} == {r.request_id for r in verifier.requests}
 
 
 async def test_a_correction_starts_a_second_verification_round(
@@ -246,10 +268,13 @@ async def test_a_correction_starts_a_second_verification_round(
 
     assert (await application(rt, submitted.application_id)).status is Status.SCHOOL_REVIEW
     rows = await evidence(rt, submitted.application_id)
-    assert [(r.round, r.outcome) for r in rows] == [(1, Outcome.MISMATCH), (2, Outcome.MATCH)]
-    assert [r.request_id for r in rows] == [r.request_id for r in verifier.requests]
-    assert len({r.request_id for r in rows}) == 2
-    assert verifier.requests[1].claimed_address == "燕矶镇新街12号", "the corrected address"
+    checks = len(SEASON_CHECKS)
+    assert [(r.round, r.outcome) for r in rows] == [(1, Outcome.MISMATCH)] * checks + [
+        (2, Outcome.MATCH)
+    ] * checks
+    assert {r.request_id for r in rows} == {r.request_id for r in verifier.requests}
+    assert len({r.request_id for r in rows}) == 2 * checks
+    assert verifier.requests[-1].claimed_address == "燕矶镇新街12号", "the corrected address"
 
 
 # ---- who may review what --------------------------------------------------------------------

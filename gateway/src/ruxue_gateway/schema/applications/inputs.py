@@ -41,6 +41,12 @@ class SubmitApplicationInput:
     paper_seen: list[str] = strawberry.field(
         default_factory=list, description="Counter staff: the originals they checked."
     )
+    consent: bool = strawberry.field(
+        default=False,
+        description="授权核对: the guardian authorises checking their own and the child's data "
+        "against the departments' shared data (at a counter: staff record the signed form). "
+        "Without it nothing is checked and the application goes to manual review.",
+    )
 
     def to_command(self) -> SubmitApplication:
         """The core's command."""
@@ -53,6 +59,7 @@ class SubmitApplicationInput:
             address=self.address,
             township_code=self.township_code,
             paper_seen=tuple(self.paper_seen),
+            consent=self.consent,
         )
 
 
