@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
 from sqlmodel import col, select
 
-from ruxue_core.domain import Assessment, Consent, Evidence, Job
+from ruxue_core.domain import Assessment, Consent, Evidence, Job, Material
 from ruxue_core.domain.enums import (
     OUTCOME_LABELS,
     STATUS_LABELS,
@@ -116,6 +116,8 @@ class ApplicationView:
     evidence: tuple[EvidenceView, ...]
     assessment: AssessmentView | None = None
     consent_ref: str | None = None
+    outstanding_materials: tuple[MaterialNeeded, ...] = ()
+    """The assessment's materials not yet provided (uploaded or seen at the counter)."""
 
 
 async def get_application(
@@ -145,7 +147,14 @@ async def get_application(
             select(Consent.ref).where(col(Consent.application_id) == case.id)
         ).first()
         names = material_names(case.season.policy)
-        return _view(uow, case, evidence, assessment, names, consent)
+        view = _view(uow, case, evidence, assessment, names, consent)
+        if view.assessment is None:
+            return view
+        provided = set(
+            uow.session.exec(select(Material.kind).where(col(Material.application_id) == case.id))
+        )
+        outstanding = tuple(m for m in view.assessment.materials if m.code not in provided)
+        return replace(view, outstanding_materials=outstanding)
 
     return await rt.read(read)
 

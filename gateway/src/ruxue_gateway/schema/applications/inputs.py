@@ -12,6 +12,7 @@ from ruxue_core.services.applications import (
     WithdrawApplication,
 )
 from ruxue_core.services.applications import PersonInput as CorePerson
+from ruxue_core.services.materials import RecordPaperSeen
 from ruxue_gateway.schema import enums as _registered_enums  # noqa: F401
 
 
@@ -118,3 +119,18 @@ class CorrectApplicationInput:
             township_code=self.township_code,
             expected_version=self.expected_version,
         )
+
+
+@strawberry.input(description="窗口登记：原件已核验 (and a consent signed on paper).")
+class RecordPaperSeenInput:
+    """Material codes of the season whose originals counter staff saw."""
+
+    application_id: strawberry.ID
+    materials: list[str] = strawberry.field(default_factory=list)
+    consent: bool = strawberry.field(
+        default=False, description="the family signed the consent form (授权核对) on paper"
+    )
+
+    def to_command(self, application_id: int) -> RecordPaperSeen:
+        """The core's command."""
+        return RecordPaperSeen(application_id, tuple(self.materials), self.consent)
