@@ -610,3 +610,32 @@ async def test_sms_carry_the_receipt_number_and_never_an_id_number(
     # Running the worker again sends nothing twice.
     await drain(rt)
     assert len(notifier.sent) == 2
+
+
+async def test_a_counter_applicant_is_never_told_to_log_in_or_come_again(
+    rt: Runtime,
+    season: str,
+    season_file: SeasonFile,
+    verifier: FakeVerifier,
+    notifier: CapturingNotifier,
+) -> None:
+    """Counter applications get the season's counter wording: the family handed in its
+    papers once (只跑一次); online applicants get the online wording."""
+    verifier.behaviour = Outcome.NEEDS_MANUAL_REVIEW
+    at_counter = await applications.submit_application(rt, submit_command(season), COUNTER)
+    online = await submit(rt, submit_command(season))
+    await drain(rt)
+
+    by_receipt = {
+        receipt: [s for s in notifier.sent if receipt in s.text]
+        for receipt in (at_counter.receipt_no, online.receipt_no)
+    }
+    counter_manual = season_file.sms.counter_templates[Status.MANUAL_REVIEW]
+    online_manual = season_file.sms.templates[Status.MANUAL_REVIEW]
+    assert counter_manual.code in {s.template for s in by_receipt[at_counter.receipt_no]}
+    assert online_manual.code in {s.template for s in by_receipt[online.receipt_no]}
+    for status, template in season_file.sms.counter_templates.items():
+        for phrase in ("登录", "携带", "到报名点", "前往"):
+            assert phrase not in template.text.replace("无需再次前往", ""), (status, phrase)
+    for sms in by_receipt[at_counter.receipt_no]:
+        assert "登录" not in sms.text and "携带原件" not in sms.text
