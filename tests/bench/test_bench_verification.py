@@ -17,6 +17,7 @@ It asserts only that every check answered and every application was verified.
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 import tomllib
@@ -101,9 +102,9 @@ async def test_engine_throughput_against_the_bound() -> None:
     )
 
 
-@pytest.mark.parametrize("batch", [50, 200])
+@pytest.mark.parametrize(("batch", "workers"), [(50, 1), (50, 4)])
 async def test_job_throughput_against_the_bound(
-    settings: Settings, season_file: SeasonFile, batch: int
+    settings: Settings, season_file: SeasonFile, batch: int, workers: int
 ) -> None:
     people = _population(APPLICATIONS)
     services = department_services(people, seed=11)
@@ -137,7 +138,8 @@ async def test_job_throughput_against_the_bound(
                 Principal(counter.id, counter.role, counter.name, region_code=township),
             )
         started = time.perf_counter()
-        await Worker(runtime, HANDLERS).drain()
+        crew = [Worker(runtime, HANDLERS, worker_id=f"bench-{n}") for n in range(workers)]
+        await asyncio.gather(*(worker.drain() for worker in crew))
         seconds = time.perf_counter() - started
     finally:
         await runtime.close()
@@ -147,5 +149,5 @@ async def test_job_throughput_against_the_bound(
     print(
         f"\nverification jobs: {APPLICATIONS} applications in {seconds:.1f} s "
         f"({APPLICATIONS / seconds:.1f}/s); hukou {rate:.1f} checks/s vs bound {BOUND:.0f}/s "
-        f"(batch {batch}); fraction {rate / BOUND:.2f}"
+        f"(batch {batch}, {workers} worker(s)); fraction {rate / BOUND:.2f}"
     )

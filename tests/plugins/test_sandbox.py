@@ -266,3 +266,26 @@ def test_serve_in_thread(service: DepartmentService) -> None:
         assert answered.json()["result"] == "found"
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base_url}/healthz")
+
+
+def test_the_services_run_as_one_process_on_loopback(tmp_path: Path) -> None:
+    """``python -m ruxue_sandbox`` serves the three departments and writes the truth."""
+    import subprocess
+    import sys
+
+    truth = tmp_path / "truth.json"
+    season = ROOT / "contrib/seasons/linkong-2026-primary.toml"
+    command = [sys.executable, "-m", "ruxue_sandbox", "--season", str(season)]
+    command += ["--families", "20", "--port", "0", "--truth", str(truth)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline().strip() for _ in range(3)]
+            urls = dict(line.split(": ", 1) for line in lines)
+            assert set(urls) == {"gongan", "ziranziyuan", "renshe"}
+            for name, url in urls.items():
+                assert httpx.get(f"{url}/healthz").json()["department"] == name
+            assert len(json.loads(truth.read_text(encoding="utf-8"))) == 20
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
