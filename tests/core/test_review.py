@@ -12,8 +12,15 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from ruxue_core.casesync import kinds_for
-from ruxue_core.domain import Application, Evidence, Message, Review
-from ruxue_core.domain.enums import MessageStatus, Outcome, ReviewDecision, Role, Status
+from ruxue_core.domain import Application, Assessment, Evidence, Message, Review
+from ruxue_core.domain.enums import (
+    MessageStatus,
+    Outcome,
+    Relationship,
+    ReviewDecision,
+    Role,
+    Status,
+)
 from ruxue_core.errors import (
     Conflict,
     Forbidden,
@@ -639,3 +646,25 @@ async def test_a_counter_applicant_is_never_told_to_log_in_or_come_again(
             assert phrase not in template.text.replace("无需再次前往", ""), (status, phrase)
     for sms in by_receipt[at_counter.receipt_no]:
         assert "登录" not in sms.text and "携带原件" not in sms.text
+
+
+async def test_a_relationship_the_hukou_contradicts_is_corrected_and_verified(
+    rt: Runtime, season: str, verifier: FakeVerifier
+) -> None:
+    verifier.facts = {"relationship": "mother"}  # the hukou records the guardian as mother
+    submitted = await submit(rt, submit_command(season))  # declared: father
+    await drain(rt)
+    assert (await application(rt, submitted.application_id)).status is Status.NEEDS_CORRECTION
+
+    def corrections(uow: UnitOfWork) -> list[list[str]]:
+        rows = uow.session.exec(select(Assessment).order_by(col(Assessment.round))).all()
+        return [row.corrections for row in rows]
+
+    assert await rt.read(corrections) == [["relationship"]]
+    fixed = CorrectApplication(
+        submitted.application_id, address="燕矶镇新街10号", relationship=Relationship.MOTHER
+    )
+    assert (await correct_application(rt, fixed, GUARDIAN)).status is Status.SUBMITTED
+    await drain(rt)
+    assert (await application(rt, submitted.application_id)).status is Status.SCHOOL_REVIEW
+    assert await rt.read(corrections) == [["relationship"], []]

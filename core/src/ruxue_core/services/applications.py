@@ -361,12 +361,14 @@ async def withdraw_application(
 @dataclass(frozen=True, slots=True)
 class CorrectApplication:
     """Command: after a failed check (退回补正), the guardian corrects the declared address
-    and resubmits; verification runs again."""
+    (and, when the hukou contradicted it, the declared relationship) and resubmits;
+    verification runs again."""
 
     application_id: int
     address: str
     township_code: str | None = None
     expected_version: int | None = None
+    relationship: Relationship | None = None
 
 
 async def correct_application(
@@ -386,6 +388,8 @@ async def correct_application(
         changes: dict[str, object] = {
             "address_ct": uow.cipher.encrypt(address, purpose="application.address")
         }
+        if command.relationship is not None:
+            changes["relationship"] = command.relationship
         if command.township_code and command.township_code != case.application.township_code:
             if actor.role is Role.COUNTER_STAFF:
                 raise Forbidden("窗口工作人员不能把申请转到其他乡镇")
@@ -396,7 +400,7 @@ async def correct_application(
             case,
             Event.CORRECT,
             actor,
-            comment="补正住址",
+            comment="补正住址" if command.relationship is None else "补正住址和监护关系",
             expected_version=command.expected_version,
             changes=changes,
         )

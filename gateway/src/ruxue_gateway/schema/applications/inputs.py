@@ -104,12 +104,14 @@ class ChangeGuardianPhoneInput:
 
 @strawberry.input(description="补正: correct the declared address and resubmit for verification.")
 class CorrectApplicationInput:
-    """The corrected residence address (and township), guarded by ``expectedVersion``."""
+    """The corrected residence address (and township, and the relationship when the hukou
+    contradicted it), guarded by ``expectedVersion``."""
 
     application_id: strawberry.ID
     address: str
     township_code: str | None = None
     expected_version: int | None = None
+    relationship: enums.Relationship | None = None
 
     def to_command(self, application_id: int) -> CorrectApplication:
         """The core's command."""
@@ -118,6 +120,7 @@ class CorrectApplicationInput:
             address=self.address,
             township_code=self.township_code,
             expected_version=self.expected_version,
+            relationship=self.relationship,
         )
 
 
