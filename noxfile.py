@@ -20,6 +20,9 @@ DISTRIBUTIONS = (
     "gateway[embedded]",
     "contrib/sandbox",
     "plugins/verifiers/gongan",
+    "plugins/verifiers/ziranziyuan",
+    "plugins/verifiers/renshe",
+    "contrib/verifier-template",
     "plugins/notifiers/devlog",
     "plugins/platforms/hubei",
 )
@@ -28,6 +31,9 @@ PACKAGES = (
     "ruxue_gateway",
     "ruxue_sandbox",
     "ruxue_verifier_gongan",
+    "ruxue_verifier_ziranziyuan",
+    "ruxue_verifier_renshe",
+    "ruxue_verifier_template",
     "ruxue_notifier_devlog",
     "ruxue_platform_hubei",
 )
@@ -69,7 +75,7 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over every distribution, the tests and this file."""
     install_workspace(session)
     session.run("mypy", "--strict", *(arg for pkg in PACKAGES for arg in ("-p", pkg)))
-    session.run("mypy", "--strict", "tests", "noxfile.py")
+    session.run("mypy", "--strict", "tests", "contrib/verifier-template/tests", "noxfile.py")
 
 
 @nox.session(python="3.11")

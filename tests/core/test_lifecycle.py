@@ -123,6 +123,7 @@ def expected_actors(source: Status, event: Event) -> frozenset[Actor]:
     if event in (
         Event.START_VERIFICATION,
         Event.PASS_VERIFICATION,
+        Event.PASS_TO_BUREAU,
         Event.FAIL_VERIFICATION,
         Event.REFER_TO_MANUAL,
     ):

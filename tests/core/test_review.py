@@ -12,8 +12,15 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from ruxue_core.casesync import kinds_for
-from ruxue_core.domain import Application, Evidence, Message, Review
-from ruxue_core.domain.enums import MessageStatus, Outcome, ReviewDecision, Role, Status
+from ruxue_core.domain import Application, Assessment, Evidence, Message, Review
+from ruxue_core.domain.enums import (
+    MessageStatus,
+    Outcome,
+    Relationship,
+    ReviewDecision,
+    Role,
+    Status,
+)
 from ruxue_core.errors import (
     Conflict,
     Forbidden,
@@ -146,13 +153,22 @@ async def correct(rt: Runtime, application_id: int) -> StatusChanged:
 
 # ---- verification outcomes ------------------------------------------------------------------
 
+SEASON_CHECKS = {
+    ("hukou", "child"),
+    ("hukou", "guardian"),
+    ("property", "guardian"),
+    ("residence_permit", "guardian"),
+    ("social_insurance", "guardian"),
+}
+"""The checks the sample season's categories need."""
+
 
 @pytest.mark.parametrize(
     ("outcome", "status"),
     [
         (Outcome.MATCH, Status.SCHOOL_REVIEW),
         (Outcome.MISMATCH, Status.NEEDS_CORRECTION),
-        (Outcome.NOT_FOUND, Status.NEEDS_CORRECTION),
+        (Outcome.NOT_FOUND, Status.MANUAL_REVIEW),  # data that cannot decide: no loop
         (Outcome.NEEDS_MANUAL_REVIEW, Status.MANUAL_REVIEW),
         (Outcome.SOURCE_UNAVAILABLE, Status.MANUAL_REVIEW),
     ],
@@ -166,22 +182,31 @@ async def test_verification_outcome_decides_the_next_status(
     await drain(rt)
 
     assert (await application(rt, submitted.application_id)).status is status
-    assert len(verifier.requests) == 1
+    assert {(r.source, r.subject) for r in verifier.requests} == SEASON_CHECKS
     request = verifier.requests[0]
-    assert request.source == "hukou"
-    assert request.subject == "child"
+    assert (request.source, request.subject) == ("hukou", "child"), "child hukou first"
     assert request.id_number == command.child.id_number
     assert request.guardian_id_number == GUARDIAN_ID
     assert request.claimed_address == command.address
+    assert request.case_ref == submitted.receipt_no
+    assert request.acting_user == GUARDIAN.id
+    assert request.consent_ref is not None
+    assert {r.consent_ref for r in verifier.requests} == {request.consent_ref}
     rows = await evidence(rt, submitted.application_id)
-    assert len(rows) == 1
-    row = rows[0]
+    assert len(rows) == len(SEASON_CHECKS)
+    row = next(r for r in rows if r.request_id == request.request_id)
     assert row.outcome is outcome
-    assert row.request_id == request.request_id
-    assert row.source_record_id == "HK-1"
+    assert row.consent_ref == request.consent_ref
+    assert row.source_record_id is not None and row.source_record_id.startswith("HK-")
     assert (row.plugin, row.source, row.subject, row.round) == ("fake", "hukou", "child", 1)
     facts = rt.cipher.decrypt_json(row.facts_ct, purpose="evidence.facts")
-    assert facts == {"move_in_date": "2020-05-01", "relationship": "father"}
+    assert facts == {
+        "address": command.address,
+        "township_code": "420704101",
+        "household": "HH-FAKE",
+        "move_in_date": "2020-05-01",
+        "relationship": "father",
+    }
 
 
 async def test_temporary_faults_on_every_attempt_lead_to_manual_review(
@@ -192,11 +217,14 @@ async def test_temporary_faults_on_every_attempt_lead_to_manual_review(
     await drain(rt)
 
     assert (await application(rt, submitted.application_id)).status is Status.MANUAL_REVIEW
-    assert len(verifier.requests) == rt.settings.verification.attempts
-    assert len({r.request_id for r in verifier.requests}) == 1, "retries reuse the request id"
-    [row] = await evidence(rt, submitted.application_id)
-    assert row.outcome is Outcome.SOURCE_UNAVAILABLE
-    assert row.request_id == verifier.requests[0].request_id
+    attempts = rt.settings.verification.attempts
+    assert len(verifier.requests) == attempts * len(SEASON_CHECKS)
+    ids = [r.request_id for r in verifier.requests]
+    assert all(ids.count(i) == attempts for i in ids), "retries reuse the request id"
+    rows = await evidence(rt, submitted.application_id)
+    assert {r.outcome for r in rows} == {Outcome.SOURCE_UNAVAILABLE}
+    row = rows[0]
+    assert row.request_id in ids
     assert row.reason is not None
     assert "fake" in row.reason
     assert "TemporaryPluginError" in row.reason
@@ -210,9 +238,10 @@ async def test_a_hanging_source_times_out_into_manual_review(
     await drain(rt)
 
     assert (await application(rt, submitted.application_id)).status is Status.MANUAL_REVIEW
-    assert len(verifier.requests) == rt.settings.verification.attempts
-    [row] = await evidence(rt, submitted.application_id)
-    assert row.outcome is Outcome.SOURCE_UNAVAILABLE
+    assert len(verifier.requests) == rt.settings.verification.attempts * len(SEASON_CHECKS)
+    rows = await evidence(rt, submitted.application_id)
+    assert {r.outcome for r in rows} == {Outcome.SOURCE_UNAVAILABLE}
+    row = rows[0]
     assert row.reason is not None
     assert "TimeoutError" in row.reason
 
@@ -225,10 +254,10 @@ async def test_a_permanent_fault_is_not_retried_and_goes_to_manual_review(
     await drain(rt)
 
     assert (await application(rt, submitted.application_id)).status is Status.MANUAL_REVIEW
-    assert len(verifier.requests) == 1
-    [row] = await evidence(rt, submitted.application_id)
-    assert row.outcome is Outcome.NEEDS_MANUAL_REVIEW
-    assert row.request_id == verifier.requests[0].request_id
+    assert len(verifier.requests) == len(SEASON_CHECKS), "not retried"
+    rows = await evidence(rt, submitted.application_id)
+    assert {r.outcome for r in rows} == {Outcome.NEEDS_MANUAL_REVIEW}
+    assert {r.request_id for r in rows} == {r.request_id for r in verifier.requests}
 
 
 async def test_a_correction_starts_a_second_verification_round(
@@ -246,10 +275,13 @@ async def test_a_correction_starts_a_second_verification_round(
 
     assert (await application(rt, submitted.application_id)).status is Status.SCHOOL_REVIEW
     rows = await evidence(rt, submitted.application_id)
-    assert [(r.round, r.outcome) for r in rows] == [(1, Outcome.MISMATCH), (2, Outcome.MATCH)]
-    assert [r.request_id for r in rows] == [r.request_id for r in verifier.requests]
-    assert len({r.request_id for r in rows}) == 2
-    assert verifier.requests[1].claimed_address == "燕矶镇新街12号", "the corrected address"
+    checks = len(SEASON_CHECKS)
+    assert [(r.round, r.outcome) for r in rows] == [(1, Outcome.MISMATCH)] * checks + [
+        (2, Outcome.MATCH)
+    ] * checks
+    assert {r.request_id for r in rows} == {r.request_id for r in verifier.requests}
+    assert len({r.request_id for r in rows}) == 2 * checks
+    assert verifier.requests[-1].claimed_address == "燕矶镇新街12号", "the corrected address"
 
 
 # ---- who may review what --------------------------------------------------------------------
@@ -585,3 +617,54 @@ async def test_sms_carry_the_receipt_number_and_never_an_id_number(
     # Running the worker again sends nothing twice.
     await drain(rt)
     assert len(notifier.sent) == 2
+
+
+async def test_a_counter_applicant_is_never_told_to_log_in_or_come_again(
+    rt: Runtime,
+    season: str,
+    season_file: SeasonFile,
+    verifier: FakeVerifier,
+    notifier: CapturingNotifier,
+) -> None:
+    """Counter applications get the season's counter wording: the family handed in its
+    papers once (只跑一次); online applicants get the online wording."""
+    verifier.behaviour = Outcome.NEEDS_MANUAL_REVIEW
+    at_counter = await applications.submit_application(rt, submit_command(season), COUNTER)
+    online = await submit(rt, submit_command(season))
+    await drain(rt)
+
+    by_receipt = {
+        receipt: [s for s in notifier.sent if receipt in s.text]
+        for receipt in (at_counter.receipt_no, online.receipt_no)
+    }
+    counter_manual = season_file.sms.counter_templates[Status.MANUAL_REVIEW]
+    online_manual = season_file.sms.templates[Status.MANUAL_REVIEW]
+    assert counter_manual.code in {s.template for s in by_receipt[at_counter.receipt_no]}
+    assert online_manual.code in {s.template for s in by_receipt[online.receipt_no]}
+    for status, template in season_file.sms.counter_templates.items():
+        for phrase in ("登录", "携带", "到报名点", "前往"):
+            assert phrase not in template.text.replace("无需再次前往", ""), (status, phrase)
+    for sms in by_receipt[at_counter.receipt_no]:
+        assert "登录" not in sms.text and "携带原件" not in sms.text
+
+
+async def test_a_relationship_the_hukou_contradicts_is_corrected_and_verified(
+    rt: Runtime, season: str, verifier: FakeVerifier
+) -> None:
+    verifier.facts = {"relationship": "mother"}  # the hukou records the guardian as mother
+    submitted = await submit(rt, submit_command(season))  # declared: father
+    await drain(rt)
+    assert (await application(rt, submitted.application_id)).status is Status.NEEDS_CORRECTION
+
+    def corrections(uow: UnitOfWork) -> list[list[str]]:
+        rows = uow.session.exec(select(Assessment).order_by(col(Assessment.round))).all()
+        return [row.corrections for row in rows]
+
+    assert await rt.read(corrections) == [["relationship"]]
+    fixed = CorrectApplication(
+        submitted.application_id, address="燕矶镇新街10号", relationship=Relationship.MOTHER
+    )
+    assert (await correct_application(rt, fixed, GUARDIAN)).status is Status.SUBMITTED
+    await drain(rt)
+    assert (await application(rt, submitted.application_id)).status is Status.SCHOOL_REVIEW
+    assert await rt.read(corrections) == [["relationship"], []]

@@ -90,6 +90,7 @@ def submit_input(season: str, n: int = 1, child_id: str | None = None) -> dict[s
         "relationship": "FATHER",
         "address": "燕矶镇新街10号",
         "townshipCode": "420704101",
+        "consent": True,
     }
 
 
@@ -229,7 +230,7 @@ async def test_review_path_with_typed_refusals(runtime: Runtime, season: str) ->
     await Worker(runtime, HANDLERS).drain()  # no verifier configured: manual review
     view = (await gql(runtime, BUREAU, APPLICATION, id=app_id))["application"]
     assert view["status"] == "MANUAL_REVIEW"
-    assert view["evidence"] == [{"outcome": "NEEDS_MANUAL_REVIEW"}]
+    assert view["evidence"] == [{"outcome": "NEEDS_MANUAL_REVIEW"}] * 5  # the season's checks
 
     stale = await review(runtime, COUNTER, app_id, "APPROVE", view["version"] - 1)
     assert stale["__typename"] == "ConflictError"
@@ -318,7 +319,7 @@ async def test_correction_resubmits_for_verification(runtime: Runtime, season: s
     await Worker(runtime, HANDLERS).drain()
     view = (await gql(runtime, BUREAU, APPLICATION, id=app_id))["application"]
     assert view["status"] == "MANUAL_REVIEW"
-    assert len(view["evidence"]) == 2  # a second verification round
+    assert len(view["evidence"]) == 2 * 5  # a second verification round of the five checks
 
 
 WITHDRAW = """

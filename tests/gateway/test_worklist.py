@@ -38,6 +38,9 @@ query($first: Int!, $after: String, $filter: ApplicationFilterInput) {
           evidence { source outcome outcomeLabel }
           reviews { step decision comment reviewer }
           materials { kind filename size sha256 }
+          assessment { category schools materials { code } }
+          outstandingMaterials { code name }
+          consentRef
         }
       }
       pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -87,7 +90,7 @@ async def seed(runtime: Runtime, season: str, n: int) -> list[int]:
                     subject="guardian",
                     plugin="test",
                     outcome=Outcome.MATCH,
-                    facts_ct=b"",
+                    facts_ct=uow.cipher.encrypt_json({}, purpose="evidence.facts"),
                 )
             )
             uow.session.add(
@@ -123,10 +126,11 @@ async def test_a_page_of_50_costs_what_a_page_of_5_costs(runtime: Runtime, seaso
             page = await run(runtime, BUREAU, PAGE, first=size)
         assert len(page["edges"]) == size
         node = page["edges"][-1]["node"]
-        assert node["evidence"] and node["reviews"] and node["materials"]
+        assert node["evidence"] and node["reviews"] and node["materials"] and node["consentRef"]
         counts[size] = (len(counted.statements), counted.units)
-    # the page itself, then one statement each for evidence, reviews and materials
-    assert counts[50] == counts[5] == (4, 4), counts
+    # the page itself, then one statement each for evidence, reviews, materials, assessments
+    # (the outstanding materials come from those two) and consents
+    assert counts[50] == counts[5] == (6, 6), counts
 
 
 async def test_paging_through_with_cursors(runtime: Runtime, season: str) -> None:

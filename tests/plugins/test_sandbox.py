@@ -1,341 +1,291 @@
-"""The fake 公安 service: authentication, answers, admin loading and fault injection."""
+"""The sandbox department services (signature checks, consent, answers, faults) and the seeded
+population with its ground truth."""
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import AsyncIterator
-from dataclasses import replace
+import tomllib
+from collections import Counter
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from ruxue_core.rules.national_id import make_national_id
+from ruxue_core import RequestContext, sign_request
 from ruxue_sandbox import (
-    GonganDataset,
-    HukouRecord,
-    RecordError,
-    ResidencePermitRecord,
-    create_gongan_app,
-    normalise_address,
-    record_from_json,
+    KINDS,
+    SANDBOX_APP_KEY,
+    SANDBOX_SECRET,
+    DepartmentRecord,
+    DepartmentService,
+    Faults,
+    create_department_app,
+    department_services,
+    make_population,
+    national_id,
+    season_places,
     serve_in_thread,
 )
 
-KEY = "test-key"
-CHILD = make_national_id("420704", date(2019, 3, 1), 12)
-FATHER = make_national_id("420704", date(1988, 6, 1), 13)
-MIGRANT = make_national_id("420102", date(1990, 1, 1), 24)
-ADDRESS = "鄂州市临空经济区燕矶镇新城村 3 组 12 号"
-
-HUKOU = HukouRecord(
-    id_number=CHILD,
-    name="王小明",
-    address=ADDRESS,
-    township_code="420704100",
-    move_in_date=date(2020, 5, 1),
-    guardians={FATHER: "father"},
-    record_id="HK-1",
-)
-PERMIT = ResidencePermitRecord(
-    id_number=MIGRANT,
-    name="李红",
-    address="鄂州市临空经济区杜山镇杜山村8号",
-    township_code="420704101",
-    issue_date=date(2023, 3, 1),
-    expiry_date=date(2026, 2, 28),
-    record_id="JZZ-1",
-)
+ROOT = Path(__file__).resolve().parents[2]
+SEASON = tomllib.loads((ROOT / "contrib/seasons/linkong-2026-primary.toml").read_text("utf-8"))
+PERSON = "420704201910010123"
+PATH = "/api/v1/hukou/query"
+CONTEXT = RequestContext("req-1", "义务教育入学报名资格核验", "guardian-1", "R-1", "consent-1")
 
 
-@pytest.fixture
-def dataset() -> GonganDataset:
-    dataset = GonganDataset(api_key=KEY, as_of=date(2025, 5, 1), seed=7)
-    dataset.add(HUKOU, PERMIT)
-    return dataset
+def signed(
+    body: dict[str, Any],
+    *,
+    path: str = PATH,
+    context: RequestContext = CONTEXT,
+    secret: str = SANDBOX_SECRET,
+    key: str = SANDBOX_APP_KEY,
+    timestamp: int | None = None,
+    method: str = "POST",
+) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body).encode()
+    headers = sign_request(
+        app_key=key,
+        secret=secret,
+        method=method,
+        path=path,
+        body=raw,
+        context=context,
+        timestamp=timestamp,
+    )
+    return raw, headers
 
 
 @pytest.fixture
-async def client(dataset: GonganDataset) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_gongan_app(dataset))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://gongan.test", headers={"X-Api-Key": KEY}
-    ) as client:
-        yield client
+def service() -> DepartmentService:
+    service = DepartmentService("gongan", seed=1)
+    service.add(
+        [
+            DepartmentRecord(
+                "hukou",
+                PERSON,
+                "王小明",
+                {"hukou_address": "燕矶镇新街1号", "township_code": "420704101"},
+                relations={"G1": "mother"},
+            ),
+            DepartmentRecord("property", PERSON, "王小明", {}),  # not this department's
+        ]
+    )
+    return service
 
 
-def _query(id_number: str = CHILD, **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "request_id": "req-1",
-        "id_number": id_number,
-        "name": "王小明",
-        "claimed_address": ADDRESS,
-        "purpose": "义务教育入学报名核验",
-    }
-    body.update(changes)
-    return body
+@pytest.fixture
+async def client(service: DepartmentService) -> Any:
+    transport = httpx.ASGITransport(app=create_department_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as c:
+        yield c
 
 
-async def _hukou(client: httpx.AsyncClient, **changes: Any) -> httpx.Response:
-    return await client.post("/api/v1/hukou/verify", json=_query(**changes))
+async def post(client: httpx.AsyncClient, body: dict[str, Any], **options: Any) -> httpx.Response:
+    raw, headers = signed(body, **options)
+    path, method = options.get("path", PATH), options.get("method", "POST")
+    response: httpx.Response = await client.request(method, path, content=raw, headers=headers)
+    return response
 
 
-# -- authentication ---------------------------------------------------------------------------
-
-
-async def test_healthz_needs_no_key(client: httpx.AsyncClient) -> None:
-    response = await client.get("/healthz", headers={"X-Api-Key": ""})
+async def test_a_signed_query_is_answered_with_the_records_facts(
+    client: httpx.AsyncClient, service: DepartmentService
+) -> None:
+    response = await post(
+        client, {"id_number": PERSON, "name": "王小明", "guardian_id_number": "G1"}
+    )
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "records": 2}
+    answer = response.json()
+    assert answer["result"] == "found"
+    assert answer["request_id"] == "req-1"
+    assert answer["facts"]["relationship"] == "mother"
+    assert service.queries[0].context == CONTEXT
+    assert len(service) == 1, "only its own sources' records"
 
 
-@pytest.mark.parametrize("headers", [{"X-Api-Key": ""}, {"X-Api-Key": "wrong"}])
+async def test_answers_for_unknown_and_wrong_names(client: httpx.AsyncClient) -> None:
+    unknown = await post(client, {"id_number": "110101201901010000", "name": "赵五"})
+    assert unknown.json()["result"] == "not_found"
+    wrong = (await post(client, {"id_number": PERSON, "name": "李四"})).json()
+    assert (wrong["result"], wrong["facts"], wrong["record_id"]) == ("name_mismatch", {}, None)
+
+
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("options", "code"),
     [
-        ("POST", "/api/v1/hukou/verify"),
-        ("POST", "/api/v1/residence-permit/verify"),
-        ("POST", "/admin/records"),
-        ("DELETE", "/admin/records"),
-        ("PUT", "/admin/faults"),
+        ({"secret": "guessed"}, "signature"),
+        ({"key": "someone"}, "unknown_key"),
+        ({"timestamp": int(time.time()) - 3600}, "stale"),
+        ({"timestamp": int(time.time()) + 3600}, "stale"),
     ],
 )
-async def test_every_api_needs_the_key(
-    client: httpx.AsyncClient,
-    dataset: GonganDataset,
-    headers: dict[str, str],
-    method: str,
-    path: str,
+async def test_bad_signatures_are_refused(
+    client: httpx.AsyncClient, options: dict[str, Any], code: str
 ) -> None:
-    response = await client.request(method, path, json=[], headers=headers)
+    response = await post(client, {"id_number": PERSON, "name": "王小明"}, **options)
     assert response.status_code == 401
-    assert response.json()["error"] == "unauthorized"
-    assert len(dataset) == 2
+    assert response.json()["error"] == code
 
 
-# -- hukou answers ----------------------------------------------------------------------------
+async def test_a_reused_nonce_and_a_changed_body_are_refused(client: httpx.AsyncClient) -> None:
+    raw, headers = signed({"id_number": PERSON, "name": "王小明"})
+    assert (await client.post(PATH, content=raw, headers=headers)).status_code == 200
+    again = await client.post(PATH, content=raw, headers=headers)
+    assert again.json()["error"] == "replay"
+    raw, headers = signed({"id_number": PERSON, "name": "王小明"})
+    tampered = await client.post(PATH, content=raw.replace(b"0123", b"0124"), headers=headers)
+    assert tampered.json()["error"] == "body_hash"
+    headers["X-Road-Issue"] = "another-case"  # the context is signed too
+    swapped = await client.post(PATH, content=raw, headers=headers)
+    assert swapped.json()["error"] == "body_hash"
 
 
-async def test_hukou_match_ignores_whitespace_and_reports_relationship(
-    client: httpx.AsyncClient, dataset: GonganDataset
+async def test_a_query_without_consent_is_refused(client: httpx.AsyncClient) -> None:
+    context = RequestContext("req-2", "义务教育入学报名资格核验")
+    response = await post(client, {"id_number": PERSON, "name": "王小明"}, context=context)
+    assert (response.status_code, response.json()["error"]) == (403, "consent_required")
+
+
+async def test_other_departments_sources_are_not_served(client: httpx.AsyncClient) -> None:
+    path = "/api/v1/property/query"
+    response = await post(client, {"id_number": PERSON, "name": "王小明"}, path=path)
+    assert response.status_code == 404
+
+
+async def test_outage_errors_and_malformed_answers(
+    client: httpx.AsyncClient, service: DepartmentService
 ) -> None:
-    response = await _hukou(
-        client,
-        claimed_address=" 鄂州市临空经济区燕矶镇新城村3组\u300012号 ",
-        guardian_id_number=FATHER,
-    )
-    assert response.status_code == 200
-    assert response.json() == {
-        "request_id": "req-1",
-        "result": "match",
-        "record_id": "HK-1",
-        "facts": {
-            "hukou_address": ADDRESS,
-            "township_code": "420704100",
-            "move_in_date": "2020-05-01",
-            "relationship": "father",
-        },
-        "reason": None,
-        "message": "户籍地址一致",
-    }
-    [entry] = dataset.queries
-    assert (entry.endpoint, entry.request_id, entry.purpose) == (
-        "hukou",
-        "req-1",
-        "义务教育入学报名核验",
-    )
+    body = {"id_number": PERSON, "name": "王小明"}
+    service.faults.outage = True
+    assert (await post(client, body)).status_code == 503
+    service.faults = Faults(malformed_rate=1.0)
+    malformed = await post(client, body)
+    with pytest.raises(ValueError):
+        malformed.json()
+    service.faults = Faults(error_rate=0.5)
+    statuses = Counter([(await post(client, body)).status_code for _ in range(200)])
+    assert 60 < statuses[503] < 140 and statuses[200] == 200 - statuses[503]
 
 
-async def test_hukou_mismatch_and_unknown_guardian(client: httpx.AsyncClient) -> None:
-    body = (await _hukou(client, claimed_address="鄂州市临空经济区燕矶镇新城村4组1号")).json()
-    assert body["result"] == "mismatch"
-    assert body["reason"] == "address_differs"
-    assert body["facts"]["relationship"] is None
-
-
-async def test_hukou_not_found(client: httpx.AsyncClient) -> None:
-    body = (await _hukou(client, id_number=MIGRANT)).json()
-    assert body["result"] == "not_found"
-    assert body["record_id"] is None
-    assert body["facts"] == {}
-
-
-async def test_wrong_name_reveals_nothing(client: httpx.AsyncClient) -> None:
-    body = (await _hukou(client, name="王大明")).json()
-    assert body["result"] == "mismatch"
-    assert body["reason"] == "name_differs"
-    assert body["record_id"] is None
-    assert body["facts"] == {}
-
-
-async def test_ambiguous_record_is_undecidable(
-    client: httpx.AsyncClient, dataset: GonganDataset
+async def test_latency_and_timeouts_delay_answers(
+    client: httpx.AsyncClient, service: DepartmentService
 ) -> None:
-    dataset.add(replace(HUKOU, ambiguous=True))
-    body = (await _hukou(client)).json()
-    assert body["result"] == "undecidable"
-    assert body["reason"] == "ambiguous"
+    service.faults = Faults(latency=0.1, timeout_rate=1.0, hang_seconds=0.2)
+    started = time.monotonic()
+    assert (await post(client, {"id_number": PERSON, "name": "王小明"})).status_code == 200
+    assert time.monotonic() - started >= 0.3
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"request_id": "req-1"},
-        {**_query(), "purpose": ""},
-        {**_query(), "guardian_id_number": 42},
-        [],
-    ],
-)
-async def test_malformed_query_is_400(client: httpx.AsyncClient, body: object) -> None:
-    response = await client.post("/api/v1/hukou/verify", json=body)
-    assert response.status_code == 400
-    assert response.json()["error"] == "bad_request"
-
-
-async def test_non_json_query_is_400(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/v1/hukou/verify", content=b"{not json")
-    assert response.status_code == 400
-
-
-# -- residence permits --------------------------------------------------------------------------
-
-
-async def test_residence_permit_match(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/api/v1/residence-permit/verify",
-        json=_query(MIGRANT, name="李红", claimed_address="鄂州市临空经济区杜山镇杜山村8号"),
-    )
-    body = response.json()
-    assert body["result"] == "match"
-    assert body["record_id"] == "JZZ-1"
-    assert body["facts"] == {
-        "permit_address": "鄂州市临空经济区杜山镇杜山村8号",
-        "township_code": "420704101",
-        "issue_date": "2023-03-01",
-        "expiry_date": "2026-02-28",
-    }
-
-
-async def test_expired_residence_permit_is_mismatch(
-    client: httpx.AsyncClient, dataset: GonganDataset
+async def test_faults_are_configured_over_signed_http(
+    client: httpx.AsyncClient, service: DepartmentService
 ) -> None:
-    dataset.as_of = date(2026, 3, 1)
-    response = await client.post(
-        "/api/v1/residence-permit/verify",
-        json=_query(MIGRANT, name="李红", claimed_address="鄂州市临空经济区杜山镇杜山村8号"),
-    )
-    assert response.json()["result"] == "mismatch"
-    assert response.json()["reason"] == "expired"
-
-
-async def test_hukou_and_permit_records_are_separate(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/v1/residence-permit/verify", json=_query())
-    assert response.json()["result"] == "not_found"
-
-
-# -- admin --------------------------------------------------------------------------------------
-
-
-async def test_admin_load_and_delete(client: httpx.AsyncClient, dataset: GonganDataset) -> None:
-    other = make_national_id("420704", date(2019, 9, 9), 31)
-    records = [
-        replace(HUKOU, id_number=other, name="赵一", record_id="HK-2").as_json(),
-        replace(PERMIT, id_number=other, name="赵一", record_id="JZZ-2").as_json(),
-    ]
-    response = await client.post("/admin/records", json=records)
-    assert response.json() == {"loaded": 2}
-    assert len(dataset) == 4
-    body = (await _hukou(client, id_number=other, name="赵一")).json()
-    assert (body["result"], body["record_id"]) == ("match", "HK-2")
-
-    response = await client.delete("/admin/records")
-    assert response.json() == {"deleted": 4}
-    assert (await _hukou(client)).json()["result"] == "not_found"
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"kind": "hukou"},
-        [HUKOU.as_json(), {**HUKOU.as_json(), "move_in_date": "2020-13-01"}],
-        [{**HUKOU.as_json(), "kind": "property"}],
-        [{**HUKOU.as_json(), "guardians": ["x"]}],
-        [{**HUKOU.as_json(), "unavailable": "yes"}],
-    ],
-)
-async def test_admin_load_is_all_or_nothing(
-    client: httpx.AsyncClient, dataset: GonganDataset, body: object
-) -> None:
-    dataset.clear()
-    response = await client.post("/admin/records", json=body)
-    assert response.status_code == 400
-    assert len(dataset) == 0
-
-
-async def test_admin_faults(client: httpx.AsyncClient, dataset: GonganDataset) -> None:
-    response = await client.put("/admin/faults", json={"fail_rate": 1})
-    assert response.json() == {"fail_rate": 1.0, "latency": 0.0}
-    assert (await _hukou(client)).status_code == 503
-    bad = await client.put("/admin/faults", json={"fail_rate": 2})
+    admin = {"path": "/admin/faults", "method": "PUT"}
+    response = await post(client, {"error_rate": 0.3, "latency": 0.05}, **admin)
+    assert response.json()["error_rate"] == 0.3
+    assert service.faults.latency == 0.05
+    bad = await post(client, {"error_rate": 2}, **admin)
     assert bad.status_code == 400
-    assert dataset.fail_rate == 1.0
-
-
-def test_records_round_trip_through_json() -> None:
-    assert record_from_json(HUKOU.as_json()) == HUKOU
-    assert record_from_json(PERMIT.as_json()) == PERMIT
-    with pytest.raises(RecordError):
-        record_from_json("not a record")
-
-
-def test_normalise_address() -> None:
-    assert normalise_address(" 新城村 3组\u300012号\n") == "新城村3组12号"
-
-
-# -- fault injection ------------------------------------------------------------------------------
-
-
-async def test_unavailable_record_is_503(client: httpx.AsyncClient, dataset: GonganDataset) -> None:
-    dataset.add(replace(HUKOU, unavailable=True))
-    response = await _hukou(client)
-    assert response.status_code == 503
-    assert response.json()["request_id"] == "req-1"
-
-
-async def test_fail_rate_fails_some_calls(
-    client: httpx.AsyncClient, dataset: GonganDataset
-) -> None:
-    dataset.configure_faults(fail_rate=0.5)
-    statuses = {(await _hukou(client)).status_code for _ in range(40)}
-    assert statuses == {200, 503}
+    unsigned = await client.put("/admin/faults", json={"outage": True})
+    assert unsigned.status_code == 401 and not service.faults.outage
 
 
 def test_fault_settings_are_validated() -> None:
-    with pytest.raises(RecordError):
-        GonganDataset(fail_rate=1.5)
-    with pytest.raises(RecordError):
-        GonganDataset(latency=-1)
+    faults = Faults()
+    for bad in ({"latency": -1}, {"error_rate": 1.5}, {"outage": 1}, {"nonsense": 1}):
+        with pytest.raises(ValueError):
+            faults.update(bad)
 
 
-async def test_latency_delays_answers(client: httpx.AsyncClient, dataset: GonganDataset) -> None:
-    dataset.configure_faults(latency=0.2)
-    started = time.monotonic()
-    assert (await _hukou(client)).status_code == 200
-    assert time.monotonic() - started >= 0.2
+# -- the population -------------------------------------------------------------------------------
+
+
+def test_national_ids_are_valid() -> None:
+    number = national_id("420704", date(2019, 9, 1), 7, male=True)
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(number[:17], weights, strict=True)) % 11]
+    assert number[17] == check and int(number[16]) % 2 == 1
+
+
+def test_the_population_is_seeded_and_consistent_across_departments() -> None:
+    places, materials = season_places(SEASON)
+    first = make_population(700, seed=3, places=places, materials=materials)
+    again = make_population(700, seed=3, places=places, materials=materials)
+    assert first.families == again.families
+    assert {f.kind for f in first.families} == set(KINDS)
+    ids = [f.child_id for f in first.families] + [f.guardian_id for f in first.families]
+    assert len(set(ids)) == len(ids), "ID numbers are unique"
+    services = department_services(first, seed=3)
+    for family in first.families:
+        child = services["gongan"].get("hukou", family.child_id)
+        home = services["ziranziyuan"].get("property", family.guardian_id)
+        if family.kind == "missing":
+            assert child is None and home is None
+            continue
+        assert child is not None and child.name == family.child_name
+        if family.kind == "local_owner":
+            assert home is not None
+            assert home.facts["property_address"] == child.facts["hukou_address"] == family.address
+        if family.kind == "migrant":
+            assert services["renshe"].get("social_insurance", family.guardian_id) is not None
+            assert child.facts["township_code"] not in {p.township_code for p in places}
+
+
+def test_ground_truth_per_kind_and_with_a_department_down() -> None:
+    places, materials = season_places(SEASON)
+    population = make_population(300, seed=5, places=places, materials=materials)
+    by_kind = {f.kind: f for f in population.families}
+    truth = {kind: population.truth(f) for kind, f in by_kind.items()}
+    assert truth["local_owner"].category == "A"
+    assert truth["owner_no_hukou"].category == "B"
+    assert truth["hukou_no_property"].category == "C"
+    assert truth["migrant"].category == "D"
+    assert truth["migrant"].school == by_kind["migrant"].place.school
+    assert truth["wrong_relationship"].corrections == ("relationship",)
+    assert truth["ambiguous"].materials[0] == "hukou_book"
+    assert set(truth["missing"].materials) >= {"hukou_book", "property_certificate"}
+    down = population.truth(by_kind["migrant"], frozenset({"social_insurance"}))
+    assert (down.decision, down.materials) == ("manual_review", ("insurance_record",))
+    assert population.truth(by_kind["local_owner"], frozenset({"social_insurance"})).category == "A"
+    with pytest.raises(ValueError):
+        population.truth(by_kind["local_owner"], frozenset({"hukou"}))
 
 
 # -- serving over real HTTP -----------------------------------------------------------------------
 
 
-def test_serve_in_thread(dataset: GonganDataset) -> None:
-    with serve_in_thread(create_gongan_app(dataset)) as base_url:
+def test_serve_in_thread(service: DepartmentService) -> None:
+    with serve_in_thread(create_department_app(service)) as base_url:
         assert base_url.startswith("http://127.0.0.1:")
-        response = httpx.get(f"{base_url}/healthz")
-        assert response.json()["status"] == "ok"
-        verified = httpx.post(
-            f"{base_url}/api/v1/hukou/verify", json=_query(), headers={"X-Api-Key": KEY}
-        )
-        assert verified.json()["result"] == "match"
+        assert httpx.get(f"{base_url}/healthz").json()["department"] == "gongan"
+        raw, headers = signed({"id_number": PERSON, "name": "王小明"})
+        answered = httpx.post(f"{base_url}{PATH}", content=raw, headers=headers)
+        assert answered.json()["result"] == "found"
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base_url}/healthz")
+
+
+def test_the_services_run_as_one_process_on_loopback(tmp_path: Path) -> None:
+    """``python -m ruxue_sandbox`` serves the three departments and writes the truth."""
+    import subprocess
+    import sys
+
+    truth = tmp_path / "truth.json"
+    season = ROOT / "contrib/seasons/linkong-2026-primary.toml"
+    command = [sys.executable, "-m", "ruxue_sandbox", "--season", str(season)]
+    command += ["--families", "20", "--port", "0", "--truth", str(truth)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline().strip() for _ in range(3)]
+            urls = dict(line.split(": ", 1) for line in lines)
+            assert set(urls) == {"gongan", "ziranziyuan", "renshe"}
+            for name, url in urls.items():
+                assert httpx.get(f"{url}/healthz").json()["department"] == name
+            assert len(json.loads(truth.read_text(encoding="utf-8"))) == 20
+        finally:
+            process.terminate()
+            process.wait(timeout=10)

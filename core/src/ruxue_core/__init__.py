@@ -6,6 +6,13 @@ else of the core (``ruxue_core.testing`` holds the contract suites their tests s
 Plugins never import pluggy either: ``hookimpl`` is here.
 """
 
+from ruxue_core.department import (
+    DepartmentClient,
+    DepartmentOptions,
+    DepartmentVerifier,
+    request_context,
+    result_from_answer,
+)
 from ruxue_core.domain.enums import MessageStatus, Outcome, Relationship, Role, Source
 from ruxue_core.errors import (
     ConfigurationError,
@@ -37,6 +44,7 @@ from ruxue_core.plugins.contracts import (
 from ruxue_core.plugins.hookspecs import hookimpl
 from ruxue_core.security import mask_id_number, mask_phone
 from ruxue_core.settings import Mode, Settings
+from ruxue_core.signing import RequestContext, SignatureError, SignatureVerifier, sign_request
 
 __all__ = [
     "CaseRecordPush",
@@ -44,6 +52,9 @@ __all__ = [
     "CaseReporter",
     "CaseReporterRegistration",
     "ConfigurationError",
+    "DepartmentClient",
+    "DepartmentOptions",
+    "DepartmentVerifier",
     "EvidenceRef",
     "IdentityProvider",
     "IdentityProviderRegistration",
@@ -59,8 +70,11 @@ __all__ = [
     "PushReceipt",
     "RedirectLogin",
     "Relationship",
+    "RequestContext",
     "Role",
     "Settings",
+    "SignatureError",
+    "SignatureVerifier",
     "SmsReceipt",
     "SmsRequest",
     "Source",
@@ -72,4 +86,7 @@ __all__ = [
     "hookimpl",
     "mask_id_number",
     "mask_phone",
+    "request_context",
+    "result_from_answer",
+    "sign_request",
 ]

@@ -34,11 +34,14 @@ class Event(StrEnum):
     SUBMIT = "submit"
     START_VERIFICATION = "start_verification"
     PASS_VERIFICATION = "pass_verification"  # noqa: S105 - an event name, not a secret
+    PASS_TO_BUREAU = "pass_to_bureau"  # noqa: S105 - an event name, not a secret
     FAIL_VERIFICATION = "fail_verification"
     REFER_TO_MANUAL = "refer_to_manual"
     CORRECT = "correct"
     CONFIRM_MANUALLY = "confirm_manually"
+    CONFIRM_TO_BUREAU = "confirm_to_bureau"
     APPROVE = "approve"
+    APPROVE_FINAL = "approve_final"
     RETURN = "return"
     REJECT = "reject"
     COORDINATE = "coordinate"
@@ -53,11 +56,14 @@ EVENT_LABELS: Final[dict[Event, str]] = {
     Event.SUBMIT: "提交申请",
     Event.START_VERIFICATION: "开始自动核验",
     Event.PASS_VERIFICATION: "核验合格",
+    Event.PASS_TO_BUREAU: "核验合格转区审核",
     Event.FAIL_VERIFICATION: "核验不合格",
     Event.REFER_TO_MANUAL: "转人工核验",
     Event.CORRECT: "补正后重新提交",
     Event.CONFIRM_MANUALLY: "人工核验通过",
+    Event.CONFIRM_TO_BUREAU: "人工核验通过转区审核",
     Event.APPROVE: "审核通过",
+    Event.APPROVE_FINAL: "学校终审通过",
     Event.RETURN: "退回补正",
     Event.REJECT: "审核不通过",
     Event.COORDINATE: "转入统筹",
@@ -97,15 +103,19 @@ TERMINAL: Final = frozenset(
 _ROWS: Final[tuple[tuple[Status, Event, Status, frozenset[Actor]], ...]] = (
     (Status.DRAFT, Event.SUBMIT, Status.SUBMITTED, frozenset({G, C})),
     (Status.SUBMITTED, Event.START_VERIFICATION, Status.VERIFYING, frozenset({Y})),
+    # The season routes review: school, bureau, or school then bureau (学校或区社会事务局审核).
     (Status.VERIFYING, Event.PASS_VERIFICATION, Status.SCHOOL_REVIEW, frozenset({Y})),
+    (Status.VERIFYING, Event.PASS_TO_BUREAU, Status.BUREAU_REVIEW, frozenset({Y})),
     (Status.VERIFYING, Event.FAIL_VERIFICATION, Status.NEEDS_CORRECTION, frozenset({Y})),
     (Status.VERIFYING, Event.REFER_TO_MANUAL, Status.MANUAL_REVIEW, frozenset({Y})),
     (Status.NEEDS_CORRECTION, Event.CORRECT, Status.SUBMITTED, frozenset({G, C})),
     # 线下审核: counter staff see the originals; the bureau may decide too.
     (Status.MANUAL_REVIEW, Event.CONFIRM_MANUALLY, Status.SCHOOL_REVIEW, frozenset({C, B})),
+    (Status.MANUAL_REVIEW, Event.CONFIRM_TO_BUREAU, Status.BUREAU_REVIEW, frozenset({C, B})),
     (Status.MANUAL_REVIEW, Event.RETURN, Status.NEEDS_CORRECTION, frozenset({C, B})),
     (Status.MANUAL_REVIEW, Event.REJECT, Status.REJECTED, frozenset({C, B})),
     (Status.SCHOOL_REVIEW, Event.APPROVE, Status.BUREAU_REVIEW, frozenset({S})),
+    (Status.SCHOOL_REVIEW, Event.APPROVE_FINAL, Status.APPROVED, frozenset({S})),
     (Status.SCHOOL_REVIEW, Event.RETURN, Status.NEEDS_CORRECTION, frozenset({S})),
     (Status.SCHOOL_REVIEW, Event.REJECT, Status.REJECTED, frozenset({S})),
     (Status.BUREAU_REVIEW, Event.APPROVE, Status.APPROVED, frozenset({B})),

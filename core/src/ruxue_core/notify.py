@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from ruxue_core import jobs
 from ruxue_core.domain import Application, Message, Season
-from ruxue_core.domain.enums import STATUS_LABELS, MessageStatus
+from ruxue_core.domain.enums import STATUS_LABELS, Channel, MessageStatus
 from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import PermanentPluginError, TemporaryPluginError
 from ruxue_core.plugins.contracts import SmsReceipt, SmsRequest
@@ -36,20 +36,28 @@ ALLOWED_PARAMS: Final = frozenset({"receipt_no", "child", "status", "query_code"
 _ID_LIKE: Final = re.compile(r"\d{15,}[\dXx]?")
 
 
-def _templates(season: Season) -> Mapping[str, Mapping[str, str]]:
+def _templates(season: Season, table: str = "templates") -> Mapping[str, Mapping[str, str]]:
     """The season's ``{code, text}`` templates keyed by the status that sends them."""
-    templates: Mapping[str, Mapping[str, str]] = season.policy.get("sms", {}).get("templates", {})
+    templates: Mapping[str, Mapping[str, str]] = season.policy.get("sms", {}).get(table, {})
     return templates
 
 
-def template_for(season: Season, status: str) -> Mapping[str, str] | None:
-    """The season's template attached to ``status``, if any."""
+def template_for(
+    season: Season, status: str, channel: Channel = Channel.ONLINE
+) -> Mapping[str, str] | None:
+    """The season's template attached to ``status`` for an application's channel: a counter
+    applicant gets the counter wording where the season gives one."""
+    if channel is Channel.COUNTER:
+        counter = _templates(season, "counter_templates").get(status)
+        if counter is not None:
+            return counter
     return _templates(season).get(status)
 
 
 def template_by_code(season: Season, code: str) -> Mapping[str, str] | None:
-    """The season's template with the stable ``code``, if any."""
-    return next((t for t in _templates(season).values() if t.get("code") == code), None)
+    """The season's template with the stable ``code``, if any (either channel's)."""
+    every = (*_templates(season).values(), *_templates(season, "counter_templates").values())
+    return next((t for t in every if t.get("code") == code), None)
 
 
 def template_fields(text: str) -> set[str]:
@@ -60,7 +68,7 @@ def template_fields(text: str) -> set[str]:
 def queue_for_status(uow: UnitOfWork, case: Case) -> None:
     """Queue the SMS the season attaches to the application's new status (same transaction)."""
     application = case.application
-    template = template_for(case.season, application.status.value)
+    template = template_for(case.season, application.status.value, application.channel)
     if template is None:
         return
     available = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tomllib
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruxue_core.domain.enums import Stage, Status
 from ruxue_core.errors import InvalidInput
 from ruxue_core.notify import ALLOWED_PARAMS, template_fields
+from ruxue_core.rules.facts import ADDRESS_SOURCES, PREDICATES
 
 
 class _Strict(BaseModel):
@@ -101,9 +103,81 @@ class SmsTemplate(_Strict):
 
 
 class SmsPolicy(_Strict):
-    """The ``[sms]`` table: templates keyed by the status that sends them."""
+    """The ``[sms]`` table: templates keyed by the status that sends them.
+
+    ``counter_templates`` replace a template for applications taken at a counter, whose
+    families already handed in their papers: never tell them to log in or to come again.
+    """
 
     templates: dict[Status, SmsTemplate] = Field(default_factory=dict)
+    counter_templates: dict[Status, SmsTemplate] = Field(default_factory=dict)
+
+
+class ReviewRoute(StrEnum):
+    """Who reviews a verified application (学校或区社会事务局审核): the season chooses."""
+
+    SCHOOL = "school"
+    BUREAU = "bureau"
+    SCHOOL_THEN_BUREAU = "school_then_bureau"
+
+
+class VerificationPolicy(_Strict):
+    """The ``[verification]`` table: how checks are turned into a decision."""
+
+    review_route: ReviewRoute = ReviewRoute.SCHOOL_THEN_BUREAU
+    insurance_window_months: int = Field(
+        default=12, ge=1, le=120, description="social insurance is counted over this window"
+    )
+    insurance_months: int = Field(
+        default=6, ge=0, le=120, description="months paid in the window that count as insured"
+    )
+
+
+class CategoryRule(_Strict):
+    """One ``[[categories]]`` entry: 入学类别 (顺位), tried in file order, first match wins.
+
+    ``when`` lists predicate names (``not_`` negates one) that must all hold; the names are
+    those of :data:`ruxue_core.rules.facts.PREDICATES`. ``address_from`` names the facts
+    (``hukou``, ``property``, ``residence_permit``) whose address may prove the declared one.
+    """
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    name: str
+    when: list[str] = Field(min_length=1)
+    address_from: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known(self) -> CategoryRule:
+        for name in self.when:
+            if name.removeprefix("not_") not in PREDICATES:
+                raise ValueError(f"unknown predicate {name!r}; known: {sorted(PREDICATES)}")
+        for source in self.address_from:
+            if source not in ADDRESS_SOURCES:
+                raise ValueError(f"address_from: unknown source {source!r}")
+        return self
+
+
+class MaterialRule(_Strict):
+    """One ``[[materials]]`` entry (annex 1). Asked for only when no check proved the fact
+    its ``source`` stands for; ``always`` ones always, ``on_form`` ones never (the form
+    itself is the material). ``townships`` restricts it (empty: every township)."""
+
+    code: str = Field(pattern=r"^[a-z0-9_]{2,32}$")
+    name: str
+    source: str | None = None
+    always: bool = False
+    on_form: bool = False
+    townships: list[str] = Field(default_factory=list)
+
+
+class ZoneRule(_Strict):
+    """One ``[[zones]]`` entry: an address rule township → village/community → estate naming
+    one or more schools (多校划片). The most specific rule matching an address wins."""
+
+    township: str
+    village: str | None = None
+    estate: str | None = None
+    schools: list[str] = Field(min_length=1)
 
 
 class CaseItem(_Strict):
@@ -131,12 +205,39 @@ class SeasonFile(_Strict):
     schools: list[SchoolInfo] = Field(default_factory=list)
     sms: SmsPolicy = Field(default_factory=SmsPolicy)
     case: CaseItem | None = None
+    verification: VerificationPolicy = Field(default_factory=VerificationPolicy)
+    categories: list[CategoryRule] = Field(default_factory=list)
+    materials: list[MaterialRule] = Field(default_factory=list)
+    zones: list[ZoneRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> SeasonFile:
+        schools = {s.code for s in self.schools}
+        townships = {r.code for r in self.regions if r.level == "township"}
+        for zone in self.zones:
+            if zone.township not in townships:
+                raise ValueError(f"zone names unknown township {zone.township!r}")
+            unknown = set(zone.schools) - schools
+            if unknown:
+                raise ValueError(f"zone names unknown schools {sorted(unknown)}")
+        for material in self.materials:
+            if set(material.townships) - townships:
+                raise ValueError(f"material {material.code!r} names an unknown township")
+        codes = [c.code for c in self.categories]
+        if len(set(codes)) != len(codes):
+            raise ValueError("category codes must be unique")
+        return self
 
     def policy_json(self) -> dict[str, Any]:
         """The part stored on the season row as its policy."""
         policy: dict[str, Any] = {"sms": self.sms.model_dump(mode="json")}
         if self.case is not None:
             policy["case"] = self.case.model_dump(mode="json")
+        policy["verification"] = self.verification.model_dump(mode="json")
+        policy["categories"] = [c.model_dump(mode="json") for c in self.categories]
+        policy["materials"] = [m.model_dump(mode="json") for m in self.materials]
+        policy["zones"] = [z.model_dump(mode="json") for z in self.zones]
+        policy["townships"] = {r.code: r.name for r in self.regions if r.level == "township"}
         return policy
 
 

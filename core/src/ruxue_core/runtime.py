@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from ruxue_core import keys
+from ruxue_core.checks import SourceGuards
 from ruxue_core.db import Database
 from ruxue_core.domain.enums import Role
 from ruxue_core.errors import ConfigurationError
@@ -62,10 +63,12 @@ class Runtime:
     logins: SlidingWindowLimiter = field(default_factory=lambda: SlidingWindowLimiter(60.0))
     staff: StaffDirectory = field(init=False)
     guardian_sessions: GuardianSessions = field(init=False)
+    sources: SourceGuards = field(init=False)
 
     def __post_init__(self) -> None:
         self.staff = StaffDirectory(self)
         self.guardian_sessions = GuardianSessions(self)
+        self.sources = SourceGuards(self.settings.verification)
 
     @classmethod
     def create(cls, settings: Settings, *, extra_plugins: Iterable[object] = ()) -> Runtime:

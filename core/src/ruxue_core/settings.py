@@ -51,12 +51,23 @@ class WorkerSettings(BaseModel):
 
 
 class VerificationSettings(BaseModel):
-    """The one timeout/retry policy applied around every verifier call."""
+    """The one policy applied around every verifier call, per data source: a timeout per
+    attempt, bounded retries with jittered backoff on temporary faults, a concurrency limit
+    and a circuit breaker."""
 
-    timeout_seconds: float = 5.0
-    attempts: int = 3
-    wait_initial: float = 0.2
-    wait_max: float = 2.0
+    timeout_seconds: float = Field(default=5.0, gt=0)
+    attempts: int = Field(default=3, ge=1, le=20)
+    wait_initial: float = Field(default=0.2, ge=0)
+    wait_max: float = Field(default=2.0, ge=0)
+    per_source_limit: int = Field(
+        default=8, ge=1, le=1000, description="calls in flight to one source, per process"
+    )
+    breaker_threshold: int = Field(
+        default=5, ge=1, description="checks failing in a row (after retries) that open it"
+    )
+    breaker_reset_seconds: float = Field(
+        default=30.0, gt=0, description="how long an open breaker refuses before one probe"
+    )
 
 
 class LimitSettings(BaseModel):
@@ -147,7 +158,8 @@ class Settings(BaseSettings):
         default="420704", pattern=r"^\d{6}$", description="first six digits of receipt numbers"
     )
     verifiers: list[str] = Field(
-        default_factory=lambda: ["gongan"], description="verifier plugin names, in order"
+        default_factory=lambda: ["gongan", "ziranziyuan", "renshe"],
+        description="verifier plugin names, in order (the first answering a source is used)",
     )
     notifiers: list[str] = Field(
         default_factory=lambda: ["devlog"], description="notifier plugin names, in failover order"

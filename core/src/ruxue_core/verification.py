@@ -1,147 +1,160 @@
-"""Cross-department verification (数据核验): decide the checks, call the verifiers
-concurrently under one timeout/retry policy, store Evidence, and fire the lifecycle event.
+"""Cross-department verification (数据核验): the ``verification.run`` job.
 
-Outcome per application: every check matched → verified; any mismatch or missing record →
-back to the guardian for correction; otherwise (undecidable, source down) → manual review.
+From the season's rules and the application it decides which checks are needed, runs them
+through the check engine (:mod:`ruxue_core.checks`: per-source limits, timeouts, retries,
+circuit breakers), stores each answer as Evidence (facts encrypted, with the consent it relied
+on), lets the season's rules decide (:mod:`ruxue_core.rules.assessment`), stores that
+Assessment, assigns the zoned school and fires the lifecycle event the decision and the
+season's review route call for. It all runs in the outbox: no GraphQL request waits on it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Final
 
 from sqlmodel import col, func, select
-from tenacity import (
-    AsyncRetrying,
-    before_sleep_log,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
-from ruxue_core import jobs
-from ruxue_core.domain import Evidence
-from ruxue_core.domain.enums import Outcome, Status
-from ruxue_core.domain.types import utcnow
-from ruxue_core.errors import PermanentPluginError, TemporaryPluginError
+from ruxue_core import jobs, routing
+from ruxue_core.checks import run_checks
+from ruxue_core.domain import Assessment, Consent, Evidence, School
+from ruxue_core.domain.enums import Status
 from ruxue_core.lifecycle import Case, Event, apply_event, load_case
-from ruxue_core.plugins.contracts import (
-    EvidenceRef,
-    Principal,
-    VerificationRequest,
-    VerificationResult,
-)
-from ruxue_core.settings import VerificationSettings
+from ruxue_core.plugins.contracts import Principal, VerificationRequest, VerificationResult
+from ruxue_core.rules import assessment as rules
+from ruxue_core.rules.assessment import SeasonRules
 from ruxue_core.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from ruxue_core.plugins.host import SelectedVerifier
 
-log = logging.getLogger(__name__)
-
 PURPOSE: Final = "义务教育入学报名资格核验"
-DEFAULT_CHECKS: Final = (("hukou", "child"),)
+
+_EVENTS: Final = {
+    rules.Decision.NEEDS_CORRECTION: Event.FAIL_VERIFICATION,
+    rules.Decision.MANUAL_REVIEW: Event.REFER_TO_MANUAL,
+}
+NO_CONSENT: Final = rules.Assessment(
+    rules.Decision.MANUAL_REVIEW,
+    "no_consent",
+    "申请人未授权核对共享数据，需线下核验原件",
+)
 
 
-def outcome_event(outcomes: Sequence[Outcome], *, age_exception: bool = False) -> Event:
-    """The lifecycle event that a set of check outcomes leads to.
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one verification round will ask, and how its answers will be judged."""
 
-    An application outside the normal age window (缓学, 提前入学) goes to manual review once
-    nothing asks the family to correct something first.
-    """
-    if any(o in (Outcome.MISMATCH, Outcome.NOT_FOUND) for o in outcomes):
-        return Event.FAIL_VERIFICATION
-    if outcomes and all(o is Outcome.MATCH for o in outcomes) and not age_exception:
-        return Event.PASS_VERIFICATION
-    return Event.REFER_TO_MANUAL
-
-
-async def call_verifier(
-    selected: SelectedVerifier, request: VerificationRequest, policy: VerificationSettings
-) -> VerificationResult:
-    """One check with the core's policy: per-attempt timeout, jittered retries on temporary
-    faults; a source still failing afterwards is reported as ``SOURCE_UNAVAILABLE``."""
-    try:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(policy.attempts),
-            wait=wait_random_exponential(multiplier=policy.wait_initial, max=policy.wait_max),
-            retry=retry_if_exception_type((TemporaryPluginError, TimeoutError)),
-            before_sleep=before_sleep_log(log, logging.INFO),
-            reraise=True,
-        ):
-            with attempt:
-                async with asyncio.timeout(policy.timeout_seconds):
-                    return await selected.verifier.verify(request)
-    except (TemporaryPluginError, TimeoutError) as exc:
-        reason = f"{selected.name}: {type(exc).__name__}: {exc}"
-        return VerificationResult(
-            Outcome.SOURCE_UNAVAILABLE, EvidenceRef(request.request_id, utcnow()), reason=reason
-        )
-    except PermanentPluginError as exc:
-        return VerificationResult(
-            Outcome.NEEDS_MANUAL_REVIEW,
-            EvidenceRef(request.request_id, utcnow()),
-            reason=f"{selected.name}: {exc}",
-        )
-    raise AssertionError("unreachable: tenacity either returns or reraises")  # pragma: no cover
+    season_rules: SeasonRules
+    application: rules.Application
+    requests: tuple[VerificationRequest, ...]
+    consent_ref: str | None
 
 
 async def run_handler(context: jobs.JobContext) -> jobs.Apply | None:
     """Job ``verification.run``: verify one submitted application.
 
     Every status change happens in a lease-guarded step: ``submitted → verifying`` before the
-    checks, the outcome after them together with the evidence and the job's completion.
+    checks; evidence, assessment, zoned school and outcome after them, together with the
+    job's completion.
     """
     runtime = context.runtime
     application_id = int(context.job.payload["application_id"])
-    requests = await context.transaction(lambda uow: _start(uow, application_id))
-    if requests is None:
+    plan = await context.transaction(lambda uow: _start(uow, application_id))
+    if plan is None:
         return None  # withdrawn or voided meanwhile: nothing to verify
-    checks = [(runtime.host.verifier_for(r.source), r) for r in requests]
-    policy = runtime.settings.verification
-    results = await asyncio.gather(
-        *(
-            call_verifier(selected, request, policy)
-            if selected is not None
-            else _no_verifier(request)
-            for selected, request in checks
-        )
-    )
+    checks = [(runtime.host.verifier_for(r.source), r) for r in plan.requests]
+    results = await run_checks(checks, runtime.sources)
 
     def apply(uow: UnitOfWork) -> None:
         case = load_case(uow, application_id)
         if case is None or case.application.status is not Status.VERIFYING:
             return  # withdrawn while we were checking
-        round_no = _next_round(uow, application_id)
-        for (selected, request), result in zip(checks, results, strict=True):
-            uow.insert_at_commit(
-                _evidence(uow, application_id, round_no, selected, request, result)
-            )
-        event = outcome_event(
-            [r.outcome for r in results],
-            age_exception=case.application.age_exception is not None,
-        )
-        apply_event(uow, case, event, Principal.system())
+        conclude(uow, case, plan, checks, results)
 
     return apply
 
 
-def _start(uow: UnitOfWork, application_id: int) -> list[VerificationRequest] | None:
+def conclude(
+    uow: UnitOfWork,
+    case: Case,
+    plan: Plan,
+    checks: Sequence[tuple[SelectedVerifier | None, VerificationRequest]],
+    results: Sequence[VerificationResult],
+) -> rules.Assessment:
+    """Store the round's evidence and assessment and fire the event it leads to."""
+    round_no = _next_round(uow, case.id)
+    answers: dict[tuple[str, str], rules.Answer] = {}
+    for (selected, request), result in zip(checks, results, strict=True):
+        uow.insert_at_commit(_evidence(uow, case.id, round_no, selected, request, result, plan))
+        answers[(request.source, request.subject)] = rules.Answer(result.outcome, result.facts)
+    verdict = NO_CONSENT
+    if plan.consent_ref:
+        verdict = rules.assess(plan.season_rules, plan.application, answers)
+    school = _school(uow, verdict.schools[0]) if verdict.schools else None
+    uow.insert_at_commit(
+        Assessment(
+            application_id=case.id,
+            round=round_no,
+            decision=verdict.decision.value,
+            reason_code=verdict.reason_code,
+            reason=verdict.reason[:200],
+            category=verdict.category,
+            category_name=verdict.category_name,
+            address_proven_by=verdict.address_proven_by,
+            schools=list(verdict.schools),
+            materials=list(verdict.materials),
+            corrections=list(verdict.corrections),
+            assessed_at=uow.now,
+        )
+    )
+    changes: dict[str, object] = {}
+    if school is not None and school.id != case.application.school_id:
+        changes["school_id"] = school.id
+        case.school = school
+    if verdict.decision is rules.Decision.VERIFIED:
+        route = routing.route_of(case.season.policy)
+        event = routing.after_verification(route, has_school=case.school is not None)
+    else:
+        event = _EVENTS[verdict.decision]
+    apply_event(uow, case, event, Principal.system(), comment=verdict.reason[:200], changes=changes)
+    return verdict
+
+
+def _school(uow: UnitOfWork, code: str) -> School | None:
+    return uow.session.exec(select(School).where(col(School.code) == code)).first()
+
+
+def _start(uow: UnitOfWork, application_id: int) -> Plan | None:
     case = load_case(uow, application_id)
     if case is None or case.application.status not in (Status.SUBMITTED, Status.VERIFYING):
         return None
     if case.application.status is Status.SUBMITTED:
         apply_event(uow, case, Event.START_VERIFICATION, Principal.system())
-    return _requests(uow, case)
+    consent = uow.session.exec(
+        select(Consent).where(col(Consent.application_id) == application_id)
+    ).first()
+    return plan_for(uow, case, consent)
 
 
-def _requests(uow: UnitOfWork, case: Case) -> list[VerificationRequest]:
-    """The checks this application needs (from the season's policy; hukou by default)."""
+def plan_for(uow: UnitOfWork, case: Case, consent: Consent | None) -> Plan:
+    """The checks one application needs (from its season's rules), as requests."""
+    season = case.season
+    reference = season.opens_at.date()
+    season_rules = rules.SeasonRules.from_policy(season.policy, reference)
     cipher = uow.cipher
+    address = cipher.decrypt(case.application.address_ct, purpose="application.address")
+    application = rules.Application(
+        address=address,
+        relationship=case.application.relationship,
+        township_code=case.application.township_code,
+        age_exception=case.application.age_exception,
+    )
+    if consent is None:
+        return Plan(season_rules, application, (), None)
     guardian_id = cipher.decrypt(case.guardian.id_number_ct, purpose="guardian.id_number")
     people = {
         "child": (
@@ -150,8 +163,9 @@ def _requests(uow: UnitOfWork, case: Case) -> list[VerificationRequest]:
         ),
         "guardian": (guardian_id, case.guardian.name),
     }
-    address = cipher.decrypt(case.application.address_ct, purpose="application.address")
-    return [
+    window = season_rules.policy.insurance_window_months
+    window_start = _months_before(reference, window)
+    requests = tuple(
         VerificationRequest(
             source=source,
             subject=subject,
@@ -161,17 +175,19 @@ def _requests(uow: UnitOfWork, case: Case) -> list[VerificationRequest]:
             purpose=PURPOSE,
             request_id=uuid.uuid4().hex,
             guardian_id_number=guardian_id if subject == "child" else None,
+            consent_ref=consent.ref,
+            acting_user=consent.recorded_by,
+            case_ref=case.application.receipt_no,
+            window_start=window_start if source == "social_insurance" else None,
         )
-        for source, subject in DEFAULT_CHECKS
-    ]
-
-
-async def _no_verifier(request: VerificationRequest) -> VerificationResult:
-    return VerificationResult(
-        Outcome.NEEDS_MANUAL_REVIEW,
-        EvidenceRef(request.request_id, utcnow()),
-        reason=f"未配置 {request.source} 核验插件",
+        for source, subject in season_rules.checks()
     )
+    return Plan(season_rules, application, requests, consent.ref)
+
+
+def _months_before(day: date, months: int) -> date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, 1)
 
 
 def _next_round(uow: UnitOfWork, application_id: int) -> int:
@@ -188,8 +204,9 @@ def _evidence(
     selected: SelectedVerifier | None,
     request: VerificationRequest,
     result: VerificationResult,
+    plan: Plan,
 ) -> Evidence:
-    facts = {k: v.isoformat() if isinstance(v, date) else v for k, v in result.facts.items()}
+    facts = _plain(result.facts)
     return Evidence(
         application_id=application_id,
         round=round_no,
@@ -198,8 +215,13 @@ def _evidence(
         plugin=selected.name if selected else "",
         outcome=result.outcome,
         facts_ct=uow.cipher.encrypt_json(facts, purpose="evidence.facts"),
-        reason=result.reason,
+        reason=result.reason[:200] if result.reason else None,
         request_id=result.evidence.request_id,
         source_record_id=result.evidence.source_record_id,
+        consent_ref=plan.consent_ref,
         checked_at=result.evidence.checked_at,
     )
+
+
+def _plain(facts: Mapping[str, object]) -> dict[str, object]:
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in facts.items()}

@@ -1,27 +1,31 @@
 """``ruxue demo``: a whole (small) season end to end, through real parts.
 
-A fresh SQLite file; the sandbox 公安 service on a loopback port, loaded with synthetic
-families (valid, mismatching, undecidable, unreachable, unknown); the sandbox's unified
-identity provider, where each guardian has a real-name account; the sandbox's provincial
-platform, failing a share of pushes and acknowledging late; the gateway on another port with
-its in-process worker. Guardians sign in through the fake portal's ticket flow and submit over
-GraphQL; the verifier plugin checks over HTTP; reviewers decide over GraphQL; the development
-notifier writes the SMS; the Hubei plugin pushes every case record to the platform until each
-is acknowledged. Then the summary is read back from the database.
+A fresh SQLite file; the sandbox's three department services (公安, 自然资源, 人社) on
+loopback ports, holding one synthetic population (local owners, owners without local hukou,
+hukou without property, migrants with permits and insurance, a wrong relationship, people no
+department knows, ambiguous records); the sandbox's unified identity provider, where each
+guardian has a real-name account; the sandbox's provincial platform, failing a share of pushes
+and acknowledging late; the gateway on another port with its in-process worker. Guardians sign
+in through the fake portal's ticket flow and submit over GraphQL, authorising the checks; the
+verifier plugins check over signed HTTP; the season's rules decide category, zoned school and
+materials; counter staff confirm the materials of manual cases, schools and the bureau review
+over GraphQL; the development notifier writes the SMS; the Hubei plugin pushes every case
+record to the platform until each is acknowledged. Then the summary is read back from the
+database and every verification compared with the population's ground truth.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
 import shutil
 import tempfile
 import time
+import tomllib
 from collections import Counter
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -36,12 +40,12 @@ from ruxue_core.migrate import upgrade
 from ruxue_core.plugins.builtin import issue_dev_token
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import read_season_file
-from ruxue_core.rules.national_id import make_national_id
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.casesync import case_sync_report
 from ruxue_core.services.operations import outstanding_jobs
 from ruxue_core.services.reports import system_summary
 from ruxue_core.services.seasons import load_season
+from ruxue_core.services.views import assessments
 from ruxue_core.settings import (
     CaseSyncSettings,
     GuardianAuthSettings,
@@ -51,6 +55,7 @@ from ruxue_core.settings import (
 )
 from ruxue_gateway.app import create_app
 from ruxue_gateway.demo_login import PortalBrowser, idp_users, password_of
+from ruxue_sandbox import Family, Population, make_population, season_places
 
 # The sample season beside the source tree (the demo runs from a checkout).
 SEASON_FILE: Final = (
@@ -59,21 +64,6 @@ SEASON_FILE: Final = (
 T = TypeVar("T")
 SETTLE_SECONDS: Final = 300.0
 """A phase that waits for background work gives up (and fails the demo) after this."""
-SCENARIOS: Final = (  # (name, weight)
-    ("valid", 70),
-    ("mismatch", 12),
-    ("not_found", 3),
-    ("undecidable", 10),
-    ("unavailable", 5),
-)
-STREETS: Final = {
-    "420704101": ("燕矶镇", ("新街", "中心路", "港湾路", "杜湾村")),
-    "420704102": ("杨叶镇", ("杨叶大道", "新城路", "戴家湾村")),
-    "420704103": ("沙窝乡", ("沙窝街", "黄山村", "桥头路")),
-}
-SURNAMES: Final = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN: Final = "子涵浩然欣怡梓萱宇轩雨桐一诺俊熙思远嘉怡明轩若曦"
-
 SUBMIT: Final = """
 mutation Submit($input: SubmitApplicationInput!) {
   submitApplication(input: $input) {
@@ -104,92 +94,10 @@ mutation Review($input: ReviewApplicationInput!) {
 }"""
 
 
-@dataclass(frozen=True, slots=True)
-class Family:
-    """One synthetic family and what the sandbox holds about it."""
-
-    index: int
-    scenario: str
-    child_name: str
-    child_id: str
-    guardian_name: str
-    guardian_id: str
-    phone: str
-    township: str
-    address: str
-
-
-def make_families(count: int, seed: int) -> list[Family]:
-    """Deterministic synthetic families, each given a scenario by weight."""
-    rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
-    names = [name for name, _ in SCENARIOS]
-    weights = [weight for _, weight in SCENARIOS]
-    families = []
-    taken: set[str] = set()
-    for i in range(count):
-        township = rng.choice(sorted(STREETS))
-        town, streets = STREETS[township]
-        surname = rng.choice(SURNAMES)
-        born = rng.randrange(365)
-        families.append(
-            Family(
-                index=i,
-                scenario=rng.choices(names, weights)[0],
-                child_name=surname + rng.choice(GIVEN) + rng.choice(GIVEN),
-                child_id=_unique_id(taken, date(2019, 9, 1), 365, born, i % 1000),
-                guardian_name=surname + rng.choice(GIVEN),
-                guardian_id=_unique_id(
-                    taken, date(1985, 1, 1), 3650, rng.randrange(3650), i % 1000
-                ),
-                phone=f"139{rng.randrange(10**8):08d}",
-                township=township,
-                address=f"{town}{rng.choice(streets)}{rng.randrange(1, 200)}号",
-            )
-        )
-    return families
-
-
-def _unique_id(taken: set[str], first: date, days: int, day: int, sequence: int) -> str:
-    """The resident ID number of someone born ``day`` days after ``first``, moved on to the
-    next free day (within ``days``) when an earlier family already has it: sequences repeat
-    every 1,000 families, so without this a larger run would reuse numbers."""
-    for step in range(days):
-        born = first + timedelta(days=(day + step) % days)
-        number = make_national_id("420704", born, sequence)
-        if number not in taken:
-            taken.add(number)
-            return number
-    raise ValueError(f"no free ID number for sequence {sequence}: too many families")
-
-
-def registered_address(family: Family) -> str:
-    """Where 公安 has the child registered: a mismatching family declared another address."""
-    if family.scenario == "mismatch":
-        return family.address.replace("号", "号附1号")
-    return family.address
-
-
-def sandbox_records(families: Sequence[Family]) -> list[Any]:
-    """The 公安 records matching each family's scenario (none for ``not_found``)."""
-    from ruxue_sandbox import HukouRecord
-
-    records = []
-    for f in families:
-        if f.scenario == "not_found":
-            continue
-        records.append(
-            HukouRecord(
-                id_number=f.child_id,
-                name=f.child_name,
-                address=registered_address(f),
-                township_code=f.township,
-                move_in_date=date(2021, 3, 1),
-                guardians={f.guardian_id: "father"},
-                ambiguous=f.scenario == "undecidable",
-                unavailable=f.scenario == "unavailable",
-            )
-        )
-    return records
+def make_families(count: int, seed: int, season_file: Path = SEASON_FILE) -> Population:
+    """The sandbox's synthetic population over the season's zones (deterministic)."""
+    places, materials = season_places(tomllib.loads(season_file.read_text(encoding="utf-8")))
+    return make_population(count, seed=seed, places=places, materials=materials)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +129,7 @@ def run_demo(
     _fresh(directory)
     return asyncio.run(
         _run(
-            make_families(families, seed),
+            make_families(families, seed, season_file),
             directory,
             seed,
             season_file,
@@ -239,7 +147,7 @@ def _fresh(directory: Path) -> None:
 
 
 async def _run(
-    families: list[Family],
+    population: Population,
     directory: Path,
     seed: int,
     season_file: Path,
@@ -249,16 +157,16 @@ async def _run(
     from ruxue_sandbox import (
         FakeIdentityProvider,
         FakePlatform,
-        GonganDataset,
-        create_gongan_app,
+        create_department_app,
         create_identity_app,
         create_platform_app,
+        department_services,
         serve_in_thread,
     )
 
     started = time.perf_counter()
-    dataset = GonganDataset(seed=seed)
-    dataset.add(*sandbox_records(families))
+    families = population.families
+    services = department_services(population, seed=seed)
     platform = FakePlatform(
         fail_rate=faults.fail_rate,
         ack_delay=faults.ack_delay,
@@ -268,18 +176,22 @@ async def _run(
     idp = FakeIdentityProvider()
     idp.add(*idp_users(families))
     with (
-        serve_in_thread(create_gongan_app(dataset)) as gongan_url,
+        serve_in_thread(create_department_app(services["gongan"])) as gongan_url,
+        serve_in_thread(create_department_app(services["ziranziyuan"])) as ziranziyuan_url,
+        serve_in_thread(create_department_app(services["renshe"])) as renshe_url,
         serve_in_thread(create_platform_app(platform)) as platform_url,
         serve_in_thread(create_identity_app(idp)) as idp_url,
     ):
         settings = Settings(
             data_dir=directory,
             database_url=None,
-            verifiers=["gongan"],
+            verifiers=["gongan", "ziranziyuan", "renshe"],
             notifiers=["devlog"],
             case_reporters=["hubei"],
             plugin_options={
-                "gongan": {"base_url": gongan_url, "api_key": dataset.api_key},
+                "gongan": {"base_url": gongan_url},
+                "ziranziyuan": {"base_url": ziranziyuan_url},
+                "renshe": {"base_url": renshe_url},
                 "hubei": {"base_url": platform_url},
                 "hubei_portal": {"api_url": idp_url},
             },
@@ -308,8 +220,7 @@ async def _run(
                     )
                     ids = await demo.phase("提交报名 (submit)", demo.submit_all(families))
                     await demo.phase("自动核验 (verify)", demo.wait_until_settled(observer))
-                    await demo.phase("补正 (correct)", demo.correct_all(families, ids))
-                    await demo.phase("再次核验 (re-verify)", demo.wait_until_settled(observer))
+                    agreement = await compare_with_truth(observer, population, ids)
                     await demo.phase("审核 (review)", demo.review_all(families, ids))
                     await demo.phase("短信与回传 (notify)", demo.wait_until_settled(observer))
                     await demo.phase("办件回传回执 (case push)", demo.wait_for_casesync(observer))
@@ -320,7 +231,8 @@ async def _run(
         finally:
             await observer.close()
     sms_log = directory / "sms-outbox.jsonl"
-    summary["families_by_scenario"] = dict(Counter(f.scenario for f in families))
+    summary["families_by_kind"] = dict(Counter(f.kind for f in families))
+    summary["ground_truth"] = agreement
     summary["sms_written"] = len(sms_log.read_text().splitlines()) if sms_log.exists() else 0
     summary["logins"] = {"portal": demo.logins}
     summary["platform"] = platform.summary() | {
@@ -470,26 +382,6 @@ class _Demo:
                     progress.update(task, description=f"后台处理中，剩余任务 {busy}")
                     await asyncio.sleep(0.1)
 
-    async def correct_all(self, families: Sequence[Family], ids: dict[int, str]) -> None:
-        """Guardians whose address did not match correct it to the registered one (补正)."""
-        mismatched = [f for f in families if f.scenario == "mismatch"]
-
-        async def correct(f: Family) -> None:
-            token = self._guardian(f)
-            state = (await self._graphql(token, APPLICATION, {"id": ids[f.index]}))["application"]
-            if state["status"] != "NEEDS_CORRECTION":
-                return
-            correction = {
-                "applicationId": ids[f.index],
-                "address": registered_address(f),
-                "expectedVersion": state["version"],
-            }
-            data = await self._graphql(token, CORRECT, {"input": correction})
-            if data["correctApplication"]["__typename"] != "ApplicationChanged":
-                raise RuntimeError(f"correction of family {f.index}: {data}")
-
-        await asyncio.gather(*(correct(f) for f in mismatched))
-
     async def review_all(self, families: Sequence[Family], ids: dict[int, str]) -> None:
         """Counter staff handle manual checks; schools and the bureau review the rest."""
         with Progress(console=self.console, transient=True) as progress:
@@ -533,10 +425,41 @@ def _submit_input(family: Family, season_code: str) -> dict[str, Any]:
         "child": {"name": family.child_name, "idNumber": family.child_id},
         "guardian": {"name": family.guardian_name, "idNumber": family.guardian_id},
         "guardianPhone": family.phone,
-        "relationship": "FATHER",
+        "relationship": family.relationship.upper(),
         "address": family.address,
-        "townshipCode": family.township,
+        "townshipCode": family.place.township_code,
+        "consent": True,
     }
+
+
+async def compare_with_truth(
+    observer: Runtime, population: Population, ids: dict[int, str]
+) -> dict[str, int]:
+    """How many first verification rounds concluded what the population's ground truth says
+    (decision, category, zoned school, materials, corrections), and how many did not."""
+    verdicts = await assessments(observer, Principal.system(), first_round=True)
+    by_application = {v.application_id: v for v in verdicts}
+    agree = differ = 0
+    for family in population.families:
+        verdict = by_application.get(int(ids[family.index]))
+        truth = population.truth(family)
+        if verdict is not None and (
+            verdict.decision,
+            verdict.category,
+            verdict.schools[:1],
+            tuple(m.code for m in verdict.materials),
+            verdict.corrections,
+        ) == (
+            truth.decision,
+            truth.category,
+            (truth.school,) if truth.school else (),
+            truth.materials,
+            truth.corrections,
+        ):
+            agree += 1
+        else:
+            differ += 1
+    return {"agree": agree, "differ": differ}
 
 
 def _print(summary: dict[str, Any], console: Console) -> None:
@@ -558,6 +481,9 @@ def _print(summary: dict[str, Any], console: Console) -> None:
     table.add_row("省平台注入故障 (injected failures)", str(platform["failures"]))
     table.add_row("统一身份认证登录 (portal sign-ins)", str(summary["logins"]["portal"]))
     table.add_row("审计日志完整 (audit intact)", "是" if summary["audit"]["intact"] else "否")
+    truth = summary["ground_truth"]
+    table.add_row("核验结论与真值一致 (verdicts = ground truth)", str(truth["agree"]))
+    table.add_row("核验结论与真值不符 (verdicts ≠ ground truth)", str(truth["differ"]))
     console.print(table)
     console.print(
         f"共 {summary['applications']} 件申请，耗时 {summary['elapsed_seconds']} 秒；"

@@ -1,5 +1,6 @@
-"""Per-request DataLoaders: what hangs off a page of applications (evidence, reviews,
-materials) is read once per page, one statement per kind, however many applications it holds.
+"""Per-request DataLoaders: what hangs off a page of applications (evidence, assessment,
+consent, reviews, materials) is read once per page, one statement per kind, however many
+applications it holds.
 
 Each loader batches the ids its resolvers ask for in one event-loop tick and reads them in one
 unit of work through the core, which cuts them by the caller's scope again.
@@ -14,11 +15,13 @@ from strawberry.dataloader import DataLoader
 
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.runtime import Runtime
-from ruxue_core.services.views import EvidenceView
+from ruxue_core.services.views import AssessmentView, EvidenceView
 from ruxue_core.services.worklist import (
     MAX_BATCH,
     MaterialView,
     ReviewView,
+    assessments_for,
+    consents_for,
     evidence_for,
     materials_for,
     reviews_for,
@@ -37,6 +40,10 @@ class Loaders:
         self.evidence: DataLoader[int, tuple[EvidenceView, ...]] = _loader(
             runtime, principal, evidence_for
         )
+        self.assessments: DataLoader[int, tuple[AssessmentView, ...]] = _loader(
+            runtime, principal, assessments_for
+        )
+        self.consents: DataLoader[int, tuple[str, ...]] = _loader(runtime, principal, consents_for)
         self.reviews: DataLoader[int, tuple[ReviewView, ...]] = _loader(
             runtime, principal, reviews_for
         )

@@ -5,17 +5,16 @@ Nothing here is used in production. The services speak plausible HTTP APIs so th
 plugin code runs against them; faults (outages, latency, random failures) can be injected.
 """
 
-from ruxue_sandbox.gongan import (
-    DEFAULT_API_KEY,
-    GonganDataset,
-    HukouRecord,
+from ruxue_sandbox.departments import (
+    DEPARTMENTS,
+    PATHS,
+    SANDBOX_APP_KEY,
+    SANDBOX_SECRET,
+    DepartmentRecord,
+    DepartmentService,
+    Faults,
     QueryLogEntry,
-    Record,
-    RecordError,
-    ResidencePermitRecord,
-    create_gongan_app,
-    normalise_address,
-    record_from_json,
+    create_department_app,
 )
 from ruxue_sandbox.identity import FakeIdentityProvider, IdpUser, create_identity_app
 from ruxue_sandbox.platform import (
@@ -24,25 +23,46 @@ from ruxue_sandbox.platform import (
     PlatformSpec,
     create_platform_app,
 )
+from ruxue_sandbox.population import (
+    KINDS,
+    Family,
+    MaterialSpec,
+    Place,
+    Population,
+    Truth,
+    department_services,
+    make_population,
+    national_id,
+    season_places,
+)
 from ruxue_sandbox.server import serve_in_thread
 
 __all__ = [
-    "DEFAULT_API_KEY",
+    "DEPARTMENTS",
+    "KINDS",
+    "PATHS",
+    "SANDBOX_APP_KEY",
+    "SANDBOX_SECRET",
+    "DepartmentRecord",
+    "DepartmentService",
     "FakeIdentityProvider",
     "FakePlatform",
-    "GonganDataset",
-    "HukouRecord",
+    "Family",
+    "Faults",
     "IdpUser",
     "InterfaceSpec",
+    "MaterialSpec",
+    "Place",
     "PlatformSpec",
+    "Population",
     "QueryLogEntry",
-    "Record",
-    "RecordError",
-    "ResidencePermitRecord",
-    "create_gongan_app",
+    "Truth",
+    "create_department_app",
     "create_identity_app",
     "create_platform_app",
-    "normalise_address",
-    "record_from_json",
+    "department_services",
+    "make_population",
+    "national_id",
+    "season_places",
     "serve_in_thread",
 ]

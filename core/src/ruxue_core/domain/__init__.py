@@ -1,6 +1,14 @@
 """SQLModel tables and value types. Importing this package registers every table."""
 
-from ruxue_core.domain.applications import Application, Evidence, Material, QueryGuard, Review
+from ruxue_core.domain.applications import (
+    Application,
+    Assessment,
+    Consent,
+    Evidence,
+    Material,
+    QueryGuard,
+    Review,
+)
 from ruxue_core.domain.audit import AuditEvent, AuditHead
 from ruxue_core.domain.catalog import Region, School, Season, Zone, ZoneSchool
 from ruxue_core.domain.outbox import CaseRecord, Job, Message
@@ -9,10 +17,12 @@ from ruxue_core.domain.sessions import GuardianSession
 
 __all__ = [
     "Application",
+    "Assessment",
     "AuditEvent",
     "AuditHead",
     "CaseRecord",
     "Child",
+    "Consent",
     "Evidence",
     "Guardian",
     "GuardianSession",

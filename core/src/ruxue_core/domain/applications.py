@@ -62,7 +62,45 @@ class Evidence(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=200)
     request_id: str | None = Field(default=None, max_length=64)
     source_record_id: str | None = Field(default=None, max_length=64)
+    consent_ref: str | None = Field(
+        default=None, max_length=32, description="the consent (授权核对) the check relied on"
+    )
     checked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Consent(SQLModel, table=True):
+    """The family's authorisation to check its data (授权核对), captured at submission.
+
+    The guardian gives it for themself and, as guardian, for the child; at a counter the staff
+    record the signed form. ``ref`` is sent with every check and kept in its evidence.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", unique=True)
+    ref: str = Field(unique=True, max_length=32)
+    subjects: str = Field(max_length=32, description="whose data: child,guardian")
+    statement: str = Field(max_length=32, description="version of the consent text shown")
+    channel: Channel = Field(sa_type=enum_type(Channel))
+    recorded_by: str = Field(max_length=128, description="the principal who recorded it")
+    given_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Assessment(SQLModel, table=True):
+    """What the season's rules concluded from one verification round's facts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    round: int = 1
+    decision: str = Field(max_length=24, description="verified | needs_correction | manual_review")
+    reason_code: str = Field(max_length=32)
+    reason: str = Field(max_length=200)
+    category: str | None = Field(default=None, max_length=16)
+    category_name: str | None = Field(default=None, max_length=50)
+    address_proven_by: str | None = Field(default=None, max_length=32)
+    schools: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    materials: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    corrections: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    assessed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Review(SQLModel, table=True):

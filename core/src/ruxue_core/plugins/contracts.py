@@ -27,6 +27,12 @@ class VerificationRequest:
     :ivar claimed_address: the residence address the guardian declared.
     :ivar purpose: why the data is needed (logged by the department, PIPL art. 6).
     :ivar request_id: unique per attempt chain; departments echo it for audit.
+    :ivar guardian_id_number: for a child's hukou: the guardian whose recorded relationship
+        to the child is asked for.
+    :ivar consent_ref: the family's recorded authorisation (授权核对) this check relies on.
+    :ivar acting_user: who caused the check (the submitting guardian's or staff's id).
+    :ivar case_ref: the case (办件编号) the check belongs to.
+    :ivar window_start: social insurance: count months paid from this date.
     """
 
     source: str
@@ -37,6 +43,10 @@ class VerificationRequest:
     purpose: str
     request_id: str
     guardian_id_number: str | None = None
+    consent_ref: str | None = None
+    acting_user: str | None = None
+    case_ref: str | None = None
+    window_start: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ to a database thread) that commits once.
 from __future__ import annotations
 
 import functools
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -15,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from ruxue_core.domain import Application, Child, Region, Review, School, Season
+from ruxue_core import routing
+from ruxue_core.domain import Application, Child, Consent, Region, Review, School, Season
 from ruxue_core.domain.enums import Channel, Relationship, ReviewDecision, Role, Status
 from ruxue_core.errors import Duplicate, Forbidden, Ineligible, InvalidInput
 from ruxue_core.lifecycle import Case, Event, apply_event, load_case, open_case
@@ -30,6 +32,8 @@ from ruxue_core.services import guardians
 from ruxue_core.uow import LostRace, UnitOfWork
 
 MAX_COMMENT: Final = 500
+CONSENT_STATEMENT: Final = "RX-SQHD-2026-1"
+"""Version of the consent text (授权核对告知书) the applicant agreed to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,9 @@ class SubmitApplication:
     """Command: a guardian (online) or counter staff (on their behalf) submits an application.
 
     :ivar paper_seen: counter staff: the originals they checked (recorded in the audit log).
+    :ivar consent: the guardian authorises checking their own and the child's data against
+        the departments' shared data (授权核对); at a counter, staff record the signed form.
+        Without it nothing is checked and the application goes to manual review.
     """
 
     season_code: str
@@ -55,6 +62,7 @@ class SubmitApplication:
     address: str
     township_code: str
     paper_seen: tuple[str, ...] = ()
+    consent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +168,18 @@ def _submit(uow: UnitOfWork, form: _Form, actor: Principal) -> Submitted:
         if "receipt_no" in str(exc.orig):
             raise LostRace() from None
         raise Duplicate() from None
+    if command.consent:
+        uow.insert_at_commit(
+            Consent(
+                application_id=case.id,
+                ref=uuid.uuid4().hex,
+                subjects="child,guardian",
+                statement=CONSENT_STATEMENT,
+                channel=application.channel,
+                recorded_by=actor.id,
+                given_at=uow.now,
+            )
+        )
     if command.paper_seen:
         guardians.record_paper(uow, actor, application.receipt_no, command.paper_seen)
     uow.commit()
@@ -281,8 +301,11 @@ async def review_application(
         )
         step = case.application.status
         event = _REVIEW_EVENTS[command.decision]
+        route = routing.route_of(case.season.policy)
         if step is Status.MANUAL_REVIEW and event is Event.APPROVE:
-            event = Event.CONFIRM_MANUALLY
+            event = routing.after_manual_confirmation(route, has_school=case.school is not None)
+        elif step is Status.SCHOOL_REVIEW and event is Event.APPROVE:
+            event = routing.after_school_approval(route)
         apply_event(
             uow,
             case,
@@ -338,12 +361,14 @@ async def withdraw_application(
 @dataclass(frozen=True, slots=True)
 class CorrectApplication:
     """Command: after a failed check (退回补正), the guardian corrects the declared address
-    and resubmits; verification runs again."""
+    (and, when the hukou contradicted it, the declared relationship) and resubmits;
+    verification runs again."""
 
     application_id: int
     address: str
     township_code: str | None = None
     expected_version: int | None = None
+    relationship: Relationship | None = None
 
 
 async def correct_application(
@@ -363,6 +388,8 @@ async def correct_application(
         changes: dict[str, object] = {
             "address_ct": uow.cipher.encrypt(address, purpose="application.address")
         }
+        if command.relationship is not None:
+            changes["relationship"] = command.relationship
         if command.township_code and command.township_code != case.application.township_code:
             if actor.role is Role.COUNTER_STAFF:
                 raise Forbidden("窗口工作人员不能把申请转到其他乡镇")
@@ -373,7 +400,7 @@ async def correct_application(
             case,
             Event.CORRECT,
             actor,
-            comment="补正住址",
+            comment="补正住址" if command.relationship is None else "补正住址和监护关系",
             expected_version=command.expected_version,
             changes=changes,
         )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, Final
 
 from sqlmodel import col, select
 
-from ruxue_core.domain import Evidence, Job
+from ruxue_core.domain import Assessment, Consent, Evidence, Job, Material
 from ruxue_core.domain.enums import (
     OUTCOME_LABELS,
     STATUS_LABELS,
@@ -22,13 +23,19 @@ from ruxue_core.lifecycle import Case, load_case
 from ruxue_core.permissions import STAFF_ROLES, require_role, visible
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.runtime import Runtime
-from ruxue_core.security import mask_address, mask_id_number, mask_name, mask_phone
+from ruxue_core.security import (
+    PiiCipher,
+    mask_address,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+)
 from ruxue_core.uow import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
 class EvidenceView:
-    """One department check as shown to staff and the guardian."""
+    """One department check as shown to staff and the guardian; its facts masked."""
 
     source: str
     subject: str
@@ -36,6 +43,53 @@ class EvidenceView:
     outcome_label: str
     reason: str | None
     checked_at: datetime
+    facts: tuple[tuple[str, str], ...] = ()
+    source_record_id: str | None = None
+    consent_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialNeeded:
+    """A material still needed (annex 1): its code and name."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentView:
+    """What the season's rules concluded from the latest verification round."""
+
+    application_id: int
+    round: int
+    decision: str
+    reason_code: str
+    reason: str
+    category: str | None
+    category_name: str | None
+    address_proven_by: str | None
+    schools: tuple[str, ...]
+    materials: tuple[MaterialNeeded, ...]
+    corrections: tuple[str, ...]
+
+
+_MASKED_FACTS: Final = frozenset({"address", "household", "unit"})
+_MONTH_FACTS: Final = frozenset({"move_in_date", "registration_date", "issue_date", "expiry_date"})
+
+
+def mask_fact(name: str, value: object) -> str:
+    """A fact as staff see it by default: addresses to the township, household and unit
+    numbers starred, dates to the month; other facts (use, share, months…) as they are."""
+    if value is None:
+        return ""
+    text = str(value)
+    if name == "address":
+        return mask_address(text)
+    if name in _MASKED_FACTS:
+        return text[:2] + "*" * max(len(text) - 2, 0)
+    if name in _MONTH_FACTS:
+        return text[:7]
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +113,15 @@ class ApplicationView:
     age_exception: str | None
     created_at: datetime
     updated_at: datetime
-    evidence: tuple[EvidenceView, ...] | None = None
-    """Loaded with a single application; ``None`` in lists (loaded per page, see
-    :func:`ruxue_core.services.worklist.evidence_for`)."""
+    details_loaded: bool = False
+    """Whether the fields below were read with the application (a single application). In a
+    work list they are not: a page reads them in one statement per kind, on demand (see
+    :mod:`ruxue_core.services.worklist`)."""
+    evidence: tuple[EvidenceView, ...] = ()
+    assessment: AssessmentView | None = None
+    consent_ref: str | None = None
+    outstanding_materials: tuple[MaterialNeeded, ...] = ()
+    """The assessment's materials not yet provided (uploaded or seen at the counter)."""
 
 
 async def get_application(
@@ -81,23 +141,92 @@ async def get_application(
             .where(col(Evidence.application_id) == case.id)
             .order_by(col(Evidence.id))
         ).all()
-        return application_view(uow, case, evidence)
+        assessment = uow.session.exec(
+            select(Assessment)
+            .where(col(Assessment.application_id) == case.id)
+            .order_by(col(Assessment.round).desc())
+            .limit(1)
+        ).first()
+        consent = uow.session.exec(
+            select(Consent.ref).where(col(Consent.application_id) == case.id)
+        ).first()
+        names = material_names(case.season.policy)
+        view = application_view(uow, case)
+        checked = assessment_view(assessment, names) if assessment else None
+        provided: set[str] = set()
+        if checked is not None:
+            provided = set(
+                uow.session.exec(
+                    select(Material.kind).where(col(Material.application_id) == case.id)
+                )
+            )
+        return replace(
+            view,
+            details_loaded=True,
+            evidence=tuple(evidence_view(uow.cipher, e) for e in evidence),
+            assessment=checked,
+            consent_ref=consent,
+            outstanding_materials=outstanding(checked, provided),
+        )
 
     return await rt.read(read)
 
 
-def evidence_view(evidence: Evidence) -> EvidenceView:
-    """One stored check as shown: outcome and reason, never the facts."""
-    e = evidence
-    return EvidenceView(
-        e.source, e.subject, e.outcome, OUTCOME_LABELS[e.outcome], e.reason, e.checked_at
+def outstanding(
+    assessment: AssessmentView | None, provided: Collection[str]
+) -> tuple[MaterialNeeded, ...]:
+    """The materials an assessment asks for that are not provided yet (uploaded, or seen at
+    the counter): ``provided`` holds the kinds on record."""
+    if assessment is None:
+        return ()
+    return tuple(m for m in assessment.materials if m.code not in provided)
+
+
+def material_names(policy: Mapping[str, Any]) -> dict[str, str]:
+    """Material code → name, from a season's stored policy."""
+    return {m["code"]: m["name"] for m in policy.get("materials", [])}
+
+
+def assessment_view(row: Assessment, names: Mapping[str, str]) -> AssessmentView:
+    """The view of a stored assessment (material codes named from the season)."""
+    assert row.id is not None
+    return AssessmentView(
+        application_id=row.application_id,
+        round=row.round,
+        decision=row.decision,
+        reason_code=row.reason_code,
+        reason=row.reason,
+        category=row.category,
+        category_name=row.category_name,
+        address_proven_by=row.address_proven_by,
+        schools=tuple(row.schools),
+        materials=tuple(MaterialNeeded(code, names.get(code, code)) for code in row.materials),
+        corrections=tuple(row.corrections),
     )
 
 
-def application_view(
-    uow: UnitOfWork, case: Case, evidence: Sequence[Evidence] | None = None
-) -> ApplicationView:
-    """The masked view of a loaded case (with its evidence when given)."""
+async def assessments(
+    rt: Runtime, principal: Principal | None, *, first_round: bool = False
+) -> list[AssessmentView]:
+    """Every application's latest (or first) assessment: for the bureau and reports.
+
+    :raises Forbidden: not the bureau, an auditor or the system.
+    """
+    require_role(principal, Role.BUREAU_OFFICER, Role.AUDITOR, Role.SYSTEM)
+
+    def read(uow: UnitOfWork) -> list[AssessmentView]:
+        rows = uow.session.exec(select(Assessment).order_by(col(Assessment.round))).all()
+        chosen: dict[int, Assessment] = {}
+        for row in rows:
+            if not first_round or row.application_id not in chosen:
+                chosen[row.application_id] = row
+        return [assessment_view(row, {}) for row in chosen.values()]
+
+    return await rt.read(read)
+
+
+def application_view(uow: UnitOfWork, case: Case) -> ApplicationView:
+    """The masked view of a loaded case, without what hangs off it (``details_loaded`` off)."""
     cipher = uow.cipher
     application = case.application
     return ApplicationView(
@@ -120,7 +249,23 @@ def application_view(
         age_exception=application.age_exception,
         created_at=application.created_at,
         updated_at=application.updated_at,
-        evidence=None if evidence is None else tuple(evidence_view(e) for e in evidence),
+    )
+
+
+def evidence_view(cipher: PiiCipher, e: Evidence) -> EvidenceView:
+    """One stored check as shown: outcome, reason, evidence reference and the facts masked."""
+    facts = cipher.decrypt_json(e.facts_ct, purpose="evidence.facts")
+    masked = tuple((k, mask_fact(k, v)) for k, v in sorted(facts.items()) if v is not None)
+    return EvidenceView(
+        e.source,
+        e.subject,
+        e.outcome,
+        OUTCOME_LABELS[e.outcome],
+        e.reason,
+        e.checked_at,
+        facts=masked,
+        source_record_id=e.source_record_id,
+        consent_ref=e.consent_ref,
     )
 
 

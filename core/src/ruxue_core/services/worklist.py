@@ -1,5 +1,6 @@
 """Lists of applications: the staff work list, a guardian's own applications, and the batch
-reads of what hangs off an application (evidence, reviews, materials) for a page of them.
+reads of what hangs off an application (evidence, assessment, consent, reviews, materials) for
+a page of them.
 
 Every list is cut by the one permission policy's SQL form
 (:func:`ruxue_core.permissions.scope_clause`), so a list never shows what ``application(id)``
@@ -19,14 +20,31 @@ from typing import Final, TypeVar
 import sqlalchemy as sa
 from sqlmodel import col
 
-from ruxue_core.domain import Application, Evidence, Material, Review, School, Season
+from ruxue_core.domain import (
+    Application,
+    Assessment,
+    Consent,
+    Evidence,
+    Material,
+    Review,
+    School,
+    Season,
+)
 from ruxue_core.domain.enums import STATUS_LABELS, Channel, ReviewDecision, Role, Status
 from ruxue_core.errors import InvalidInput
 from ruxue_core.lifecycle import Case, case_query
 from ruxue_core.permissions import STAFF_ROLES, require_role, scope_clause
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.runtime import Runtime
-from ruxue_core.services.views import ApplicationView, EvidenceView, application_view, evidence_view
+from ruxue_core.services.views import (
+    ApplicationView,
+    AssessmentView,
+    EvidenceView,
+    application_view,
+    assessment_view,
+    evidence_view,
+    material_names,
+)
 from ruxue_core.uow import UnitOfWork
 
 DEFAULT_PAGE: Final = 20
@@ -36,7 +54,7 @@ MAX_BATCH: Final = 500
 RECEIPT_PREFIX: Final = re.compile(r"[0-9A-Za-z-]{1,32}")
 CODE: Final = re.compile(r"[0-9A-Za-z_-]{1,32}")
 
-M = TypeVar("M", Evidence, Review, Material)
+M = TypeVar("M", Evidence, Review, Material, Consent)
 V = TypeVar("V")
 
 
@@ -188,7 +206,47 @@ async def evidence_for(
 
     def read(uow: UnitOfWork) -> dict[int, tuple[EvidenceView, ...]]:
         rows = _rows_of(uow, Evidence, application_ids, actor)
-        return _grouped((e.application_id, evidence_view(e)) for e in rows)
+        return _grouped((e.application_id, evidence_view(uow.cipher, e)) for e in rows)
+
+    return await rt.read(read)
+
+
+async def assessments_for(
+    rt: Runtime, application_ids: Collection[int], principal: Principal | None
+) -> dict[int, tuple[AssessmentView, ...]]:
+    """The latest assessment (what the season's rules concluded) of each application the
+    caller may see: a tuple of one, or none yet."""
+    actor = _reader(principal)
+
+    def read(uow: UnitOfWork) -> dict[int, tuple[AssessmentView, ...]]:
+        ids = _batch(application_ids)
+        if not ids:
+            return {}
+        statement = (
+            sa.select(Assessment, col(Season.policy))
+            .join(Application, col(Application.id) == Assessment.application_id)
+            .join(Season, col(Season.id) == Application.season_id)
+            .where(col(Assessment.application_id).in_(ids), scope_clause(actor, uow.cipher))
+            .order_by(col(Assessment.application_id), col(Assessment.round).desc())
+        )
+        latest: dict[int, tuple[AssessmentView, ...]] = {}
+        for row, policy in uow.session.execute(statement):
+            if row.application_id not in latest:
+                latest[row.application_id] = (assessment_view(row, material_names(policy)),)
+        return latest
+
+    return await rt.read(read)
+
+
+async def consents_for(
+    rt: Runtime, application_ids: Collection[int], principal: Principal | None
+) -> dict[int, tuple[str, ...]]:
+    """The consent (授权核对) reference on record for each application the caller may see."""
+    actor = _reader(principal)
+
+    def read(uow: UnitOfWork) -> dict[int, tuple[str, ...]]:
+        rows = _rows_of(uow, Consent, application_ids, actor)
+        return _grouped((c.application_id, c.ref) for c in rows)
 
     return await rt.read(read)
 
@@ -249,11 +307,9 @@ def _rows_of(
     application_ids: Collection[int],
     actor: Principal,
 ) -> Sequence[M]:
-    ids = sorted(set(application_ids))
+    ids = _batch(application_ids)
     if not ids:
         return ()
-    if len(ids) > MAX_BATCH:
-        raise InvalidInput("一次查询的申请过多", field="id")
     owner = col(model.application_id)
     statement = (
         sa.select(model)
@@ -262,6 +318,13 @@ def _rows_of(
         .order_by(owner, col(model.id))
     )
     return uow.session.scalars(statement).all()
+
+
+def _batch(application_ids: Collection[int]) -> list[int]:
+    ids = sorted(set(application_ids))
+    if len(ids) > MAX_BATCH:
+        raise InvalidInput("一次查询的申请过多", field="id")
+    return ids
 
 
 def _grouped(pairs: Iterable[tuple[int, V]]) -> dict[int, tuple[V, ...]]:

@@ -23,6 +23,7 @@ from ruxue_core.testing.fakes import (  # noqa: E402
     FakeVerifierPlugin,
     RecordingCaseReporter,
     RecordingCaseReporterPlugin,
+    RecordingTransport,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "NotifierContract",
     "RecordingCaseReporter",
     "RecordingCaseReporterPlugin",
+    "RecordingTransport",
     "VerifierContract",
     "contains_id_number",
 ]

@@ -26,14 +26,14 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Final, NoReturn
 
 import pytest
 
 from ruxue_core.domain.enums import MessageStatus, Outcome, Role
-from ruxue_core.errors import TemporaryPluginError
+from ruxue_core.errors import PermanentPluginError, TemporaryPluginError
 from ruxue_core.plugins.contracts import (
     CaseRecordPush,
     CaseRecordRef,
@@ -54,7 +54,12 @@ from ruxue_core.plugins.contracts import (
     VerifierRegistration,
 )
 from ruxue_core.plugins.host import PluginHost, build_plugin_manager
+from ruxue_core.rules.facts import FACT_NAMES
 from ruxue_core.settings import Settings
+from ruxue_core.signing import RequestContext, SignatureVerifier
+
+SignedExchange = tuple[str, str, Mapping[str, str], bytes]
+"""One request a plugin sent: method, path, headers, body."""
 
 ID_NUMBER_PATTERN: Final = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])")
 """Anything that looks like an 18-character resident ID number: 17 digits and a check
@@ -123,8 +128,17 @@ class VerifierContract:
 
     Fixtures to provide: ``verifier`` (a ready ``Verifier``), ``plugin_module`` (the module
     holding the ``ruxue_verifiers`` hook implementation), ``matching_request``,
-    ``mismatching_request`` and ``unknown_request``; optionally ``unavailable_request`` (a request
-    the source answers with an outage) and ``plugin_settings``.
+    ``mismatching_request`` and ``unknown_request``. Optionally: ``unavailable_request`` (a
+    request the source answers with an outage), ``refused_verifier`` (one whose credentials
+    the source refuses: a permanent fault), ``hanging_request`` (a request the source never
+    answers), ``signed_exchanges`` and ``signature_secrets`` (what the plugin sent over the
+    wire, checked with :class:`ruxue_core.SignatureVerifier`) and ``plugin_settings``.
+
+    It checks: each outcome; evidence (request id, aware time, the source's record id on a
+    match); temporary faults raise ``TemporaryPluginError`` and refusals
+    ``PermanentPluginError``; facts are a few scalars under the standard names of their
+    source, never an ID number; a caller's timeout is honoured at once; and signed requests
+    carry the request id, purpose, case and consent.
     """
 
     @pytest.fixture
@@ -161,6 +175,26 @@ class VerifierContract:
     def unavailable_request(self) -> VerificationRequest | None:
         """A request the source answers with an outage; ``None`` skips that test."""
         return None
+
+    @pytest.fixture
+    def refused_verifier(self) -> Verifier | None:
+        """A verifier whose credentials the source refuses; ``None`` skips that test."""
+        return None
+
+    @pytest.fixture
+    def hanging_request(self) -> VerificationRequest | None:
+        """A request the source never answers in time; ``None`` skips that test."""
+        return None
+
+    @pytest.fixture
+    def signed_exchanges(self) -> Callable[[], list[SignedExchange]] | None:
+        """What the plugin sent, as (method, path, headers, body); ``None`` skips."""
+        return None
+
+    @pytest.fixture
+    def signature_secrets(self) -> Mapping[str, str]:
+        """App key → secret the signed exchanges must verify with."""
+        return {}
 
     @pytest.mark.asyncio
     async def test_match_returns_match_with_evidence(
@@ -209,10 +243,72 @@ class VerifierContract:
         matching_request: VerificationRequest,
         mismatching_request: VerificationRequest,
     ) -> None:
-        """Facts are a few scalars, never a whole record, and never carry an ID number."""
+        """Facts are a few scalars, never a whole record, and never carry an ID number; a
+        standard source's facts use only that source's names (no extra personal fields)."""
         for request in (matching_request, mismatching_request):
             result = await verifier.verify(request)
             _assert_minimal_facts(result.facts, request)
+            allowed = FACT_NAMES.get(request.source)
+            if allowed is not None:
+                extra = set(result.facts) - allowed
+                assert not extra, f"facts beyond the {request.source} contract: {sorted(extra)}"
+
+    @pytest.mark.asyncio
+    async def test_match_names_the_sources_record(
+        self, verifier: Verifier, matching_request: VerificationRequest
+    ) -> None:
+        """A match's evidence names the record the source answered from."""
+        result = await verifier.verify(matching_request)
+        assert result.evidence.source_record_id, "a MATCH must carry the source's record id"
+
+    @pytest.mark.asyncio
+    async def test_refused_credentials_raise_permanent_error(
+        self, refused_verifier: Verifier | None, matching_request: VerificationRequest
+    ) -> None:
+        """A refusal (bad credentials, bad request) is permanent: the core does not retry."""
+        if refused_verifier is None:
+            pytest.skip("no refused_verifier fixture provided")
+        with pytest.raises(PermanentPluginError):
+            await refused_verifier.verify(matching_request)
+
+    @pytest.mark.asyncio
+    async def test_a_callers_timeout_is_honoured(
+        self, verifier: Verifier, hanging_request: VerificationRequest | None
+    ) -> None:
+        """Under the core's timeout, a hanging source gives up at once (no shielded waits):
+        either the timeout fires or the plugin's own timeout raises a temporary error."""
+        if hanging_request is None:
+            pytest.skip("no hanging_request fixture provided")
+        started = time.monotonic()
+        with pytest.raises((TimeoutError, TemporaryPluginError)):
+            async with asyncio.timeout(0.3):
+                await verifier.verify(hanging_request)
+        assert time.monotonic() - started < 2.0, "the verifier ignored the caller's timeout"
+
+    @pytest.mark.asyncio
+    async def test_requests_are_signed_with_their_context(
+        self,
+        verifier: Verifier,
+        matching_request: VerificationRequest,
+        signed_exchanges: Callable[[], list[SignedExchange]] | None,
+        signature_secrets: Mapping[str, str],
+    ) -> None:
+        """Every request sent verifies against the app's secret and names the request id,
+        purpose, case and consent of the check."""
+        if signed_exchanges is None:
+            pytest.skip("no signed_exchanges fixture provided")
+        before = len(signed_exchanges())
+        await verifier.verify(matching_request)
+        sent = signed_exchanges()[before:]
+        assert sent, "the verifier sent nothing"
+        checker = SignatureVerifier(signature_secrets)
+        for method, path, headers, body in sent:
+            checker.verify(method, path, headers, body)
+            context = RequestContext.from_headers(headers)
+            assert context.request_id == matching_request.request_id
+            assert context.purpose == matching_request.purpose
+            assert context.case_ref == matching_request.case_ref
+            assert context.consent_ref == matching_request.consent_ref
 
     @pytest.mark.asyncio
     async def test_registration(self, plugin_module: object, plugin_settings: Settings) -> None:

@@ -53,8 +53,10 @@ def submit_command(
     phone: str = "13812345678",
     address: str = "燕矶镇新街10号",
     township_code: str = "420704101",
+    consent: bool = True,
 ) -> SubmitApplication:
-    """A valid submission for the sample season by :data:`GUARDIAN`, varied by the arguments."""
+    """A valid submission for the sample season by :data:`GUARDIAN`, varied by the arguments
+    (with the family's consent to check its data unless ``consent=False``)."""
     return SubmitApplication(
         season_code=season_code,
         child=PersonInput("张小明", child_id or child_id_number()),
@@ -63,4 +65,5 @@ def submit_command(
         relationship=Relationship.FATHER,
         address=address,
         township_code=township_code,
+        consent=consent,
     )

@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Final, TypeAlias
 
+import httpx
+
 from ruxue_core.domain.enums import MessageStatus, Outcome
 from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import PermanentPluginError, TemporaryPluginError
@@ -47,6 +49,7 @@ from ruxue_core.settings import Settings
 
 __all__ = [
     "DEFAULT_FACTS",
+    "DEFAULT_TOWNSHIP",
     "CapturingNotifier",
     "CapturingNotifierPlugin",
     "FactValue",
@@ -54,7 +57,9 @@ __all__ = [
     "FakeVerifierPlugin",
     "RecordingCaseReporter",
     "RecordingCaseReporterPlugin",
+    "RecordingTransport",
     "VerifierBehaviour",
+    "default_facts",
 ]
 
 FactValue: TypeAlias = str | int | bool | date | None
@@ -67,14 +72,57 @@ DEFAULT_FACTS: Final[Mapping[str, FactValue]] = {
     "move_in_date": date(2020, 5, 1),
     "relationship": "father",
 }
-"""The facts a :class:`FakeVerifier` reports unless given others."""
+"""Hukou facts a :class:`FakeVerifier` reports unless given others."""
+
+DEFAULT_TOWNSHIP: Final = "420704101"
+"""The township (燕矶镇 in the sample season) a :class:`FakeVerifier`'s records are in when
+the declared address names none of the sample season's townships."""
+
+SAMPLE_TOWNSHIPS: Final[Mapping[str, str]] = {
+    "燕矶镇": "420704101",
+    "杨叶镇": "420704102",
+    "沙窝乡": "420704103",
+    "花湖镇": "420704104",
+    "碧石渡镇": "420704105",
+    "汀祖镇": "420704106",
+    "新庙镇": "420704107",
+    "三江港": "420704108",
+}
+
+
+def default_facts(request: VerificationRequest, township: str | None) -> dict[str, FactValue]:
+    """Facts that prove the request's claim: a local hukou, a fully owned home, a valid
+    residence permit and a year of insurance, all at the declared address, in ``township``
+    (``None``: the sample season's township the address names, else :data:`DEFAULT_TOWNSHIP`)."""
+    named = (code for name, code in SAMPLE_TOWNSHIPS.items() if name in request.claimed_address)
+    at = {
+        "address": request.claimed_address,
+        "township_code": township or next(named, DEFAULT_TOWNSHIP),
+    }
+    by_source: dict[str, dict[str, FactValue]] = {
+        "hukou": {**at, "household": "HH-FAKE", **DEFAULT_FACTS},
+        "property": {
+            **at,
+            "use": "residential",
+            "share": "full",
+            "registration_date": date(2019, 6, 1),
+            "certificate": "certificate",
+        },
+        "residence_permit": {
+            **at,
+            "issue_date": date(2025, 1, 1),
+            "expiry_date": date(2030, 12, 31),
+        },
+        "social_insurance": {"scheme": "employee", "months": 12},
+    }
+    return by_source.get(request.source, {})
 
 
 class FakeVerifier:
     """A verifier that answers every request the same, scripted way and remembers each one.
 
     ``behaviour`` is either an :class:`Outcome`, returned with evidence (request id echoed,
-    source record id ``HK-<n>`` for the n-th request) and :attr:`facts`, or a fault class:
+    source record id ``HK-<n>`` for the n-th request) and facts, or a fault class:
     :class:`TemporaryPluginError` (the core retries it) or :class:`PermanentPluginError` (it does
     not), raised with a message containing ``fake``. A result other than ``MATCH`` carries the
     reason ``fake <outcome>``.
@@ -95,7 +143,10 @@ class FakeVerifier:
     ) -> None:
         self.behaviour: VerifierBehaviour = behaviour
         self.delay = delay
-        self.facts: dict[str, FactValue] = dict(DEFAULT_FACTS if facts is None else facts)
+        self.facts: dict[str, FactValue] = dict(facts or {})
+        """Facts reported for every source, over :func:`default_facts`."""
+        self.township: str | None = None
+        """The township of every record (``None``: the one the declared address names)."""
         self.requests: list[VerificationRequest] = []
 
     async def verify(self, request: VerificationRequest) -> VerificationResult:
@@ -109,7 +160,7 @@ class FakeVerifier:
             return VerificationResult(
                 behaviour,
                 EvidenceRef(request.request_id, utcnow(), f"HK-{len(self.requests)}"),
-                facts=dict(self.facts),
+                facts={**default_facts(request, self.township), **self.facts},
                 reason=None if behaviour is Outcome.MATCH else f"fake {behaviour}",
             )
         if issubclass(behaviour, TemporaryPluginError):
@@ -133,7 +184,7 @@ class FakeVerifierPlugin:
         verifier: FakeVerifier | None = None,
         *,
         name: str = "fake",
-        sources: Sequence[str] = ("hukou",),
+        sources: Sequence[str] = ("hukou", "residence_permit", "property", "social_insurance"),
     ) -> None:
         self.verifier = verifier if verifier is not None else FakeVerifier()
         self.name = name
@@ -270,3 +321,23 @@ class RecordingCaseReporterPlugin:
                 self.name, lambda _settings: self.reporter, description="recording reporter"
             )
         ]
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that keeps (method, path, headers, body) of every request and
+    passes it on to ``inner`` (e.g. ``httpx.ASGITransport(app=sandbox_app)``): hand it to
+    a verifier to check what went over the wire (``VerifierContract.signed_exchanges``)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.sent: list[tuple[str, str, dict[str, str], bytes]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Record the request, then let ``inner`` answer it."""
+        body = await request.aread()
+        self.sent.append((request.method, request.url.path, dict(request.headers), body))
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close ``inner``."""
+        await self.inner.aclose()

@@ -12,6 +12,7 @@ from ruxue_core.services.applications import (
     WithdrawApplication,
 )
 from ruxue_core.services.applications import PersonInput as CorePerson
+from ruxue_core.services.materials import RecordPaperSeen
 from ruxue_gateway.schema import enums as _registered_enums  # noqa: F401
 
 
@@ -41,6 +42,12 @@ class SubmitApplicationInput:
     paper_seen: list[str] = strawberry.field(
         default_factory=list, description="Counter staff: the originals they checked."
     )
+    consent: bool = strawberry.field(
+        default=False,
+        description="授权核对: the guardian authorises checking their own and the child's data "
+        "against the departments' shared data (at a counter: staff record the signed form). "
+        "Without it nothing is checked and the application goes to manual review.",
+    )
 
     def to_command(self) -> SubmitApplication:
         """The core's command."""
@@ -53,6 +60,7 @@ class SubmitApplicationInput:
             address=self.address,
             township_code=self.township_code,
             paper_seen=tuple(self.paper_seen),
+            consent=self.consent,
         )
 
 
@@ -96,12 +104,14 @@ class ChangeGuardianPhoneInput:
 
 @strawberry.input(description="补正: correct the declared address and resubmit for verification.")
 class CorrectApplicationInput:
-    """The corrected residence address (and township), guarded by ``expectedVersion``."""
+    """The corrected residence address (and township, and the relationship when the hukou
+    contradicted it), guarded by ``expectedVersion``."""
 
     application_id: strawberry.ID
     address: str
     township_code: str | None = None
     expected_version: int | None = None
+    relationship: enums.Relationship | None = None
 
     def to_command(self, application_id: int) -> CorrectApplication:
         """The core's command."""
@@ -110,4 +120,20 @@ class CorrectApplicationInput:
             address=self.address,
             township_code=self.township_code,
             expected_version=self.expected_version,
+            relationship=self.relationship,
         )
+
+
+@strawberry.input(description="窗口登记：原件已核验 (and a consent signed on paper).")
+class RecordPaperSeenInput:
+    """Material codes of the season whose originals counter staff saw."""
+
+    application_id: strawberry.ID
+    materials: list[str] = strawberry.field(default_factory=list)
+    consent: bool = strawberry.field(
+        default=False, description="the family signed the consent form (授权核对) on paper"
+    )
+
+    def to_command(self, application_id: int) -> RecordPaperSeen:
+        """The core's command."""
+        return RecordPaperSeen(application_id, tuple(self.materials), self.consent)

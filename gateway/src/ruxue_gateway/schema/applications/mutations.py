@@ -15,10 +15,12 @@ from ruxue_core.services.applications import (
     withdraw_application,
 )
 from ruxue_core.services.guardians import ChangeGuardianPhone, change_guardian_phone
+from ruxue_core.services.materials import record_paper_seen
 from ruxue_gateway.context import Context
 from ruxue_gateway.schema.applications.inputs import (
     ChangeGuardianPhoneInput,
     CorrectApplicationInput,
+    RecordPaperSeenInput,
     ReviewApplicationInput,
     SubmitApplicationInput,
     WithdrawApplicationInput,
@@ -26,6 +28,7 @@ from ruxue_gateway.schema.applications.inputs import (
 from ruxue_gateway.schema.applications.types import (
     ApplicationChanged,
     GuardianPhoneChanged,
+    PaperRecordedPayload,
     SubmitApplicationSuccess,
 )
 from ruxue_gateway.schema.common import parse_id
@@ -55,6 +58,14 @@ ApplicationChangeResult = Annotated[
     | InvalidTransitionError
     | ConflictError,
     strawberry.union("ApplicationChangeResult"),
+]
+RecordPaperSeenResult = Annotated[
+    PaperRecordedPayload
+    | InvalidInputError
+    | ForbiddenError
+    | NotFoundError
+    | InvalidTransitionError,
+    strawberry.union("RecordPaperSeenResult"),
 ]
 ChangeGuardianPhoneResult = Annotated[
     GuardianPhoneChanged | InvalidInputError | ForbiddenError | NotFoundError,
@@ -101,6 +112,16 @@ class ApplicationMutations:
         command = input.to_command(parse_id(input.application_id, "applicationId"))
         context = info.context
         return _changed(await correct_application(context.runtime, command, context.principal))
+
+    @strawberry.mutation(description="窗口登记原件已核验 (counter staff, their township).")
+    async def record_paper_seen(
+        self, info: strawberry.Info[Context, None], input: RecordPaperSeenInput
+    ) -> RecordPaperSeenResult:
+        """Record the originals seen (and a paper consent); returns what is still needed."""
+        command = input.to_command(parse_id(input.application_id, "applicationId"))
+        context = info.context
+        result = await record_paper_seen(context.runtime, command, context.principal)
+        return PaperRecordedPayload.from_result(result)
 
     @strawberry.mutation(description="修改监护人手机号码 (the signed-in guardian's own).")
     async def change_guardian_phone(

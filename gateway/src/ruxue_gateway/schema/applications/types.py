@@ -9,7 +9,14 @@ import strawberry
 from ruxue_core.domain.enums import Channel, Outcome, ReviewDecision, Status
 from ruxue_core.services.applications import Submitted
 from ruxue_core.services.lookup import StatusView
-from ruxue_core.services.views import ApplicationView, EvidenceView
+from ruxue_core.services.materials import PaperRecorded
+from ruxue_core.services.views import (
+    ApplicationView,
+    AssessmentView,
+    EvidenceView,
+    MaterialNeeded,
+    outstanding,
+)
 from ruxue_core.services.worklist import MaterialView, ReviewView
 from ruxue_gateway.context import Context
 from ruxue_gateway.schema import enums as _registered_enums  # noqa: F401
@@ -39,9 +46,17 @@ class StatusLookup:
         )
 
 
+@strawberry.type(description="One fact a department check proved, masked.")
+class Fact:
+    """A fact's name (``address``, ``use``, ``months``…) and its masked value."""
+
+    name: str
+    value: str
+
+
 @strawberry.type(description="One department check (数据核验) of an application.")
 class Evidence:
-    """A verifier's outcome, without the source's record."""
+    """A verifier's outcome and the facts it proved (masked), never the source's record."""
 
     source: str
     subject: str
@@ -49,6 +64,9 @@ class Evidence:
     outcome_label: str
     reason: str | None
     checked_at: datetime
+    facts: list[Fact]
+    source_record_id: str | None = strawberry.field(description="the department's record id")
+    consent_ref: str | None = strawberry.field(description="the consent (授权核对) relied on")
 
     @classmethod
     def from_view(cls, view: EvidenceView) -> Evidence:
@@ -60,6 +78,58 @@ class Evidence:
             outcome_label=view.outcome_label,
             reason=view.reason,
             checked_at=view.checked_at,
+            facts=[Fact(name=k, value=v) for k, v in view.facts],
+            source_record_id=view.source_record_id,
+            consent_ref=view.consent_ref,
+        )
+
+
+@strawberry.type(description="A material (annex 1) the application still needs.")
+class NeededMaterial:
+    """Its stable code and Chinese name."""
+
+    code: str
+    name: str
+
+    @classmethod
+    def from_view(cls, view: MaterialNeeded) -> NeededMaterial:
+        """Map the core's value."""
+        return cls(code=view.code, name=view.name)
+
+
+@strawberry.type(description="What the season's rules concluded from the verified facts.")
+class Assessment:
+    """Category (入学类别), proven address, zoned schools, materials, what to correct."""
+
+    round: int
+    decision: str = strawberry.field(description="verified | needs_correction | manual_review")
+    reason_code: str
+    reason: str
+    category: str | None
+    category_name: str | None
+    address_proven_by: str | None = strawberry.field(
+        description="the fact that proved the declared address: hukou, property, residence_permit"
+    )
+    schools: list[str] = strawberry.field(description="zoned school codes; the first reviews")
+    materials: list[NeededMaterial]
+    corrections: list[str] = strawberry.field(
+        description="what to correct: child, guardian, relationship, address"
+    )
+
+    @classmethod
+    def from_view(cls, view: AssessmentView) -> Assessment:
+        """Map the core's view."""
+        return cls(
+            round=view.round,
+            decision=view.decision,
+            reason_code=view.reason_code,
+            reason=view.reason,
+            category=view.category,
+            category_name=view.category_name,
+            address_proven_by=view.address_proven_by,
+            schools=list(view.schools),
+            materials=[NeededMaterial.from_view(m) for m in view.materials],
+            corrections=list(view.corrections),
         )
 
 
@@ -134,15 +204,51 @@ class Application:
     )
     created_at: datetime
     updated_at: datetime
-    preloaded_evidence: strawberry.Private[tuple[EvidenceView, ...] | None] = None
+    details: strawberry.Private[ApplicationView | None] = None
+    """The view itself when it was read with its details (a single application)."""
 
     @strawberry.field(description="Department checks (数据核验), oldest first.")
     async def evidence(self, info: strawberry.Info[Context, None]) -> list[Evidence]:
         """Loaded with the application, or for a whole page at once."""
-        views = self.preloaded_evidence
-        if views is None:
+        if self.details is not None:
+            views = self.details.evidence
+        else:
             views = await info.context.loaders.evidence.load(int(self.id))
         return [Evidence.from_view(view) for view in views]
+
+    @strawberry.field(description="What the season's rules concluded from the latest check.")
+    async def assessment(self, info: strawberry.Info[Context, None]) -> Assessment | None:
+        """Loaded with the application, or for a whole page at once."""
+        view = await self._assessment(info)
+        return Assessment.from_view(view) if view else None
+
+    @strawberry.field(
+        description="Materials still needed: neither uploaded nor seen at the counter."
+    )
+    async def outstanding_materials(
+        self, info: strawberry.Info[Context, None]
+    ) -> list[NeededMaterial]:
+        """Loaded with the application, or from the page's assessments and materials."""
+        if self.details is not None:
+            needed = self.details.outstanding_materials
+        else:
+            provided = await info.context.loaders.materials.load(int(self.id))
+            needed = outstanding(await self._assessment(info), {m.kind for m in provided})
+        return [NeededMaterial.from_view(m) for m in needed]
+
+    @strawberry.field(description="The consent (授权核对) on record.")
+    async def consent_ref(self, info: strawberry.Info[Context, None]) -> str | None:
+        """Loaded with the application, or for a whole page at once."""
+        if self.details is not None:
+            return self.details.consent_ref
+        refs = await info.context.loaders.consents.load(int(self.id))
+        return refs[0] if refs else None
+
+    async def _assessment(self, info: strawberry.Info[Context, None]) -> AssessmentView | None:
+        if self.details is not None:
+            return self.details.assessment
+        views = await info.context.loaders.assessments.load(int(self.id))
+        return views[0] if views else None
 
     @strawberry.field(description="Review decisions, oldest first.")
     async def reviews(self, info: strawberry.Info[Context, None]) -> list[Review]:
@@ -177,7 +283,25 @@ class Application:
             age_exception=view.age_exception,
             created_at=view.created_at,
             updated_at=view.updated_at,
-            preloaded_evidence=view.evidence,
+            details=view if view.details_loaded else None,
+        )
+
+
+@strawberry.type(description="Counter staff recorded the originals they saw.")
+class PaperRecordedPayload:
+    """The materials still outstanding, and the consent on record."""
+
+    application_id: strawberry.ID
+    outstanding_materials: list[NeededMaterial]
+    consent_ref: str | None
+
+    @classmethod
+    def from_result(cls, result: PaperRecorded) -> PaperRecordedPayload:
+        """Map the core's result."""
+        return cls(
+            application_id=strawberry.ID(str(result.application_id)),
+            outstanding_materials=[NeededMaterial.from_view(m) for m in result.outstanding],
+            consent_ref=result.consent_ref,
         )
 
 
