@@ -1,6 +1,13 @@
 """SQLModel tables and value types. Importing this package registers every table."""
 
-from ruxue_core.domain.applications import Application, Evidence, Material, QueryGuard, Review
+from ruxue_core.domain.applications import (
+    Application,
+    Evidence,
+    Material,
+    QueryGuard,
+    Review,
+    SubmissionKey,
+)
 from ruxue_core.domain.audit import AuditEvent, AuditHead
 from ruxue_core.domain.catalog import Region, School, Season, Zone, ZoneSchool
 from ruxue_core.domain.outbox import CaseRecord, Job, Message
@@ -25,6 +32,7 @@ __all__ = [
     "School",
     "Season",
     "StaffAccount",
+    "SubmissionKey",
     "Zone",
     "ZoneSchool",
 ]

@@ -41,6 +41,11 @@ class SubmitApplicationInput:
     paper_seen: list[str] = strawberry.field(
         default_factory=list, description="Counter staff: the originals they checked."
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Your key for this submission (8–64 of A–Z a–z 0–9 - _; a UUID does): "
+        "a retry with the same key returns the first answer, query code included.",
+    )
 
     def to_command(self) -> SubmitApplication:
         """The core's command."""
@@ -53,6 +58,7 @@ class SubmitApplicationInput:
             address=self.address,
             township_code=self.township_code,
             paper_seen=tuple(self.paper_seen),
+            idempotency_key=self.idempotency_key,
         )
 
 
