@@ -1,12 +1,12 @@
-"""schemathesis against the real ASGI app's ``/graphql``: every query and mutation, five callers.
+"""schemathesis against the real ASGI app's ``/graphql``: every query and mutation, every role.
 
 The schema is loaded by introspection from an app on a migrated database holding the sample
 season and a few records for generated input to hit. Each operation runs anonymously, as a
-guardian (with a verified ID number), as counter staff, as a school reviewer and as a bureau
-officer, under the one check ``not_a_server_error``: every expected refusal must come back as
-a typed union result, so an error raised inside a resolver (a refusal its union does not
-declare, say) fails the test. Examples per operation come from ``RUXUE_FUZZ_EXAMPLES`` (15 by
-default; ``nox -s fuzz`` sets 200).
+guardian (with a verified ID number), as counter staff, as a school reviewer, as a bureau
+officer, as an admin and as an auditor, under the one check ``not_a_server_error``: every
+expected refusal must come back as a typed union result, so an error raised inside a resolver
+(a refusal its union does not declare, say) fails the test. Examples per operation come from
+``RUXUE_FUZZ_EXAMPLES`` (15 by default; ``nox -s fuzz`` sets 200).
 
 Random strings and ids almost never name a real record, so the ``ID`` and ``String`` scalars
 are widened to draw, half the time, from the seeded records' ids, receipt numbers, query codes,
@@ -50,6 +50,8 @@ from ruxue_core.services.applications import Submitted, submit_application
 from ruxue_core.services.staff import AddStaff, add_staff
 from ruxue_core.settings import Settings
 from ruxue_core.testing.factories import (
+    ADMIN,
+    AUDITOR,
     BUREAU,
     COUNTER,
     GUARDIAN,
@@ -67,6 +69,8 @@ CALLERS: Final[dict[str, Principal | None]] = {
     "counter": COUNTER,
     "school": SCHOOL_REVIEWER,
     "bureau": BUREAU,
+    "admin": ADMIN,
+    "auditor": AUDITOR,
 }
 OPERATIONS: Final = {
     "Query.applicationStatus",

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlmodel import col
+from statement_counting import counting
 
 from ruxue_core.domain import Application, Evidence
 from ruxue_core.domain.enums import Outcome
@@ -233,3 +234,23 @@ async def test_audit_trail(runtime: Runtime, season: str) -> None:
         assert (await run(runtime, refused, TRAIL, r=receipt))["code"] == "FORBIDDEN"
     bad = await run(runtime, AUDITOR, TRAIL, r="%' --")
     assert (bad["code"], bad["field"]) == ("INVALID_INPUT", "receiptNo")
+
+
+async def test_each_report_is_one_read(runtime: Runtime, season: str) -> None:
+    """Statistics, me and the audit trail each take one unit of work and a few statements,
+    however many applications there are."""
+    submitted = await _seed(runtime, season)
+    # statistics: one statement each for states, townships, schools, channels, checks and
+    # the backlog; me: the township's or school's name, or the guardian record; the trail:
+    # the case within scope, then its entries
+    budgets: tuple[tuple[Principal, str, dict[str, str], int], ...] = (
+        (BUREAU, STATISTICS, {"season": season}, 6),
+        (COUNTER, ME, {}, 1),
+        (GUARDIAN, ME, {}, 1),
+        (AUDITOR, TRAIL, {"r": submitted[0].receipt_no}, 2),
+    )
+    for principal, query, variables, statements in budgets:
+        with counting(runtime) as counted:
+            await run(runtime, principal, query, **variables)
+        assert counted.units == 1, (query, counted.statements)
+        assert len(counted.statements) <= statements, (query, counted.statements)

@@ -8,6 +8,7 @@ from ruxue_core.domain.applications import (
     Material,
     QueryGuard,
     Review,
+    SubmissionKey,
 )
 from ruxue_core.domain.audit import AuditEvent, AuditHead
 from ruxue_core.domain.catalog import Region, School, Season, Zone, ZoneSchool
@@ -35,6 +36,7 @@ __all__ = [
     "School",
     "Season",
     "StaffAccount",
+    "SubmissionKey",
     "Zone",
     "ZoneSchool",
 ]

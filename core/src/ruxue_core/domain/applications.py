@@ -137,3 +137,19 @@ class QueryGuard(SQLModel, table=True):
     receipt_no: str = Field(primary_key=True, max_length=32)
     failures: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SubmissionKey(SQLModel, table=True):
+    """A client's idempotency key for one submission: a retry with the same key gets the
+    first answer back (receipt number and query code) instead of ``Duplicate``.
+
+    ``key_idx`` is a keyed hash of who submitted and the key; ``fingerprint`` a keyed hash of
+    the submitted form, so that the same key with another form is refused.
+    """
+
+    __tablename__ = "submission_key"
+
+    key_idx: str = Field(primary_key=True, max_length=64)
+    fingerprint: str = Field(max_length=64)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

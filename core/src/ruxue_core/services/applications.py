@@ -7,6 +7,7 @@ to a database thread) that commits once.
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +21,7 @@ from ruxue_core import routing
 from ruxue_core.domain import Application, Child, Consent, Region, Review, School, Season
 from ruxue_core.domain.enums import Channel, Relationship, ReviewDecision, Role, Status
 from ruxue_core.errors import Duplicate, Forbidden, Ineligible, InvalidInput
-from ruxue_core.lifecycle import Case, Event, apply_event, load_case, open_case
+from ruxue_core.lifecycle import Case, Event, apply_event, load_case, open_case, transition_for
 from ruxue_core.permissions import require_role, visible
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.rules import codes
@@ -28,12 +29,13 @@ from ruxue_core.rules.eligibility import AgeWindow, age_exception
 from ruxue_core.rules.fields import validate_address, validate_name, validate_phone
 from ruxue_core.rules.national_id import parse_national_id
 from ruxue_core.runtime import Runtime
-from ruxue_core.services import guardians
+from ruxue_core.services import guardians, submission_key
 from ruxue_core.uow import LostRace, UnitOfWork
 
 MAX_COMMENT: Final = 500
 CONSENT_STATEMENT: Final = "RX-SQHD-2026-1"
 """Version of the consent text (授权核对告知书) the applicant agreed to."""
+IDEMPOTENCY_KEY: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ class SubmitApplication:
     :ivar consent: the guardian authorises checking their own and the child's data against
         the departments' shared data (授权核对); at a counter, staff record the signed form.
         Without it nothing is checked and the application goes to manual review.
+    :ivar idempotency_key: the client's key for this submission (8–64 letters, digits, ``-``,
+        ``_``; a UUID does): a retry with the same key gets the first answer again.
     """
 
     season_code: str
@@ -63,6 +67,7 @@ class SubmitApplication:
     township_code: str
     paper_seen: tuple[str, ...] = ()
     consent: bool = False
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +104,8 @@ async def submit_application(
 
     :raises InvalidInput: a field is malformed (``field`` names it).
     :raises Ineligible: the season is closed or the child's age does not fit.
-    :raises Duplicate: the child already has an application this season.
+    :raises Duplicate: the child already has an application this season (unless this is a
+        retry with the first submission's idempotency key: then the first answer comes back).
     :raises Forbidden: neither a guardian nor counter staff, or a login without real-name
         verification.
     """
@@ -125,6 +131,9 @@ def _validate(command: SubmitApplication, actor: Principal) -> _Form:
         raise InvalidInput("已核验材料清单过长", field="paperSeen")
     if actor.role is Role.COUNTER_STAFF and actor.region_code != command.township_code:
         raise Forbidden("窗口工作人员只能受理本乡镇（街道）的报名", field="townshipCode")
+    key = command.idempotency_key
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidInput("幂等键应为 8 到 64 位字母、数字、- 或 _", field="idempotencyKey")
     return _Form(
         command=command,
         child_id=child_id.value,
@@ -138,12 +147,21 @@ def _validate(command: SubmitApplication, actor: Principal) -> _Form:
 
 def _submit(uow: UnitOfWork, form: _Form, actor: Principal) -> Submitted:
     command = form.command
+    key = submission_key.of(uow, actor, command.idempotency_key, _fingerprinted(form))
+    if key is not None and (first := submission_key.replay(uow, key)) is not None:
+        return _first_answer(first)
     season, school = _season_and_township(uow, command)
     if not season.opens_at <= uow.now <= season.closes_at:
         raise Ineligible("不在报名时间内", field="seasonCode")
     exception = age_exception(form.child_birth, AgeWindow.of(season))
     cipher = uow.cipher
-    child = _child(uow, form, season)
+    try:
+        child = _child(uow, form, season)
+    except Duplicate:
+        # a concurrent retry with the same key may have committed the first submission
+        if key is not None and (first := submission_key.replay(uow, key)) is not None:
+            return _first_answer(first)
+        raise
     guardian = guardians.find_or_create(uow, form.guardian, actor)
     query_code = codes.new_query_code()
     assert season.id is not None and child.id is not None and guardian.id is not None
@@ -164,8 +182,11 @@ def _submit(uow: UnitOfWork, form: _Form, actor: Principal) -> Submitted:
     case = Case(application, season, child, guardian, school)
     try:
         open_case(uow, case, Event.SUBMIT, actor)
+        if key is not None:
+            submission_key.remember(uow, key, case.id)
     except IntegrityError as exc:
-        if "receipt_no" in str(exc.orig):
+        if "receipt_no" in str(exc.orig) or key is not None:
+            # a lost race; with a key, the first submission may have won it: run again
             raise LostRace() from None
         raise Duplicate() from None
     if command.consent:
@@ -184,6 +205,27 @@ def _submit(uow: UnitOfWork, form: _Form, actor: Principal) -> Submitted:
         guardians.record_paper(uow, actor, application.receipt_no, command.paper_seen)
     uow.commit()
     return Submitted(case.id, application.receipt_no, query_code, application.status, 1)
+
+
+def _first_answer(first: submission_key.FirstAnswer) -> Submitted:
+    """The answer the first submission with this key gave."""
+    status = transition_for(Status.DRAFT, Event.SUBMIT).target
+    return Submitted(first.application_id, first.receipt_no, first.query_code, status, 1)
+
+
+def _fingerprinted(form: _Form) -> dict[str, object]:
+    """What makes two submissions the same submission (normalised values)."""
+    command = form.command
+    return {
+        "season": command.season_code,
+        "child": [form.child_name, form.child_id],
+        "guardian": [form.guardian.name, form.guardian.id_number, form.guardian.phone],
+        "relationship": command.relationship.value,
+        "address": form.address,
+        "township": command.township_code,
+        "paper_seen": list(command.paper_seen),
+        "consent": command.consent,
+    }
 
 
 @functools.cache

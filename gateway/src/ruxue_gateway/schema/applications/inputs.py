@@ -48,6 +48,11 @@ class SubmitApplicationInput:
         "against the departments' shared data (at a counter: staff record the signed form). "
         "Without it nothing is checked and the application goes to manual review.",
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Your key for this submission (8–64 of A–Z a–z 0–9 - _; a UUID does): "
+        "a retry with the same key returns the first answer, query code included.",
+    )
 
     def to_command(self) -> SubmitApplication:
         """The core's command."""
@@ -61,6 +66,7 @@ class SubmitApplicationInput:
             township_code=self.township_code,
             paper_seen=tuple(self.paper_seen),
             consent=self.consent,
+            idempotency_key=self.idempotency_key,
         )
 
 
