@@ -178,10 +178,17 @@ def matching_game_input(
     instance: Instance, lottery: Lottery
 ) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, int]]:
     """The instance as the ``matching`` library's hospital–resident game (singles, no
-    reserved seats, non-empty lists without repeats): residents' and hospitals' preference
-    lists and capacities; every school ranks its applicants by the one global rank."""
+    reserved seats, non-empty lists): residents' and hospitals' preference
+    lists and capacities; every school ranks its applicants by the one global rank. A school
+    repeated in a list (zoned and again in a tier) is kept where it first appears; schools
+    without seats are left out, as the library would."""
     rank = {u.lead: u.rank for u in units_of(instance.applicants, lottery)}
-    residents = {a.id: [c.school for c in a.choices] for a in instance.applicants if a.choices}
+    closed = {s.id for s in instance.schools if s.capacity == 0}  # the library drops them
+    lists = {
+        a.id: list(dict.fromkeys(c.school for c in a.choices if c.school not in closed))
+        for a in instance.applicants
+    }
+    residents = {a: schools for a, schools in lists.items() if schools}
     applied: dict[str, list[str]] = {s.id: [] for s in instance.schools}
     for resident, schools in residents.items():
         for school in schools:
