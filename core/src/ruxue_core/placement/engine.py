@@ -129,11 +129,11 @@ def _rank_units(
             raise InvalidInput(f"同胞 {group[0].id} 等人的派位名单不一致", field="sibling_group")
         members.append(tuple(group))
     priorities = [_priority(unit, lottery) for unit in members]
-    order = sorted(range(len(members)), key=lambda u: priorities[u].sort_key())
+    order = sorted(range(len(members)), key=priorities.__getitem__)
     members = [members[u] for u in order]
     priorities = [priorities[u] for u in order]
     try:
-        choices = [tuple(index[c.school] for c in unit[0].choices) for unit in members]
+        choices = [tuple([index[c.school] for c in unit[0].choices]) for unit in members]
     except KeyError as exc:
         raise InvalidInput(f"派位名单中的学校 {exc.args[0]} 不存在", field="choices") from None
     weights = [len(unit) for unit in members] if groups else None
@@ -236,12 +236,15 @@ def _result(
     next_choice: list[int],
     applicants: Sequence[Applicant],
 ) -> Placement:
-    school_of: dict[int, tuple[int, bool]] = {}
+    school_of: list[tuple[str, bool] | None] = [None] * len(units.members)
     cutoffs: dict[str, Cutoff] = {}
     for s, school in enumerate(schools):
         for held in seats.reserved[s].values():
-            school_of.update((-negated, (s, True)) for negated in held)
-        school_of.update((-negated, (s, False)) for negated in seats.open[s])
+            for negated in held:
+                school_of[-negated] = (school.id, True)
+        on_open = (school.id, False)
+        for negated in seats.open[s]:
+            school_of[-negated] = on_open
         worst = -seats.open[s][0] if seats.open[s] else None
         refused = seats.refused[s]
         cutoffs[school.id] = Cutoff(
@@ -254,7 +257,7 @@ def _result(
     outcomes: dict[str, Outcome] = {}
     for unit, members in enumerate(units.members):
         priority = units.priorities[unit]
-        seat = school_of.get(unit)
+        seat = school_of[unit]
         for member in members:
             if seat is None:
                 reason = UnplacedReason.ALL_FULL if member.choices else UnplacedReason.NO_CHOICES
@@ -263,7 +266,7 @@ def _result(
                 choice = next_choice[unit] - 1
                 outcomes[member.id] = Outcome(
                     member.id,
-                    schools[seat[0]].id,
+                    seat[0],
                     member.choices[choice].tier,
                     choice,
                     seat[1],
