@@ -22,6 +22,7 @@ from ruxue_core.placement import (
     explain,
     place,
 )
+from ruxue_core.placement.explain import lottery_text
 from ruxue_core.placement.lottery import draw
 
 
@@ -300,3 +301,17 @@ def test_singles_without_reserved_seats_take_the_fast_path_to_the_same_result(
     assert {a: o.school for a, o in slow.outcomes.items()} == {
         a: o.school for a, o in fast.outcomes.items()
     }
+
+
+def test_explanation_of_a_reserved_seat_and_a_drawn_number() -> None:
+    schools = [School("A", 1, {"military": 1})]
+    applicants = [
+        Applicant("M1", category=3, choices=zoned("A"), quota="military"),
+        Applicant("R1", category=1, choices=zoned("A")),
+    ]
+    result = place(schools, applicants, draw("seed"))
+    assert "录取到 A（政策性照顾名额）" in explain(result, "M1")
+    refused = explain(result, "R1")
+    assert "转入统筹" in refused and "学位已由照顾名额或排位更前的学生占满" in refused
+    assert lottery_text(int("ab" * 32, 16)) == "abababababababab…"
+    assert lottery_text(42) == "42"

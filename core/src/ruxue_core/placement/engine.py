@@ -4,7 +4,8 @@ Every school ranks everyone the same way — category, ordering keys, lottery nu
 that seats reserved for a policy-care kind go first to applicants of that kind. So the engine
 sorts the applicants once into a global rank (an integer, 0 best) and a school keeps the ranks
 it holds in a heap whose top is its worst holder: a proposal is one push, and a full school
-turns away its worst in one pop. A million applicants with lists of four place in seconds.
+turns away its worst in one pop. A million applicants over 3,000 schools with lists of four
+take about 15 s of one core, most of it drawing lottery numbers and building the outcomes.
 
 Rules (the public version is docs/placement.md):
 
