@@ -113,23 +113,25 @@ def _rank_units(
     kind_index: dict[str, int],
 ) -> _Units:
     """Group siblings, draw lottery numbers and sort the units into their global rank."""
+    if len({a.id for a in applicants}) != len(applicants):
+        seen: set[str] = set()
+        for applicant in applicants:
+            if applicant.id in seen:
+                raise InvalidInput(f"办件 {applicant.id} 重复", field="applicants")
+            seen.add(applicant.id)
+    members: list[tuple[Applicant, ...]] = [(a,) for a in applicants if a.sibling_group is None]
+    priorities = [Priority(a.category, a.keys, lottery(a.id), a.id) for (a,) in members]
     groups: dict[str, list[Applicant]] = {}
-    members: list[tuple[Applicant, ...]] = []
-    seen: set[str] = set()
     for applicant in applicants:
-        if applicant.id in seen:
-            raise InvalidInput(f"办件 {applicant.id} 重复", field="applicants")
-        seen.add(applicant.id)
-        if applicant.sibling_group is None:
-            members.append((applicant,))
-        else:
+        if applicant.sibling_group is not None:
             groups.setdefault(applicant.sibling_group, []).append(applicant)
     for group in groups.values():
         group.sort(key=lambda a: a.id)
         if any(member.choices != group[0].choices for member in group):
             raise InvalidInput(f"同胞 {group[0].id} 等人的派位名单不一致", field="sibling_group")
         members.append(tuple(group))
-    priorities = [_priority(unit, lottery) for unit in members]
+        category, keys = min((member.category, member.keys) for member in group)
+        priorities.append(Priority(category, keys, lottery(group[0].id), group[0].id))
     order = sorted(range(len(members)), key=priorities.__getitem__)
     members = [members[u] for u in order]
     priorities = [priorities[u] for u in order]
@@ -145,14 +147,6 @@ def _rank_units(
             for unit in members
         ]
     return _Units(members, priorities, choices, weights, kinds)
-
-
-def _priority(unit: tuple[Applicant, ...], lottery: Lottery) -> Priority:
-    lead = unit[0]
-    if len(unit) == 1:
-        return Priority(lead.category, lead.keys, lottery(lead.id), lead.id)
-    category, keys = min((member.category, member.keys) for member in unit)
-    return Priority(category, keys, lottery(lead.id), lead.id)
 
 
 def _defer_singles(choices: list[tuple[int, ...]], seats: _Seats) -> list[int]:
