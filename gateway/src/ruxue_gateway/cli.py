@@ -1,4 +1,5 @@
-"""The ``ruxue`` command: serve, worker, demo, migrate, season, staff, token, audit, casesync."""
+"""The ``ruxue`` command: serve, worker, demo, migrate, season, staff, token, audit, casesync,
+lottery."""
 
 from __future__ import annotations
 
@@ -369,8 +370,10 @@ def demo(
 
 def _add_subcommands() -> None:
     from ruxue_gateway.cli_casesync import casesync_app
+    from ruxue_gateway.cli_lottery import lottery_app
 
     app.add_typer(casesync_app, name="casesync")
+    app.add_typer(lottery_app, name="lottery")
 
 
 _add_subcommands()
