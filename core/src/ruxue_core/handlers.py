@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from ruxue_core import audit, casepush, notify, verification
+from ruxue_core import audit, casepush, dispatch, notify, verification
 from ruxue_core.jobs import JobHandler
 from ruxue_core.services.operations import sequence_handler
 
 HANDLERS: Final[Mapping[str, JobHandler]] = {
     "verification.run": verification.run_handler,
-    "notify.send": notify.send_handler,
+    notify.SEND_KIND: dispatch.send_handler,
     "casesync.push": casepush.push_handler,
     casepush.SWEEP_KIND: casepush.sweep_handler,
     audit.SEQUENCE_KIND: sequence_handler,
