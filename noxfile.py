@@ -21,6 +21,8 @@ DISTRIBUTIONS = (
     "contrib/sandbox",
     "plugins/verifiers/gongan",
     "plugins/notifiers/devlog",
+    "plugins/notifiers/aliyun",
+    "plugins/notifiers/tencent",
     "plugins/platforms/hubei",
 )
 PACKAGES = (
@@ -29,6 +31,8 @@ PACKAGES = (
     "ruxue_sandbox",
     "ruxue_verifier_gongan",
     "ruxue_notifier_devlog",
+    "ruxue_notifier_aliyun",
+    "ruxue_notifier_tencent",
     "ruxue_platform_hubei",
 )
 PYPROJECT = nox.project.load_toml("pyproject.toml")
