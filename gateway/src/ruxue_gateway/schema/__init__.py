@@ -32,6 +32,7 @@ from ruxue_core.logs import redact
 from ruxue_gateway.schema.applications.mutations import ApplicationMutations
 from ruxue_gateway.schema.applications.queries import ApplicationQueries
 from ruxue_gateway.schema.errors import exception_handlers
+from ruxue_gateway.schema.messages.resolvers import MessageMutations, MessageQueries
 from ruxue_gateway.schema.operations.resolvers import OperationMutations, OperationQueries
 from ruxue_gateway.schema.sessions.resolvers import SessionMutations
 from ruxue_gateway.schema.staff.resolvers import StaffMutations
@@ -47,12 +48,14 @@ log = logging.getLogger(__name__)
 
 
 @strawberry.type(description="Read access to Ruxue.")
-class Query(ApplicationQueries, OperationQueries):
+class Query(ApplicationQueries, OperationQueries, MessageQueries):
     """All queries."""
 
 
 @strawberry.type(description="Write access to Ruxue; each mutation takes one `input`.")
-class Mutation(ApplicationMutations, OperationMutations, StaffMutations, SessionMutations):
+class Mutation(
+    ApplicationMutations, OperationMutations, StaffMutations, SessionMutations, MessageMutations
+):
     """All mutations."""
 
 

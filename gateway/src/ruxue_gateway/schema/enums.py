@@ -18,3 +18,4 @@ strawberry.enum(enums.ReviewDecision, description="审核结论 (review decision
 strawberry.enum(enums.Outcome, name="VerificationOutcome", description="核验结果")
 strawberry.enum(enums.JobStatus, description="后台任务状态 (outbox job state)")
 strawberry.enum(enums.Role, description="角色 (a principal's role)")
+strawberry.enum(enums.MessageStatus, name="SmsStatus", description="短信状态 (SMS status)")
