@@ -75,10 +75,15 @@ async def test_a_failing_vendor_fails_over_and_each_message_is_sent_once(
         await queue_messages(rt, season, 30)
         await drain(rt)
         rows = await messages(rt)
+        weights = await rt.read(
+            lambda uow: sms_vendors.weights(uow.session, ["down", "up"], uow.settings.sms)
+        )
     finally:
         await rt.close()
     assert statuses(rows) == {MessageStatus.ACCEPTED: len(rows)}
     assert all(m.vendor == "up" for m in rows)
+    # The failures were written to the vendor's row by later claims: it lost weight.
+    assert weights["down"] < 0.5 * weights["up"], weights
     assert set(sent_total(down, up).values()) == {1}
     assert len(sent_total(down, up)) == len(rows)
     assert down.calls > 0, "the failing vendor was tried (weights start equal)"
@@ -92,15 +97,15 @@ async def test_the_failing_vendor_loses_weight_and_regains_it() -> None:
     other = SmsVendorState(name="b")
     healthy = sms_vendors.effective_weight(state, 1000.0, settings)
     for _ in range(20):
-        sms_vendors.record(state, 1000.0, settings, error=True)
-        sms_vendors.record(other, 1000.0, settings, error=False)
+        sms_vendors.record(state, 1000.0, settings, errors=1)
+        sms_vendors.record(other, 1000.0, settings)
     assert sms_vendors.effective_weight(state, 1000.0, settings) == pytest.approx(
         healthy * settings.min_weight_share
     )
     assert sms_vendors.effective_weight(other, 1000.0, settings) == healthy
     # Successes after recovery and time both bring the weight back.
     for _ in range(20):
-        sms_vendors.record(state, 1100.0, settings, error=False)
+        sms_vendors.record(state, 1100.0, settings)
     assert sms_vendors.effective_weight(state, 1100.0, settings) > 0.99 * healthy
 
 

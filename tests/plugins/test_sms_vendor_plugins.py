@@ -5,6 +5,7 @@ secret refused), code mapping, correlation ids and receipt parsing."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -327,3 +328,23 @@ def test_missing_options_are_named(plugin: str, options: dict[str, str], named: 
     build = AliyunNotifier if plugin == "aliyun" else TencentNotifier
     with pytest.raises(ConfigurationError, match=named):
         build.from_settings(settings)
+
+
+async def test_no_log_line_carries_the_phone_or_parameters(
+    aliyun_fake: tuple[SmsVendorFake, str],
+    tencent_fake: tuple[SmsVendorFake, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    aliyun = AliyunNotifier.from_settings(aliyun_settings(aliyun_fake[1]))
+    tencent = TencentNotifier.from_settings(tencent_settings(tencent_fake[1]))
+    try:
+        with caplog.at_level(logging.DEBUG):
+            await aliyun.send(sms("901"))
+            await tencent.send(sms("902"))
+    finally:
+        await aliyun.aclose()
+        await tencent.aclose()
+    assert any("POST /?" in r.getMessage() for r in caplog.records), "urllib3 logged the request"
+    assert any(r.name == "tencentcloud_sdk_common" for r in caplog.records), "the SDK logged"
+    assert "13900001111" not in caplog.text
+    assert "42070420261130000000101" not in caplog.text

@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -50,12 +52,17 @@ CLAIMABLE: Final = (MessageStatus.QUEUED, MessageStatus.SENDING)
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A message handed to one vendor: what to send, and how long to wait for the slot."""
+    """A message handed to one vendor: what to send, and when its rate-limit slot comes.
+
+    ``departs`` is on this process's monotonic clock, fixed when the slot was reserved, so
+    that the time the claim took to commit does not shift the send (which would bunch sends
+    up at the vendor).
+    """
 
     message_id: int
     vendor: str
     request: SmsRequest = field(repr=False)
-    wait: float = 0.0
+    departs: float = 0.0
 
 
 class NoVendorLeft:
@@ -102,10 +109,17 @@ def _request(uow: UnitOfWork, message: Message, query_code_ct: bytes, season: Se
 
 
 def claim(
-    uow: UnitOfWork, key: str, *, tried: tuple[str, ...], final_round: bool
+    uow: UnitOfWork,
+    key: str,
+    *,
+    tried: tuple[str, ...],
+    final_round: bool,
+    outcomes: Mapping[str, tuple[int, int]],
 ) -> Claim | NoVendorLeft | None:
     """Step 1 (in the job's lease-guarded transaction): claim the message for one vendor.
 
+    :param outcomes: this process's ``(sends, errors)`` per vendor since it last wrote
+        them, written here to the vendor rows this step locks anyway.
     :return: the claim; ``NO_VENDOR_LEFT`` when every vendor failed in this round; ``None``
         when there is nothing to send (not queued any more, or just failed for good).
     """
@@ -139,11 +153,14 @@ def claim(
     repeat = message.status is MessageStatus.SENDING
     now = sms_vendors.database_clock(uow.session)
     states = sms_vendors.lock(uow.session, candidates)
+    for name, (sends, errors) in outcomes.items():
+        if name in states:
+            sms_vendors.record(states[name], now, sms, sends=sends, errors=errors)
     if repeat and message.vendor in states:
         vendor = message.vendor  # the outcome is unknown: the same vendor sees the same id
     else:
-        vendor = sms_vendors.choose(states, uow.now.timestamp(), sms)
-    wait = sms_vendors.reserve(states[vendor], now, sms)
+        vendor = sms_vendors.choose(states, now, sms)
+    departs = time.monotonic() + sms_vendors.reserve(states[vendor], now, sms)
     uow.session.execute(
         sa.update(Message)
         .where(col(Message.id) == message.id)
@@ -157,12 +174,7 @@ def claim(
     )
     if repeat:
         log.warning("sms %s: sent again to %s after an unknown outcome", message.id, vendor)
-    return Claim(message.id, vendor, request, wait)
-
-
-def _record(uow: UnitOfWork, vendor: str, *, error: bool) -> None:
-    state = sms_vendors.lock(uow.session, [vendor])[vendor]
-    sms_vendors.record(state, uow.now.timestamp(), uow.settings.sms, error=error)
+    return Claim(message.id, vendor, request, departs)
 
 
 def accepted(uow: UnitOfWork, sent: Claim, receipt: SmsReceipt) -> None:
@@ -181,14 +193,12 @@ def accepted(uow: UnitOfWork, sent: Claim, receipt: SmsReceipt) -> None:
             delivered_at=uow.now if status else None,
         )
     )
-    _record(uow, sent.vendor, error=False)
     if receipt.vendor_message_id:
         receipts.apply_pending(uow, sent.vendor, receipt.vendor_message_id)
 
 
 def refused(uow: UnitOfWork, sent: Claim, reason: str) -> None:
     """Step 3 on a permanent failure: the message ends ``failed`` with the vendor's reason."""
-    _record(uow, sent.vendor, error=False)  # a refused number says nothing of the vendor
     uow.session.execute(
         sa.update(Message)
         .where(col(Message.id) == sent.message_id, col(Message.status) == MessageStatus.SENDING)
@@ -197,8 +207,7 @@ def refused(uow: UnitOfWork, sent: Claim, reason: str) -> None:
 
 
 def requeue(uow: UnitOfWork, sent: Claim, reason: str) -> None:
-    """After a temporary failure: count it against the vendor; the message is queued again."""
-    _record(uow, sent.vendor, error=True)
+    """After a temporary failure: the message is queued again, with the reason."""
     uow.session.execute(
         sa.update(Message)
         .where(col(Message.id) == sent.message_id, col(Message.status) == MessageStatus.SENDING)
@@ -209,11 +218,23 @@ def requeue(uow: UnitOfWork, sent: Claim, reason: str) -> None:
 async def call_vendor(runtime: Runtime, sent: Claim) -> SmsReceipt:
     """Step 2: wait for the rate-limit slot, then send under the core's timeout.
 
+    The shared slot (from the database) spaces sends across workers; within this process
+    sends to one vendor are also kept an interval apart, so a stalled event loop never
+    releases its overdue sends in a bunch.
+
     Vendor answers are mapped onto the receipt vocabulary: a ``TemporaryPluginError`` or a
     timeout becomes ``temporary_failure``, a ``PermanentPluginError`` ``permanent_failure``.
     """
-    if sent.wait > 0:
-        await asyncio.sleep(sent.wait)
+    rate = runtime.settings.sms.vendor(sent.vendor).rate_per_second
+    if rate is not None:
+        # A stalled event loop would send its overdue slots at once: keep this process's own
+        # sends to the vendor at least one interval apart as well.
+        previous = runtime.sms_departures.get(sent.vendor, float("-inf"))
+        departs = max(sent.departs, previous + 1.0 / rate)
+        runtime.sms_departures[sent.vendor] = departs
+        delay = departs - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
     notifier = runtime.host.notifier(sent.vendor)
     if notifier is None:
         return SmsReceipt(MessageStatus.PERMANENT_FAILURE, detail="短信服务商未安装")
@@ -241,13 +262,22 @@ async def send_handler(context: jobs.JobContext) -> jobs.Apply | None:
     tried: list[str] = []
     reasons: list[str] = []
     while True:
-        step = functools.partial(claim, key=key, tried=tuple(tried), final_round=final_round)
+        candidates = [n for n in runtime.settings.notifiers if n not in tried]
+        step = functools.partial(
+            claim,
+            key=key,
+            tried=tuple(tried),
+            final_round=final_round,
+            outcomes=runtime.sms_tallies.take(candidates),
+        )
         sent = await context.transaction(step)
         if sent is None:
             return None
         if isinstance(sent, NoVendorLeft):
             raise TemporaryPluginError("; ".join(reasons) or "没有可用的短信服务商")
         receipt = await call_vendor(runtime, sent)
+        temporary = receipt.status is MessageStatus.TEMPORARY_FAILURE
+        runtime.sms_tallies.add(sent.vendor, error=temporary)
         reason = _reason(sent.vendor, receipt)
         if receipt.status in SENT:
             return functools.partial(accepted, sent=sent, receipt=receipt)

@@ -4,13 +4,17 @@ Vendors repeat callbacks and sign none of them (the gateway's route is guarded b
 path token). Each receipt is kept once per (vendor, vendor message id, status); a repeat
 changes nothing. A receipt is matched by the message id the vendor echoes (the correlation
 field) or by the vendor's own message id; one that arrives before the send was committed
-waits in its row and is applied when the acceptance commits.
+waits in its row and is applied when the acceptance commits, or, should the two
+transactions have crossed (PostgreSQL runs them side by side, each unseen by the other), by
+the periodic sweep (``notify.receipts``, every :data:`SWEEP_EVERY` seconds).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,7 +25,15 @@ from ruxue_core.domain.enums import MessageStatus
 from ruxue_core.plugins.contracts import SmsReceipt
 from ruxue_core.uow import UnitOfWork
 
+if TYPE_CHECKING:
+    from ruxue_core import jobs
+
 OPEN = (MessageStatus.SENDING, MessageStatus.ACCEPTED)
+SWEEP_KIND: Final = "notify.receipts"
+SWEEP_EVERY: Final = 10.0
+SWEEP_WITHIN: Final = timedelta(days=3)
+"""Receipts still unmatched this long after they came are left alone."""
+SWEEP_BATCH: Final = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +131,31 @@ def apply_pending(uow: UnitOfWork, vendor: str, vendor_message_id: str) -> None:
             uow.session.execute(
                 sa.update(SmsReceiptRow).where(col(SmsReceiptRow.id) == row.id).values(applied=True)
             )
+
+
+def sweep(uow: UnitOfWork) -> int:
+    """Apply receipts kept unmatched whose message has since been committed; return how many."""
+    rows = uow.session.exec(
+        select(SmsReceiptRow)
+        .where(
+            col(SmsReceiptRow.applied).is_(False),
+            col(SmsReceiptRow.received_at) > uow.now - SWEEP_WITHIN,
+        )
+        .order_by(col(SmsReceiptRow.id))
+        .limit(SWEEP_BATCH)
+    ).all()
+    applied = [row.id for row in rows if _apply(uow, row.vendor, row)]
+    if applied:
+        uow.session.execute(
+            sa.update(SmsReceiptRow).where(col(SmsReceiptRow.id).in_(applied)).values(applied=True)
+        )
+    return len(applied)
+
+
+async def sweep_handler(context: jobs.JobContext) -> jobs.Apply | None:
+    """Periodic job ``notify.receipts`` (see :func:`sweep`); runs with its completion."""
+
+    def apply(uow: UnitOfWork) -> None:
+        sweep(uow)
+
+    return apply

@@ -92,12 +92,37 @@ def choose(states: Mapping[str, SmsVendorState], now: float, settings: SmsSettin
     return random.choices(names, weights=weights)[0]  # noqa: S311 - load balancing
 
 
-def record(state: SmsVendorState, now: float, settings: SmsSettings, *, error: bool) -> None:
-    """Count one send's outcome in the vendor's decaying tallies."""
+def record(
+    state: SmsVendorState, now: float, settings: SmsSettings, *, sends: int = 1, errors: int = 0
+) -> None:
+    """Count outcomes (``sends`` calls, ``errors`` of them failed) in the decaying tallies."""
     _decay(state, now, settings)
-    state.sends += 1.0
-    if error:
-        state.errors += 1.0
+    state.sends += float(sends)
+    state.errors += float(errors)
+
+
+class Tallies:
+    """Outcomes this process saw since it last wrote them to the vendors' rows.
+
+    Writing each outcome as it happens would lock a vendor row in every send's final step,
+    and a group of final steps would lock several in arbitrary order (deadlocks on
+    PostgreSQL). Instead they are counted here, on the event loop, and written by the next
+    claim, which holds those rows locked anyway.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, list[int]] = {}
+
+    def add(self, vendor: str, *, error: bool) -> None:
+        """Count one call to ``vendor``."""
+        counts = self._counts.setdefault(vendor, [0, 0])
+        counts[0] += 1
+        counts[1] += int(error)
+
+    def take(self, vendors: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Remove and return the ``(sends, errors)`` counted for ``vendors``."""
+        taken = {v: self._counts.pop(v) for v in vendors if v in self._counts}
+        return {v: (sends, errors) for v, (sends, errors) in taken.items()}
 
 
 def reserve(state: SmsVendorState, now: float, settings: SmsSettings) -> float:

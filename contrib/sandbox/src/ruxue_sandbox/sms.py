@@ -31,7 +31,7 @@ import random
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +43,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 MAX_SKEW_SECONDS = 900
 
@@ -53,8 +54,11 @@ class SmsVendorFake:
 
     :ivar credentials: access key id → secret.
     :ivar fail_fraction: the share of sends answered with a temporary vendor error.
-    :ivar throttle_per_second: sends per second above which the vendor answers with its
-        flow-control error (``None``: never).
+    :ivar throttle_per_second: the vendor's flow control: sends beyond this rate are answered
+        with its flow-control error (``None``: never). Policed as GCRA at the arrival side,
+        allowing ``throttle_tolerance`` seconds of delay variation (ATM's CDVT): requests
+        spaced exactly at the rate by the sender reach the vendor with network and
+        scheduling jitter, and that alone must not count as excess.
     :ivar receipt_url: where delivery receipts are POSTed (``None``: none are sent).
     :ivar receipt_delay: seconds between a send and its receipt.
     :ivar duplicate_fraction: the share of receipts sent twice (vendors repeat callbacks).
@@ -64,6 +68,7 @@ class SmsVendorFake:
     credentials: dict[str, str]
     fail_fraction: float = 0.0
     throttle_per_second: float | None = None
+    throttle_tolerance: float = 0.25
     receipt_url: str | None = None
     receipt_delay: float = 0.05
     duplicate_fraction: float = 0.0
@@ -86,7 +91,7 @@ class SmsVendorFake:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._random = random.Random(self.seed)
-        self._recent: deque[float] = deque()
+        self._tat = 0.0
         self._nonces: set[str] = set()
         self._pending: list[dict[str, Any]] = []
 
@@ -117,18 +122,17 @@ class SmsVendorFake:
             self._nonces.add(nonce)
             return False
 
-    def _decide(self) -> str:
+    def _decide(self, arrived: float | None = None) -> str:
         """``ok``, ``fail`` or ``throttle`` for one signed send; records its arrival."""
-        now = time.monotonic()
+        now = arrived if arrived is not None else time.monotonic()
         with self._lock:
             self.arrivals.append(now)
             if self.throttle_per_second is not None:
-                while self._recent and self._recent[0] <= now - 1.0:
-                    self._recent.popleft()
-                if len(self._recent) >= self.throttle_per_second:
+                arrival = max(self._tat, now)
+                if arrival - now > self.throttle_tolerance:
                     self.throttled += 1
                     return "throttle"
-                self._recent.append(now)
+                self._tat = arrival + 1.0 / self.throttle_per_second
             if self._random.random() < self.fail_fraction:
                 self.failed += 1
                 return "fail"
@@ -192,6 +196,19 @@ def _lifespan(
             await task
 
     return lifespan
+
+
+class _Arrivals:
+    """ASGI wrapper that stamps each request's arrival before anything else runs."""
+
+    def __init__(self, app: ASGIApp, fake: SmsVendorFake) -> None:
+        self.app = app
+        self.fake = fake
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["arrived"] = time.monotonic()
+        await self.app(scope, receive, send)
 
 
 def _now_text() -> str:
@@ -299,7 +316,7 @@ async def _aliyun_verify(fake: SmsVendorFake, request: Request) -> JSONResponse 
     return None
 
 
-def create_aliyun_sms_app(fake: SmsVendorFake) -> Starlette:
+def create_aliyun_sms_app(fake: SmsVendorFake) -> ASGIApp:
     """A fake Alibaba Cloud SMS endpoint (``POST /`` with ``x-acs-action: SendSms``).
 
     Answers ``{"Code": "OK", "BizId": …}``; ``isp.SYSTEM_ERROR`` when failing on demand,
@@ -323,7 +340,7 @@ def create_aliyun_sms_app(fake: SmsVendorFake) -> Starlette:
                     "RequestId": str(uuid.uuid4()),
                 }
             )
-        decision = fake._decide()
+        decision = fake._decide(request.state.arrived)
         request_id = str(uuid.uuid4()).upper()
         if decision == "throttle":
             return JSONResponse(
@@ -358,9 +375,8 @@ def create_aliyun_sms_app(fake: SmsVendorFake) -> Starlette:
             {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": request_id}
         )
 
-    return Starlette(
-        routes=[Route("/", endpoint, methods=["POST", "GET"])], lifespan=_lifespan(fake)
-    )
+    app = Starlette(routes=[Route("/", endpoint, methods=["POST"])], lifespan=_lifespan(fake))
+    return _Arrivals(app, fake)
 
 
 # --- Tencent Cloud ---------------------------------------------------------------------------
@@ -445,7 +461,7 @@ def _tencent_verify(fake: SmsVendorFake, request: Request, body: bytes) -> JSONR
     return None
 
 
-def create_tencent_sms_app(fake: SmsVendorFake) -> Starlette:
+def create_tencent_sms_app(fake: SmsVendorFake) -> ASGIApp:
     """A fake Tencent Cloud SMS endpoint (``POST /`` with ``X-TC-Action: SendSms``).
 
     Answers per number in ``SendStatusSet`` (``Code: "Ok"``); ``InternalError.Timeout``
@@ -464,7 +480,7 @@ def create_tencent_sms_app(fake: SmsVendorFake) -> Starlette:
             params = json.loads(body)
         except ValueError:
             return _tencent_error("InvalidParameter", "请求体不是 JSON。")
-        decision = fake._decide()
+        decision = fake._decide(request.state.arrived)
         if decision == "throttle":
             return _tencent_error("RequestLimitExceeded", "请求的次数超过了频率限制。")
         if decision == "fail":
@@ -504,4 +520,5 @@ def create_tencent_sms_app(fake: SmsVendorFake) -> Starlette:
             {"Response": {"SendStatusSet": statuses, "RequestId": str(uuid.uuid4())}}
         )
 
-    return Starlette(routes=[Route("/", endpoint, methods=["POST"])], lifespan=_lifespan(fake))
+    app = Starlette(routes=[Route("/", endpoint, methods=["POST"])], lifespan=_lifespan(fake))
+    return _Arrivals(app, fake)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -128,11 +129,36 @@ class AliyunOptions:
         )
 
 
+class HideQueryStrings(logging.Filter):
+    """Cuts query strings out of urllib3's request lines (logged at DEBUG).
+
+    The SDK sends SendSms's parameters in the query string: the phone number, the template
+    parameters (a query code among them). No log line may carry them.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's arguments in place; never drop it."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.split("?", 1)[0] + "?…" if isinstance(arg, str) and "?" in arg else arg
+                for arg in record.args
+            )
+        return True
+
+
+def hide_query_strings() -> None:
+    """Install :class:`HideQueryStrings` on urllib3's connection-pool logger, once."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, HideQueryStrings) for f in logger.filters):
+        logger.addFilter(HideQueryStrings())
+
+
 class AliyunNotifier:
     """Sends each SMS with one ``SendSms`` call; parses SmsReport receipt callbacks."""
 
     def __init__(self, options: AliyunOptions) -> None:
         self.options = options
+        hide_query_strings()
         self._local = threading.local()
         self._executor: ThreadPoolExecutor | None = None
 

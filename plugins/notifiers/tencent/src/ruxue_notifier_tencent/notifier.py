@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -152,11 +153,33 @@ def e164(phone: str) -> str:
     return phone if phone.startswith("+") else f"+86{phone}"
 
 
+SDK_LOGGER: Final = "tencentcloud_sdk_common"
+
+
+class HideBodies(logging.Filter):
+    """Keeps the SDK's request and response dumps (logged at DEBUG) out of the logs: they
+    carry the phone number and the template parameters. Only the first word stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drop it."""
+        record.msg = str(record.msg).split(":", 1)[0] + ": (body hidden)"
+        record.args = None
+        return True
+
+
+def hide_bodies() -> None:
+    """Install :class:`HideBodies` on the SDK's logger, once."""
+    logger = logging.getLogger(SDK_LOGGER)
+    if not any(isinstance(f, HideBodies) for f in logger.filters):
+        logger.addFilter(HideBodies())
+
+
 class TencentNotifier:
     """Sends each SMS with one ``SendSms`` call; parses the status callback (回执)."""
 
     def __init__(self, options: TencentOptions) -> None:
         self.options = options
+        hide_bodies()
         self._local = threading.local()
         self._executor: ThreadPoolExecutor | None = None
 
