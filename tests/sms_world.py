@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import SecretStr
-from sms_helpers import messages
+from sms_helpers import messages, statuses
 
 from ruxue_core import receipts
 from ruxue_core.domain import Message
@@ -173,13 +173,19 @@ def sweep_receipts(uow: UnitOfWork) -> None:
     uow.commit()
 
 
-async def settle(runtime: Runtime, *, seconds: float = 120.0) -> list[Message]:
-    """Work and wait for receipts until every message is delivered or failed (or time out)."""
-    deadline = time.monotonic() + seconds
+async def settle(runtime: Runtime, *, quiet_seconds: float = 60.0) -> list[Message]:
+    """Work and wait for receipts until every message is delivered or failed, or until
+    nothing has changed for ``quiet_seconds`` (then the unsettled ones fail the test)."""
+    last_change, previous = time.monotonic(), None
     while True:
         await drain(runtime)
         await runtime.write(sweep_receipts)  # what the periodic notify.receipts job does
         rows = await messages(runtime)
-        if all(m.status in SETTLED for m in rows) or time.monotonic() > deadline:
+        if all(m.status in SETTLED for m in rows):
+            return rows
+        current = statuses(rows)
+        if current != previous:
+            last_change, previous = time.monotonic(), current
+        elif time.monotonic() - last_change > quiet_seconds:
             return rows
         await asyncio.sleep(0.2)

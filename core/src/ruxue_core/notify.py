@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
+from datetime import date
 from typing import TYPE_CHECKING, Final
+from zoneinfo import ZoneInfo
 
 from ruxue_core.domain import Message, Season
 from ruxue_core.domain.enums import STATUS_LABELS
@@ -22,7 +24,13 @@ if TYPE_CHECKING:
     from ruxue_core.lifecycle import Case
 
 SEND_KIND: Final = "notify.send"
-ALLOWED_PARAMS: Final = frozenset({"receipt_no", "child", "status", "query_code", "school"})
+ALLOWED_PARAMS: Final = frozenset(
+    {"receipt_no", "child", "status", "query_code", "school", "report_date", "deadline"}
+)
+"""Placeholders a template may use. ``school``: the school the application is with (its
+admission); ``report_date``: the season's ``[sms] report_date`` (报到日期); ``deadline``:
+the end of the registration window (corrections must be in by then)."""
+LOCAL: Final = ZoneInfo("Asia/Shanghai")
 _ID_LIKE: Final = re.compile(r"\d{15,}[\dXx]?")
 
 
@@ -57,7 +65,13 @@ def queue_for_status(uow: UnitOfWork, case: Case) -> None:
         "receipt_no": application.receipt_no,
         "child": mask_name(case.child.name),
         "status": STATUS_LABELS[application.status],
+        "deadline": case.season.closes_at.astimezone(LOCAL).strftime("%-m月%-d日%H:%M"),
     }
+    if case.school is not None:
+        available["school"] = case.school.name
+    report_date = case.season.policy.get("sms", {}).get("report_date")
+    if report_date:
+        available["report_date"] = f"{date.fromisoformat(report_date):%-m月%-d日}"
     wanted = template_fields(template["text"])
     phone = uow.cipher.decrypt(case.guardian.phone_ct, purpose="guardian.phone")
     key = f"{application.receipt_no}:v{application.version}:{template['code']}"
@@ -75,8 +89,12 @@ def queue_for_status(uow: UnitOfWork, case: Case) -> None:
 
 
 def render(text: str, params: Mapping[str, str]) -> str:
-    """Fill a template; refuses a result that looks like it carries an ID number."""
-    rendered = text.format_map(dict(params))
+    """Fill a template; refuses a missing parameter or a result that looks like it carries
+    an ID number (:raises PermanentPluginError: with the reason)."""
+    try:
+        rendered = text.format_map(dict(params))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise PermanentPluginError(f"短信模板缺少参数：{exc}") from None
     if _ID_LIKE.search(rendered.replace(params.get("receipt_no", "\x00"), "")):
         raise PermanentPluginError("短信内容疑似包含身份证号码，已拦截")
     return rendered

@@ -101,9 +101,11 @@ class SmsTemplate(_Strict):
 
 
 class SmsPolicy(_Strict):
-    """The ``[sms]`` table: templates keyed by the status that sends them."""
+    """The ``[sms]`` table: templates keyed by the status that sends them, and the report
+    date (报到日期) the admission notice names."""
 
     templates: dict[Status, SmsTemplate] = Field(default_factory=dict)
+    report_date: date | None = None
 
 
 class CaseItem(_Strict):
