@@ -23,6 +23,7 @@ DISTRIBUTIONS = (
     "plugins/notifiers/devlog",
     "plugins/notifiers/aliyun",
     "plugins/notifiers/tencent",
+    "contrib/notifier-template",
     "plugins/platforms/hubei",
 )
 PACKAGES = (
@@ -33,6 +34,7 @@ PACKAGES = (
     "ruxue_notifier_devlog",
     "ruxue_notifier_aliyun",
     "ruxue_notifier_tencent",
+    "ruxue_notifier_govsms",
     "ruxue_platform_hubei",
 )
 PYPROJECT = nox.project.load_toml("pyproject.toml")

@@ -59,13 +59,13 @@ class SmsWorld:
 
     def sends_per_message(self) -> Counter[str]:
         """Accepted sends per correlation id (message id), across both vendors."""
-        return self.aliyun.accepted + self.tencent.accepted
+        return self.aliyun.sends() + self.tencent.sends()
 
     def vendors_per_message(self) -> dict[str, set[str]]:
         """Which vendors accepted each message id."""
         seen: dict[str, set[str]] = {}
         for name, fake in self.fakes.items():
-            for message_id in fake.accepted:
+            for message_id in fake.sends():
                 seen.setdefault(message_id, set()).add(name)
         return seen
 

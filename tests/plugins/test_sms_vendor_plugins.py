@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 
 import pytest
@@ -150,8 +150,10 @@ class TestAliyunNotifier(NotifierContract):
         return aliyun_settings(aliyun_fake[1])
 
     @pytest.fixture
-    def notifier(self, plugin_settings: Settings) -> Notifier:
-        return AliyunNotifier.from_settings(plugin_settings)
+    async def notifier(self, plugin_settings: Settings) -> AsyncIterator[Notifier]:
+        built = AliyunNotifier.from_settings(plugin_settings)
+        yield built
+        await built.aclose()
 
     @pytest.fixture
     def plugin_module(self) -> ModuleType:
@@ -186,8 +188,10 @@ class TestTencentNotifier(NotifierContract):
         return tencent_settings(tencent_fake[1])
 
     @pytest.fixture
-    def notifier(self, plugin_settings: Settings) -> Notifier:
-        return TencentNotifier.from_settings(plugin_settings)
+    async def notifier(self, plugin_settings: Settings) -> AsyncIterator[Notifier]:
+        built = TencentNotifier.from_settings(plugin_settings)
+        yield built
+        await built.aclose()
 
     @pytest.fixture
     def plugin_module(self) -> ModuleType:

@@ -106,6 +106,11 @@ class SmsVendorFake:
             most = max(most, end - start + 1)
         return most
 
+    def sends(self) -> Counter[str]:
+        """A copy of the accepted sends per correlation id (safe while the server runs)."""
+        with self._lock:
+            return Counter(self.accepted)
+
     def reset(self) -> None:
         """Forget every count (the configuration stays)."""
         with self._lock:
