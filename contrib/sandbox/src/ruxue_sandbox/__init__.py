@@ -1,5 +1,6 @@
-"""Ruxue sandbox: fake department services, a fake provincial platform and a fake unified
-identity provider, for development, demos and plugin tests.
+"""Ruxue sandbox: fake department services, a fake provincial platform, a fake unified
+identity provider and fake SMS vendors (Alibaba Cloud, Tencent Cloud), for development,
+demos and plugin tests.
 
 Nothing here is used in production. The services speak plausible HTTP APIs so that the real
 plugin code runs against them; faults (outages, latency, random failures) can be injected.
@@ -25,6 +26,7 @@ from ruxue_sandbox.platform import (
     create_platform_app,
 )
 from ruxue_sandbox.server import serve_in_thread
+from ruxue_sandbox.sms import SmsVendorFake, create_aliyun_sms_app, create_tencent_sms_app
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -39,9 +41,12 @@ __all__ = [
     "Record",
     "RecordError",
     "ResidencePermitRecord",
+    "SmsVendorFake",
+    "create_aliyun_sms_app",
     "create_gongan_app",
     "create_identity_app",
     "create_platform_app",
+    "create_tencent_sms_app",
     "normalise_address",
     "record_from_json",
     "serve_in_thread",
