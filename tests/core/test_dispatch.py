@@ -265,3 +265,20 @@ async def test_receipts_are_idempotent_and_wait_for_their_message(
     assert (again.new, again.repeated, again.matched) == (0, 2, 0)
     assert rows[ids[1]].status is MessageStatus.FAILED
     assert "用户停机" in (rows[ids[1]].error or "")
+
+
+async def test_a_vendor_that_cannot_send_a_template_passes_it_on(
+    quick: Settings, season_file: SeasonFile
+) -> None:
+    broken, up = ScriptedNotifier("broken", refusing_config), ScriptedNotifier("up")
+    rt = await start(quick, broken, up, vendors={"broken": {"weight": 1000}, "up": {"weight": 1}})
+    try:
+        season = await open_sample_season(rt, season_file)
+        await queue_messages(rt, season, 5)
+        await drain(rt)
+        rows = await messages(rt)
+    finally:
+        await rt.close()
+    assert statuses(rows) == {MessageStatus.ACCEPTED: len(rows)}
+    assert all(m.vendor == "up" for m in rows)
+    assert broken.calls > 0

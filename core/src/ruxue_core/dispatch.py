@@ -11,8 +11,11 @@ Each try is three steps:
    correlation field (Aliyun ``OutId``, Tencent ``SessionContext``).
 3. Acceptance is committed with the job's completion. A temporary failure (or a timeout)
    is counted against the vendor and the message goes back to ``queued`` and on to the next
-   vendor; when every vendor failed, the job is retried with backoff. A permanent failure,
-   or ``sms.max_attempts`` vendor calls, ends the message ``failed`` with the reason.
+   vendor; when every vendor failed, the job is retried with backoff. A plugin that cannot
+   send this message at all (its ``PermanentPluginError``: no vendor template, say) passes
+   it on to the next vendor too, and when none can, it fails at once. A vendor's permanent
+   failure (a bad number), or ``sms.max_attempts`` vendor calls, ends the message
+   ``failed`` with the reason.
 
 A worker that dies between the vendor's acceptance and the commit leaves the message
 ``sending``; the job's lease runs out and the next worker sends it again, to the same vendor
@@ -47,6 +50,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SENT: Final = frozenset({MessageStatus.ACCEPTED, MessageStatus.DELIVERED})
+UNABLE: Final = "ruxue.unable"
+"""The code of a receipt standing for the plugin's own ``PermanentPluginError`` (say, no
+vendor template for this message): this vendor cannot send it, another one may."""
 CLAIMABLE: Final = (MessageStatus.QUEUED, MessageStatus.SENDING)
 
 
@@ -223,7 +229,8 @@ async def call_vendor(runtime: Runtime, sent: Claim) -> SmsReceipt:
     releases its overdue sends in a bunch.
 
     Vendor answers are mapped onto the receipt vocabulary: a ``TemporaryPluginError`` or a
-    timeout becomes ``temporary_failure``, a ``PermanentPluginError`` ``permanent_failure``.
+    timeout becomes ``temporary_failure``, a ``PermanentPluginError`` ``permanent_failure``
+    with the code :data:`UNABLE`.
     """
     rate = runtime.settings.sms.vendor(sent.vendor).rate_per_second
     if rate is not None:
@@ -246,11 +253,11 @@ async def call_vendor(runtime: Runtime, sent: Claim) -> SmsReceipt:
     except TemporaryPluginError as exc:
         return SmsReceipt(MessageStatus.TEMPORARY_FAILURE, detail=str(exc))
     except PermanentPluginError as exc:
-        return SmsReceipt(MessageStatus.PERMANENT_FAILURE, detail=str(exc))
+        return SmsReceipt(MessageStatus.PERMANENT_FAILURE, vendor_code=UNABLE, detail=str(exc))
 
 
 def _reason(vendor: str, receipt: SmsReceipt) -> str:
-    code = f"[{receipt.vendor_code}] " if receipt.vendor_code else ""
+    code = f"[{receipt.vendor_code}] " if receipt.vendor_code not in (None, "", UNABLE) else ""
     return f"{vendor}: {code}{receipt.detail or receipt.status.value}"
 
 
@@ -260,7 +267,9 @@ async def send_handler(context: jobs.JobContext) -> jobs.Apply | None:
     key = str(context.job.payload["message_key"])
     final_round = context.job.attempts >= context.job.max_attempts
     tried: list[str] = []
+    unable: list[str] = []
     reasons: list[str] = []
+    last: Claim | None = None
     while True:
         candidates = [n for n in runtime.settings.notifiers if n not in tried]
         step = functools.partial(
@@ -274,16 +283,25 @@ async def send_handler(context: jobs.JobContext) -> jobs.Apply | None:
         if sent is None:
             return None
         if isinstance(sent, NoVendorLeft):
+            if last is not None and set(unable) == set(tried):  # no vendor can ever send it
+                ending = functools.partial(
+                    fail, message_id=last.message_id, reason="；".join(reasons)
+                )
+                await context.transaction(ending)
+                return None
             raise TemporaryPluginError("; ".join(reasons) or "没有可用的短信服务商")
+        last = sent
         receipt = await call_vendor(runtime, sent)
         temporary = receipt.status is MessageStatus.TEMPORARY_FAILURE
         runtime.sms_tallies.add(sent.vendor, error=temporary)
         reason = _reason(sent.vendor, receipt)
         if receipt.status in SENT:
             return functools.partial(accepted, sent=sent, receipt=receipt)
-        if receipt.status is MessageStatus.PERMANENT_FAILURE:
+        if receipt.status is MessageStatus.PERMANENT_FAILURE and receipt.vendor_code != UNABLE:
             return functools.partial(refused, sent=sent, reason=reason)
-        log.warning("sms %s via %s failed temporarily", sent.message_id, sent.vendor)
+        if receipt.vendor_code == UNABLE:
+            unable.append(sent.vendor)
+        log.warning("sms %s via %s failed", sent.message_id, sent.vendor)
         await context.transaction(functools.partial(requeue, sent=sent, reason=reason))
         tried.append(sent.vendor)
         reasons.append(reason)
