@@ -3,6 +3,7 @@ weights, rate-limit slots shared across workers, bounded retries, delivery recei
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -53,7 +54,14 @@ async def start(settings: Settings, *vendors: ScriptedNotifier, **sms: object) -
 
 
 async def drain(rt: Runtime) -> None:
-    await Worker(rt, HANDLERS).drain()
+    """Work until no message is queued or sending (a retry may be due a moment later)."""
+    worker = Worker(rt, HANDLERS)
+    for _ in range(200):
+        await worker.drain()
+        open_ = {MessageStatus.QUEUED, MessageStatus.SENDING}
+        if not any(m.status in open_ for m in await messages(rt)):
+            return
+        await asyncio.sleep(0.01)
 
 
 def sent_total(*vendors: ScriptedNotifier) -> dict[str, int]:
