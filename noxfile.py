@@ -24,6 +24,9 @@ DISTRIBUTIONS = (
     "plugins/verifiers/renshe",
     "contrib/verifier-template",
     "plugins/notifiers/devlog",
+    "plugins/notifiers/aliyun",
+    "plugins/notifiers/tencent",
+    "contrib/notifier-template",
     "plugins/platforms/hubei",
 )
 PACKAGES = (
@@ -35,6 +38,9 @@ PACKAGES = (
     "ruxue_verifier_renshe",
     "ruxue_verifier_template",
     "ruxue_notifier_devlog",
+    "ruxue_notifier_aliyun",
+    "ruxue_notifier_tencent",
+    "ruxue_notifier_govsms",
     "ruxue_platform_hubei",
 )
 PYPROJECT = nox.project.load_toml("pyproject.toml")

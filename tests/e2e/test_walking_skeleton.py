@@ -210,9 +210,10 @@ def test_demo_exits_zero_and_its_counts_add_up(demo_run: tuple[dict[str, Any], P
     assert sum(checks.values()) == 40 * 5
     assert summary["ground_truth"] == {"agree": 40, "differ": 0}
     assert sum(summary["messages"].values()) == summary["sms_written"] > 0
-    # Every job is done but the two periodic rows (audit sequencer, case-push sweep), always
-    # due again; a push that failed every attempt may lie dead, its record pushed anew.
-    assert summary["jobs"]["pending"] == 2
+    # Every job is done but the three periodic rows (audit sequencer, case-push sweep, SMS
+    # receipt sweep), always due again; a push that failed every attempt may lie dead, its
+    # record pushed anew.
+    assert summary["jobs"]["pending"] == 3
     assert set(summary["jobs"]) <= {"done", "pending", "dead"}
     audit = summary["audit"]
     assert set(audit) == {"entries", "heads", "unsequenced", "intact"}

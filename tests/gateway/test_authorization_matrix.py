@@ -19,8 +19,8 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from ruxue_core.domain import Application, Guardian, Job
-from ruxue_core.domain.enums import JobStatus, Status
+from ruxue_core.domain import Application, Guardian, Job, Message
+from ruxue_core.domain.enums import JobStatus, MessageStatus, Status
 from ruxue_core.domain.types import utcnow
 from ruxue_core.lifecycle import Event, apply_event, load_case
 from ruxue_core.plugins.builtin import issue_dev_token
@@ -228,6 +228,29 @@ def dead_job(server: Server) -> int:
     return result
 
 
+def failed_message(server: Server, application_id: str) -> str:
+    """A failed SMS of the application to resend (the missing id stays missing)."""
+    if application_id == MISSING_ID:
+        return MISSING_ID
+
+    def make(uow: UnitOfWork) -> int:
+        message = Message(
+            key=f"matrix-{uuid.uuid4().hex}",
+            application_id=int(application_id),
+            template="RX_SUBMITTED",
+            phone_ct=uow.cipher.encrypt("13812345678", purpose="message.phone"),
+            status=MessageStatus.FAILED,
+            error="devlog: 模拟失败",
+        )
+        uow.session.add(message)
+        uow.session.flush()
+        uow.commit()
+        assert message.id is not None
+        return message.id
+
+    return str(server.run(server.runtime.write(make)))
+
+
 # ---- the operations ---------------------------------------------------------------------
 
 RESULT = "__typename ... on Error { code message field }"
@@ -263,6 +286,11 @@ PAPER = (
     "mutation M($input: RecordPaperSeenInput!) { recordPaperSeen(input: $input) { "
     + RESULT
     + " } }"
+)
+MESSAGES = f"query Q($id: ID!) {{ applicationMessages(applicationId: $id) {{ {RESULT} }} }}"
+FAILED_MESSAGES = "query { failedMessages { " + RESULT + " } }"
+RESEND = (
+    "mutation M($input: ResendMessageInput!) { resendMessage(input: $input) { " + RESULT + " } }"
 )
 SIGN_OUT = "mutation { staffSignOut { " + RESULT + " } }"
 GUARDIAN_SIGN_OUT = "mutation { guardianSignOut { " + RESULT + " } }"
@@ -348,6 +376,13 @@ OPERATIONS: Final = (
     _op("dead jobs", {"bureau", "admin", "auditor"}),
     _op("retry job", {"bureau", "admin"}),
     _op("change phone", {"guardian", "other_guardian"}),
+    _op(
+        "application messages",
+        {"counter", "school", "bureau", "admin", "auditor"},
+        status=Status.SCHOOL_REVIEW,
+    ),
+    _op("failed messages", {"bureau", "admin", "auditor"}),
+    _op("resend message", {"bureau", "admin"}, status=Status.SCHOOL_REVIEW),
     _op("sign out", set()),  # dev-token sessions are not staff password sessions
     _op("guardian sign out", set()),  # nor are they unified-identity guardian sessions
     _op("applications", STAFF),
@@ -371,6 +406,9 @@ EXPECTED_SUCCESS: Final = {
     "statistics": "Statistics",
     "audit trail": "AuditTrail",
     "record paper seen": "PaperRecordedPayload",
+    "application messages": "SmsMessageList",
+    "failed messages": "SmsMessageList",
+    "resend message": "ResendMessageSuccess",
 }
 
 
@@ -411,6 +449,12 @@ def _request(
         return RETRY, {"input": {"jobId": str(dead_job(server))}}
     if name == "change phone":
         return PHONE, {"input": {"phone": "13900001111"}}
+    if name == "application messages":
+        return MESSAGES, {"id": application_id}
+    if name == "failed messages":
+        return FAILED_MESSAGES, {}
+    if name == "resend message":
+        return RESEND, {"input": {"messageId": failed_message(server, application_id)}}
     if name == "sign out":
         return SIGN_OUT, {}
     if name == "guardian sign out":

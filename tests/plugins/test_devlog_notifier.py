@@ -77,6 +77,14 @@ class TestDevlogNotifier(NotifierContract):
     def expected_receipt_statuses(self) -> list[MessageStatus]:
         return [MessageStatus.DELIVERED, MessageStatus.PERMANENT_FAILURE]
 
+    @pytest.fixture
+    def unknown_template_request(self) -> SmsRequest | None:
+        return None  # the development outbox writes text and knows no vendor templates
+
+    @pytest.fixture
+    def unavailable_notifier(self, tmp_path: Path) -> Notifier | None:
+        return DevlogNotifier(tmp_path / "outbox.jsonl", fail_phone_prefix=PHONE[:3])
+
 
 async def test_send_appends_one_masked_json_line(devlog: DevlogNotifier, outbox: Path) -> None:
     receipt = await devlog.send(sms())

@@ -103,7 +103,8 @@ class SmsTemplate(_Strict):
 
 
 class SmsPolicy(_Strict):
-    """The ``[sms]`` table: templates keyed by the status that sends them.
+    """The ``[sms]`` table: templates keyed by the status that sends them, and the report
+    date (报到日期) the admission notice names.
 
     ``counter_templates`` replace a template for applications taken at a counter, whose
     families already handed in their papers: never tell them to log in or to come again.
@@ -111,6 +112,7 @@ class SmsPolicy(_Strict):
 
     templates: dict[Status, SmsTemplate] = Field(default_factory=dict)
     counter_templates: dict[Status, SmsTemplate] = Field(default_factory=dict)
+    report_date: date | None = None
 
 
 class ReviewRoute(StrEnum):

@@ -132,6 +132,40 @@ class GuardianAuthSettings(BaseModel):
     logins_per_minute_per_client: int = Field(default=30, ge=1)
 
 
+class SmsVendorSettings(BaseModel):
+    """One SMS vendor's share of the traffic and its rate limit (keyed by notifier name)."""
+
+    weight: float = Field(default=1.0, ge=0, description="relative share when all are healthy")
+    rate_per_second: float | None = Field(
+        default=None, gt=0, description="sends per second across all workers; none: unlimited"
+    )
+    burst: int = Field(default=1, ge=1, description="sends allowed at once above the rate")
+
+
+class SmsSettings(BaseModel):
+    """SMS dispatch: retries, vendor weights and rate limits, delivery-receipt callbacks."""
+
+    max_attempts: int = Field(
+        default=4, ge=1, le=20, description="vendor calls per message before it is failed"
+    )
+    vendors: dict[str, SmsVendorSettings] = Field(
+        default_factory=dict, description="per-vendor weight and rate limit, by notifier name"
+    )
+    error_half_life_seconds: float = Field(
+        default=60.0, gt=0, description="how fast a vendor's recent error rate is forgotten"
+    )
+    min_weight_share: float = Field(
+        default=0.02, gt=0, le=1, description="the weight left to a vendor that only fails"
+    )
+    receipt_token: SecretStr | None = Field(
+        default=None, description="secret path token of /sms/receipts/<vendor>/<token>"
+    )
+
+    def vendor(self, name: str) -> SmsVendorSettings:
+        """The settings of one vendor (the defaults when it has none configured)."""
+        return self.vendors.get(name) or SmsVendorSettings()
+
+
 class Settings(BaseSettings):
     """Everything configurable about a Ruxue deployment."""
 
@@ -185,6 +219,7 @@ class Settings(BaseSettings):
     staff_auth: StaffAuthSettings = Field(default_factory=StaffAuthSettings)
     casesync: CaseSyncSettings = Field(default_factory=CaseSyncSettings)
     guardian_auth: GuardianAuthSettings = Field(default_factory=GuardianAuthSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
     cors_origins: list[str] = Field(default_factory=list)
 
     @classmethod

@@ -1,5 +1,6 @@
 """The Starlette application: ``/graphql``, health and readiness probes, Prometheus metrics,
-and guardians' sign-in routes under ``/auth`` (see :mod:`ruxue_gateway.auth`).
+guardians' sign-in routes under ``/auth`` (see :mod:`ruxue_gateway.auth`) and the SMS
+vendors' delivery-receipt callbacks under ``/sms/receipts`` (:mod:`ruxue_gateway.receipts`).
 
 ``create_app()`` builds everything from settings and refuses to build on a wrong production
 configuration (a missing key, an identity provider or plugin that is not installed). In
@@ -35,6 +36,7 @@ from ruxue_gateway.auth import AuthRoutes
 from ruxue_gateway.context import Context
 from ruxue_gateway.limits import BodyLimit
 from ruxue_gateway.metrics import Metrics
+from ruxue_gateway.receipts import ReceiptRoutes
 from ruxue_gateway.requests import HEADER, RequestIdMiddleware
 from ruxue_gateway.schema import build_schema
 
@@ -151,6 +153,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
             *AuthRoutes(runtime).routes(),
+            *ReceiptRoutes(runtime).routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -1,5 +1,6 @@
-"""Ruxue sandbox: fake department services, a fake provincial platform and a fake unified
-identity provider, for development, demos and plugin tests.
+"""Ruxue sandbox: fake department services, a fake provincial platform, a fake unified
+identity provider and fake SMS vendors (Alibaba Cloud, Tencent Cloud), for development,
+demos and plugin tests.
 
 Nothing here is used in production. The services speak plausible HTTP APIs so that the real
 plugin code runs against them; faults (outages, latency, random failures) can be injected.
@@ -36,6 +37,7 @@ from ruxue_sandbox.population import (
     season_places,
 )
 from ruxue_sandbox.server import serve_in_thread
+from ruxue_sandbox.sms import SmsVendorFake, create_aliyun_sms_app, create_tencent_sms_app
 
 __all__ = [
     "DEPARTMENTS",
@@ -56,10 +58,13 @@ __all__ = [
     "PlatformSpec",
     "Population",
     "QueryLogEntry",
+    "SmsVendorFake",
     "Truth",
+    "create_aliyun_sms_app",
     "create_department_app",
     "create_identity_app",
     "create_platform_app",
+    "create_tencent_sms_app",
     "department_services",
     "make_population",
     "national_id",

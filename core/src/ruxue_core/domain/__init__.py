@@ -12,7 +12,7 @@ from ruxue_core.domain.applications import (
 )
 from ruxue_core.domain.audit import AuditEvent, AuditHead
 from ruxue_core.domain.catalog import Region, School, Season, Zone, ZoneSchool
-from ruxue_core.domain.outbox import CaseRecord, Job, Message
+from ruxue_core.domain.outbox import CaseRecord, Job, Message, SmsReceiptRow, SmsVendorState
 from ruxue_core.domain.people import Child, Guardian, StaffAccount
 from ruxue_core.domain.sessions import GuardianSession
 
@@ -35,6 +35,8 @@ __all__ = [
     "Review",
     "School",
     "Season",
+    "SmsReceiptRow",
+    "SmsVendorState",
     "StaffAccount",
     "SubmissionKey",
     "Zone",

@@ -167,13 +167,30 @@ class JobStatus(StrEnum):
 
 
 class MessageStatus(StrEnum):
-    """One SMS's state, normalised across vendors."""
+    """One SMS's state. A vendor's answers and receipts use the four-word vocabulary
+    ``accepted``, ``delivered``, ``temporary_failure``, ``permanent_failure``; a message
+    itself goes ``queued`` → ``sending`` (handed to one vendor) → ``accepted`` →
+    ``delivered``, back to ``queued`` after a temporary failure, and ends ``failed`` (with
+    its reason) after a permanent one or when its attempts run out."""
 
     QUEUED = "queued"
+    SENDING = "sending"
     ACCEPTED = "accepted"
     DELIVERED = "delivered"
     TEMPORARY_FAILURE = "temporary_failure"
     PERMANENT_FAILURE = "permanent_failure"
+    FAILED = "failed"
+
+
+MESSAGE_STATUS_LABELS: Final[dict[MessageStatus, str]] = {
+    MessageStatus.QUEUED: "待发送",
+    MessageStatus.SENDING: "发送中",
+    MessageStatus.ACCEPTED: "已提交运营商",
+    MessageStatus.DELIVERED: "已送达",
+    MessageStatus.TEMPORARY_FAILURE: "暂时失败",
+    MessageStatus.PERMANENT_FAILURE: "发送失败",
+    MessageStatus.FAILED: "发送失败",
+}
 
 
 class CaseRecordStatus(StrEnum):

@@ -48,11 +48,54 @@ class Message(SQLModel, table=True):
     status: MessageStatus = Field(default=MessageStatus.QUEUED, sa_type=enum_type(MessageStatus))
     vendor: str | None = Field(default=None, max_length=64)
     vendor_message_id: str | None = Field(default=None, max_length=128, index=True)
-    attempts: int = 0
-    error: str | None = Field(default=None, max_length=500)
+    attempts: int = Field(default=0, description="vendor calls made so far")
+    repeats: int = Field(
+        default=0, description="sends again after a crash left the outcome unknown (same id)"
+    )
+    resends: int = Field(default=0, description="times staff queued it again after it failed")
+    error: str | None = Field(default=None, max_length=500, description="the last failure")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sending_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SmsVendorState(SQLModel, table=True):
+    """One SMS vendor's shared state, read and written by every worker under a row lock.
+
+    ``tat`` is the rate limiter's theoretical arrival time (GCRA, seconds since the epoch
+    by the database's clock); ``sends``/``errors`` are counts that decay with a half-life,
+    from which the vendor's recent error rate (and so its weight) follows.
+    """
+
+    __tablename__ = "sms_vendor_state"
+
+    name: str = Field(primary_key=True, max_length=64)
+    tat: float = 0.0
+    sends: float = 0.0
+    errors: float = 0.0
+    scored_at: float = 0.0
+
+
+class SmsReceiptRow(SQLModel, table=True):
+    """A delivery receipt as a vendor called it back; vendors repeat callbacks, so one row
+    per (vendor, vendor message id, status). Kept until it matched its message, which may
+    be committed after the receipt arrives."""
+
+    __tablename__ = "sms_receipt"
+    __table_args__ = (
+        sa.UniqueConstraint("vendor", "vendor_message_id", "status", name="uq_sms_receipt"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    vendor: str = Field(max_length=64)
+    vendor_message_id: str = Field(max_length=128)
+    message_id: int | None = Field(default=None, index=True)
+    status: MessageStatus = Field(sa_type=enum_type(MessageStatus))
+    vendor_code: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=200)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    applied: bool = False
 
 
 class CaseRecord(SQLModel, table=True):

@@ -27,6 +27,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Final, NoReturn
 
@@ -437,6 +438,84 @@ class NotifierContract:
             built = registration.factory(plugin_settings)
             assert isinstance(built, Notifier)
             await built.aclose()
+
+    @pytest.fixture
+    def unknown_template_request(self, sms_request: SmsRequest) -> SmsRequest | None:
+        """An SMS whose template the notifier has no vendor template for (``None``: the
+        vendor sends text and needs none)."""
+        return replace(sms_request, template="RX_NO_SUCH_TEMPLATE")
+
+    @pytest.fixture
+    def unavailable_notifier(self) -> Notifier | None:
+        """The notifier pointed at a vendor that is down (``None``: cannot be arranged)."""
+        return None
+
+    @pytest.fixture
+    def misconfigured_notifier(self) -> Notifier | None:
+        """The notifier with credentials the vendor refuses (``None``: it has none)."""
+        return None
+
+    @pytest.mark.asyncio
+    async def test_concurrent_sends_are_each_accepted_once(
+        self, notifier: Notifier, sms_request: SmsRequest
+    ) -> None:
+        """Concurrent sends (the core runs many) each get their own vendor message id, and
+        the correlation id comes back as it went out when the vendor echoes it."""
+        requests = [replace(sms_request, message_id=f"{9000 + i}") for i in range(8)]
+        receipts = await asyncio.gather(*(notifier.send(r) for r in requests))
+        assert all(r.status is MessageStatus.ACCEPTED for r in receipts), receipts
+        assert len({r.vendor_message_id for r in receipts}) == len(requests)
+        for request, receipt in zip(requests, receipts, strict=True):
+            assert receipt.message_id in (None, request.message_id)
+
+    @pytest.mark.asyncio
+    async def test_unknown_template_is_refused_for_good(
+        self, notifier: Notifier, unknown_template_request: SmsRequest | None
+    ) -> None:
+        """A template the vendor has no counterpart for is a permanent failure, not a retry."""
+        if unknown_template_request is None:
+            pytest.skip("this notifier sends text, not vendor templates")
+        try:
+            receipt = await notifier.send(unknown_template_request)
+        except PermanentPluginError:
+            return
+        assert receipt.status is MessageStatus.PERMANENT_FAILURE, receipt
+
+    @pytest.mark.asyncio
+    async def test_an_unavailable_vendor_is_a_temporary_failure(
+        self, unavailable_notifier: Notifier | None, sms_request: SmsRequest
+    ) -> None:
+        """A vendor that cannot be reached is temporary, so the core fails over."""
+        if unavailable_notifier is None:
+            pytest.skip("no unavailable vendor arranged")
+        try:
+            receipt = await unavailable_notifier.send(sms_request)
+        except TemporaryPluginError:
+            return
+        finally:
+            await unavailable_notifier.aclose()
+        assert receipt.status is MessageStatus.TEMPORARY_FAILURE, receipt
+
+    @pytest.mark.asyncio
+    async def test_refused_credentials_are_never_accepted(
+        self, misconfigured_notifier: Notifier | None, sms_request: SmsRequest
+    ) -> None:
+        """A vendor that refuses the signature never yields ``accepted``."""
+        if misconfigured_notifier is None:
+            pytest.skip("no credentials to get wrong")
+        try:
+            receipt = await misconfigured_notifier.send(sms_request)
+        except (TemporaryPluginError, PermanentPluginError):
+            return
+        finally:
+            await misconfigured_notifier.aclose()
+        assert receipt.status not in {MessageStatus.ACCEPTED, MessageStatus.DELIVERED}, receipt
+
+    @pytest.mark.parametrize("body", [b"not json", b"{}", b"[{}]", b"\xff\xfe"])
+    def test_malformed_receipts_are_refused(self, notifier: Notifier, body: bytes) -> None:
+        """A malformed callback raises ``PermanentPluginError`` (the gateway answers 400)."""
+        with pytest.raises(PermanentPluginError):
+            notifier.parse_receipts(body)
 
     @pytest.mark.asyncio
     async def test_aclose_is_idempotent(self, notifier: Notifier, sms_request: SmsRequest) -> None:

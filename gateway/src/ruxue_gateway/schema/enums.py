@@ -19,3 +19,4 @@ strawberry.enum(enums.Outcome, name="VerificationOutcome", description="核验�
 strawberry.enum(enums.JobStatus, description="后台任务状态 (outbox job state)")
 strawberry.enum(enums.Role, description="角色 (a principal's role)")
 strawberry.enum(enums.Stage, description="学段 (school stage)")
+strawberry.enum(enums.MessageStatus, name="SmsStatus", description="短信状态 (SMS status)")

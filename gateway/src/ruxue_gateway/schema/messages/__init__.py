@@ -1,0 +1,1 @@
+"""SMS messages for staff: status per application, failed messages, resending."""
