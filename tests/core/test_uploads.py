@@ -7,16 +7,15 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from material_helpers import PDF, PNG, SECRET_TEXT, application_in
 from sqlmodel import col, select
 
-from ruxue_core.domain import Assessment, AuditEvent, Material
+from ruxue_core.domain import AuditEvent, Material
 from ruxue_core.domain.enums import Status
 from ruxue_core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
-from ruxue_core.lifecycle import Event, apply_event, load_case
 from ruxue_core.material_store import storage_root
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.runtime import Runtime
-from ruxue_core.services.applications import submit_application
 from ruxue_core.services.uploads import UploadMaterial, storage_purpose, upload_material
 from ruxue_core.services.views import get_application
 from ruxue_core.testing.factories import (
@@ -26,45 +25,8 @@ from ruxue_core.testing.factories import (
     OTHER_COUNTER,
     OTHER_GUARDIAN,
     SCHOOL_REVIEWER,
-    child_id_number,
-    submit_command,
 )
 from ruxue_core.uow import UnitOfWork
-
-SECRET_TEXT = "户口簿 张三 420704198501011233".encode()
-PDF = b"%PDF-1.7\n" + SECRET_TEXT + b"\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-ASKED = ["hukou_book", "property_certificate"]
-ROUTES = {
-    Status.SUBMITTED: (),
-    Status.MANUAL_REVIEW: (Event.START_VERIFICATION, Event.REFER_TO_MANUAL),
-    Status.NEEDS_CORRECTION: (Event.START_VERIFICATION, Event.FAIL_VERIFICATION),
-}
-
-
-async def application_in(rt: Runtime, season: str, status: Status) -> int:
-    """A new application of GUARDIAN (township 420704101) whose assessment asks for ASKED."""
-    command = submit_command(season, child_id=child_id_number())
-    application_id = (await submit_application(rt, command, GUARDIAN)).application_id
-
-    def advance(uow: UnitOfWork) -> None:
-        for event in ROUTES[status]:
-            case = load_case(uow, application_id)
-            assert case is not None
-            apply_event(uow, case, event, Principal.system())
-        uow.session.add(
-            Assessment(
-                application_id=application_id,
-                decision="manual_review",
-                reason_code="undecidable",
-                reason="共享数据无法判断",
-                materials=ASKED,
-            )
-        )
-        uow.commit()
-
-    await rt.write(advance)
-    return application_id
 
 
 def upload(application_id: int, code: str = "hukou_book", **changes: object) -> UploadMaterial:
