@@ -28,8 +28,8 @@ from ruxue_core.material_store import new_key
 from ruxue_core.permissions import require_role, visible
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.runtime import Runtime
-from ruxue_core.services.materials import outstanding_after, provided_kinds, requested_codes
-from ruxue_core.services.views import MaterialNeeded
+from ruxue_core.services.materials import provided_kinds, requested_codes
+from ruxue_core.services.views import MaterialNeeded, material_names
 from ruxue_core.services.worklist import MaterialView
 from ruxue_core.uow import UnitOfWork
 
@@ -96,7 +96,7 @@ async def upload_material(
     )
 
     def record(uow: UnitOfWork) -> MaterialUploaded:
-        case = _admissible(uow, command, actor)
+        case, requested = _admissible(uow, command, actor)
         row.uploaded_at = uow.now
         uow.insert_at_commit(row)
         uow.audit(
@@ -110,7 +110,13 @@ async def upload_material(
                 at=uow.now,
             )
         )
-        remaining = outstanding_after(uow, case, {*provided_kinds(uow, case), row.kind})
+        provided = {*provided_kinds(uow, case), row.kind}
+        names = material_names(case.season.policy)
+        remaining = tuple(
+            MaterialNeeded(code, names.get(code, code))
+            for code in requested
+            if code not in provided
+        )
         uow.commit()
         view = MaterialView(
             row.kind, row.filename, row.content_type, row.size, row.sha256, row.uploaded_at
@@ -141,10 +147,13 @@ def _checked_type(rt: Runtime, command: UploadMaterial) -> str:
     return sniffed
 
 
-def _admissible(uow: UnitOfWork, command: UploadMaterial, actor: Principal) -> Case:
+def _admissible(
+    uow: UnitOfWork, command: UploadMaterial, actor: Principal
+) -> tuple[Case, list[str]]:
     case = visible(actor, load_case(uow, command.application_id), uow.cipher, field="applicationId")
     if case.application.status not in MATERIALS_OPEN:
         raise InvalidTransition("申请当前状态不能上传材料")
-    if command.code not in requested_codes(uow, case):
+    requested = requested_codes(uow, case)
+    if command.code not in requested:
         raise InvalidInput(f"本申请不需要此材料：{command.code[:32]}", field="code")
-    return case
+    return case, requested
