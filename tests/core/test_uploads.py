@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from ruxue_core.domain import AuditEvent, Material
 from ruxue_core.domain.enums import Status
 from ruxue_core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
+from ruxue_core.file_checks import safe_filename
 from ruxue_core.material_store import storage_root
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.runtime import Runtime
@@ -188,3 +189,18 @@ async def test_outside_the_states_that_take_materials_it_is_refused(
     with pytest.raises(InvalidTransition):
         await upload_material(runtime, upload(application_id), GUARDIAN)
     assert stored_files(runtime) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("C:\\Users\\张三\\Desktop\\户口簿.PDF", "户口簿.pdf"),
+        ("420704198501011233身份证.pdf", "#身份证.pdf"),
+        ("电话13812345678.pdf", "电话#.pdf"),
+        ("<img src=x onerror=alert(1)>.pdf", "img src_x onerror_alert(1).pdf"),
+        ("...", "hukou_book.pdf"),
+        ("a" * 300 + ".pdf", "a" * 80 + ".pdf"),
+    ],
+)
+def test_file_names_are_not_trusted(name: str, expected: str) -> None:
+    assert safe_filename(name, "application/pdf", "hukou_book") == expected

@@ -24,7 +24,9 @@ EXTENSIONS: Final[dict[str, str]] = {
 }
 ALIASES: Final[dict[str, str]] = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}
 MAX_NAME_CHARS: Final = 80
-_UNSAFE: Final = re.compile(r"[^\w\u4e00-\u9fff .()（）\-]")
+_UNSAFE: Final = re.compile(r"[^\w\u4e00-\u9fff .()（）#\-]")
+_LONG_NUMBER: Final = re.compile(r"\d{6,}[\dXx]?")
+"""A run of digits long enough to be an ID, phone or account number: never kept in clear."""
 
 
 def sniff_content_type(head: bytes) -> str | None:
@@ -44,12 +46,14 @@ def normalise_declared(declared: str | None) -> str | None:
 
 
 def safe_filename(name: str | None, content_type: str, fallback: str) -> str:
-    """A display name made from a client's file name: the last path component, NFC, only
-    letters, digits, CJK and a little punctuation, at most ``MAX_NAME_CHARS``, ending in the
-    recognised type's extension. ``fallback`` (the material code) when nothing is left."""
+    """A display name made from a client's file name: the last path component, NFKC, long
+    digit runs (ID or phone numbers) replaced by ``#``, only letters, digits, CJK and a little
+    punctuation, at most ``MAX_NAME_CHARS``, ending in the recognised type's extension.
+    ``fallback`` (the material code) when nothing is left."""
     base = re.split(r"[\\/]", name or "")[-1]
     base = unicodedata.normalize("NFKC", base)
     stem = base.rsplit(".", 1)[0] if "." in base else base
+    stem = _LONG_NUMBER.sub("#", stem)
     stem = _UNSAFE.sub("_", stem).strip(" ._")
     stem = re.sub(r"_+", "_", stem)[:MAX_NAME_CHARS].strip(" ._") or fallback
     return stem + EXTENSIONS.get(content_type, "")

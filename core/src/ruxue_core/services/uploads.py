@@ -13,8 +13,8 @@ audited.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import logging
 from dataclasses import dataclass
 from typing import Final
 
@@ -32,8 +32,6 @@ from ruxue_core.services.materials import provided_kinds, requested_codes
 from ruxue_core.services.views import MaterialNeeded, material_names
 from ruxue_core.services.worklist import MaterialView
 from ruxue_core.uow import UnitOfWork
-
-log = logging.getLogger(__name__)
 
 MATERIALS_OPEN: Final = frozenset(
     {Status.NEEDS_CORRECTION, Status.MANUAL_REVIEW, Status.SCHOOL_REVIEW, Status.BUREAU_REVIEW}
@@ -82,7 +80,11 @@ async def upload_material(
     content_type = _checked_type(rt, command)
     await rt.read(lambda uow: _admissible(uow, command, actor))
     key = new_key(command.application_id)
-    blob = rt.cipher.encrypt_bytes(command.content, purpose=storage_purpose(key))
+    # Hashing and encrypting megabytes: off the event loop.
+    digest = await asyncio.to_thread(lambda: hashlib.sha256(command.content).hexdigest())
+    blob = await asyncio.to_thread(
+        rt.cipher.encrypt_bytes, command.content, purpose=storage_purpose(key)
+    )
     await rt.materials.put(key, blob)
     row = Material(
         application_id=command.application_id,
@@ -90,7 +92,7 @@ async def upload_material(
         filename=safe_filename(command.filename, content_type, command.code),
         content_type=content_type,
         size=len(command.content),
-        sha256=hashlib.sha256(command.content).hexdigest(),
+        sha256=digest,
         storage_key=key,
         uploaded_by=actor.id[:128],
     )
