@@ -476,6 +476,7 @@ def production_values(data_dir: Path) -> dict[str, Any]:
         "pii_key": keys.new_key(),
         "session_secret": keys.new_key(),
         "audit_signing_key": keys.new_key(),
+        "uploads": {"storage_dir": data_dir.parent / "materials"},
         "verifiers": [],
         "notifiers": [],
     }
@@ -496,6 +497,13 @@ async def test_complete_production_settings_build_a_runtime(production_env: Path
     finally:
         await runtime.close()
     assert files_in(production_env) == [], "production never makes keys of its own"
+
+
+def test_production_without_a_materials_directory_is_refused(production_env: Path) -> None:
+    """Uploaded materials never land in a default directory in production (fail closed)."""
+    with pytest.raises(ConfigurationError) as caught:
+        Runtime.create(production_settings(production_env, uploads={}))
+    assert "RUXUE_UPLOADS__STORAGE_DIR" in caught.value.message
 
 
 def test_production_without_an_identity_provider_is_refused(production_env: Path) -> None:

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
+from material_helpers import PDF, application_in
 from sqlalchemy.engine import make_url
 from statement_counting import Counted, counting
 
@@ -39,6 +40,7 @@ from ruxue_core.services.applications import (
     withdraw_application,
 )
 from ruxue_core.services.lookup import lookup_status
+from ruxue_core.services.uploads import UploadMaterial, upload_material
 from ruxue_core.testing.factories import (
     GUARDIAN,
     SCHOOL_REVIEWER,
@@ -141,6 +143,16 @@ async def test_withdraw(runtime: Runtime, season: str) -> None:
     # load, one guarded update, case record, audit entry, job: 5 / 6
     within(counted, statements=6, units=1)
     assert one_update(counted)
+
+
+async def test_upload_material(runtime: Runtime, season: str) -> None:
+    application_id = await application_in(runtime, season, Status.MANUAL_REVIEW)
+    command = UploadMaterial(application_id, "hukou_book", PDF, "户口簿.pdf", "application/pdf")
+    uploaded, counted = await measure(runtime, lambda: upload_material(runtime, command, GUARDIAN))
+    assert [m.code for m in uploaded.outstanding] == ["property_certificate"]
+    # a read (load, assessment) before the file is stored, then a write (load, assessment,
+    # kinds on record; material row, audit entry at commit): 7 / 7
+    within(counted, statements=7, units=2)
 
 
 async def test_lookup(runtime: Runtime, season: str) -> None:

@@ -8,6 +8,10 @@ expected refusal must come back as a typed union result, so an error raised insi
 (a refusal its union does not declare, say) fails the test. Examples per operation come from
 ``RUXUE_FUZZ_EXAMPLES`` (15 by default; ``nox -s fuzz`` sets 200).
 
+The ``Upload`` scalar is drawn as strings and numbers (a JSON request has no file part), so
+``uploadMaterial`` is fuzzed up to its refusal of a missing file; its multipart path is tested
+in ``tests/gateway/test_uploads_http.py``.
+
 Random strings and ids almost never name a real record, so the ``ID`` and ``String`` scalars
 are widened to draw, half the time, from the seeded records' ids, receipt numbers, query codes,
 valid form values and a staff account's credentials: that reaches the paths behind the format
@@ -89,6 +93,7 @@ OPERATIONS: Final = {
     "Mutation.withdrawApplication",
     "Mutation.correctApplication",
     "Mutation.changeGuardianPhone",
+    "Mutation.uploadMaterial",
     "Mutation.retryJob",
     "Mutation.staffSignIn",
     "Mutation.staffSignOut",
@@ -159,8 +164,8 @@ def known_values(seeded: Seed) -> Iterator[None]:
     strings = [seeded.season, *seeded.form_values]
     for result in seeded.submitted:
         strings += [result.receipt_no, result.query_code]
-    scalars.CUSTOM_SCALARS.pop("ID", None)
-    scalars.CUSTOM_SCALARS.pop("String", None)
+    for name in ("ID", "String", "Upload"):
+        scalars.CUSTOM_SCALARS.pop(name, None)
     try:
         schemathesis.graphql.scalar(
             "ID",
@@ -175,11 +180,15 @@ def known_values(seeded: Seed) -> Iterator[None]:
         schemathesis.graphql.scalar(
             "String", st.one_of(st.sampled_from(strings), st.text()).map(nodes.String)
         )
+        # A JSON request carries no file part: whatever stands in for the file is refused.
+        schemathesis.graphql.scalar(
+            "Upload", st.one_of(st.text().map(nodes.String), INT32.map(nodes.Int))
+        )
         yield
     finally:
         # ``scalar()`` registers process-wide and there is no public way to unregister.
-        scalars.CUSTOM_SCALARS.pop("ID", None)
-        scalars.CUSTOM_SCALARS.pop("String", None)
+        for name in ("ID", "String", "Upload"):
+            scalars.CUSTOM_SCALARS.pop(name, None)
 
 
 @pytest.fixture

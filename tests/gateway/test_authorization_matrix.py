@@ -10,6 +10,7 @@ get the very answer a missing application gets.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -18,8 +19,10 @@ from typing import Any, Final
 
 import httpx
 import pytest
+from material_helpers import PDF, ask_for_materials
+from sqlmodel import col, select
 
-from ruxue_core.domain import Application, Guardian, Job, Message
+from ruxue_core.domain import Application, Guardian, Job, Material, Message
 from ruxue_core.domain.enums import JobStatus, MessageStatus, Status
 from ruxue_core.domain.types import utcnow
 from ruxue_core.lifecycle import Event, apply_event, load_case
@@ -109,6 +112,30 @@ class Server:
         data: dict[str, Any] = body["data"]
         return data
 
+    def upload(self, caller: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """POST one operation as a GraphQL multipart request whose ``input.file`` is a PDF."""
+        response = httpx.post(
+            f"{self.url}/graphql",
+            data={
+                "operations": json.dumps({"query": query, "variables": variables}),
+                "map": json.dumps({"0": ["variables.input.file"]}),
+            },
+            files={"0": ("户口簿.pdf", PDF, "application/pdf")},
+            headers=self.headers[caller] | {"Apollo-Require-Preflight": "true"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def send(self, operation: str, caller: str, query: str, variables: dict[str, Any]) -> Any:
+        """:meth:`upload` for the upload operation, :meth:`graphql` for the others."""
+        if operation == "upload material":
+            return self.upload(caller, query, variables)
+        return self.graphql(caller, query, variables)
+
 
 def _headers(settings: Settings) -> dict[str, dict[str, str]]:
     tokens = {name: issue_dev_token(settings, p) for name, p in PRINCIPALS.items()}
@@ -168,6 +195,7 @@ def _advance(uow: UnitOfWork, application_id: int, events: tuple[Event, ...]) ->
         assert case is not None
         actor = SCHOOL_REVIEWER if event is Event.APPROVE else Principal.system()
         apply_event(uow, case, event, actor)
+    ask_for_materials(uow, application_id)  # the materials an upload may provide
     uow.commit()
 
 
@@ -188,12 +216,16 @@ def snapshot(server: Server, application_id: int) -> tuple[Any, ...]:
         assert application is not None
         guardian = uow.session.get(Guardian, application.guardian_id)
         assert guardian is not None
+        materials = uow.session.exec(
+            select(Material.id).where(col(Material.application_id) == application_id)
+        ).all()
         return (
             application.status,
             application.version,
             application.address_ct,
             guardian.phone_ct,
             guardian.name,
+            len(materials),
         )
 
     result: tuple[Any, ...] = server.run(server.runtime.read(read))
@@ -292,6 +324,9 @@ FAILED_MESSAGES = "query { failedMessages { " + RESULT + " } }"
 RESEND = (
     "mutation M($input: ResendMessageInput!) { resendMessage(input: $input) { " + RESULT + " } }"
 )
+UPLOAD = (
+    "mutation M($input: UploadMaterialInput!) { uploadMaterial(input: $input) { " + RESULT + " } }"
+)
 SIGN_OUT = "mutation { staffSignOut { " + RESULT + " } }"
 GUARDIAN_SIGN_OUT = "mutation { guardianSignOut { " + RESULT + " } }"
 VIEWER = "query { viewer { id role } }"
@@ -371,6 +406,7 @@ OPERATIONS: Final = (
     ),
     _op("withdraw", {"guardian", "counter"}, status=Status.SUBMITTED),
     _op("record paper seen", {"counter"}, status=Status.MANUAL_REVIEW),
+    _op("upload material", {"guardian", "counter"}, status=Status.MANUAL_REVIEW),
     _op("correct", {"guardian", "counter"}, status=Status.NEEDS_CORRECTION),
     _op("submit", {"guardian", "other_guardian", "counter", "other_counter"}),
     _op("dead jobs", {"bureau", "admin", "auditor"}),
@@ -409,6 +445,7 @@ EXPECTED_SUCCESS: Final = {
     "application messages": "SmsMessageList",
     "failed messages": "SmsMessageList",
     "resend message": "ResendMessageSuccess",
+    "upload material": "MaterialUploadedPayload",
 }
 
 
@@ -443,6 +480,9 @@ def _request(
     if name == "record paper seen":
         seen = {"applicationId": application_id, "materials": ["hukou_book"], "consent": True}
         return PAPER, {"input": seen}
+    if name == "upload material":
+        upload = {"applicationId": application_id, "code": "hukou_book", "file": None}
+        return UPLOAD, {"input": upload}
     if name == "dead jobs":
         return DEAD_JOBS, {}
     if name == "retry job":
@@ -498,7 +538,7 @@ def test_matrix(server: Server, operation: Operation, caller: str) -> None:
     application_id = new_application(server, status) if status is not None else None
     before = snapshot(server, application_id) if application_id is not None else None
     query, variables = _request(server, operation, caller, str(application_id))
-    result = _first(server.graphql(caller, query, variables))
+    result = _first(server.send(operation.name, caller, query, variables))
     expected = _expected(operation, caller)
     assert result["__typename"] == expected, (operation.name, caller, result)
     if expected.endswith("Error") and application_id is not None:
@@ -506,7 +546,7 @@ def test_matrix(server: Server, operation: Operation, caller: str) -> None:
     if expected == "NotFoundError":
         # Not-yours answers exactly like not-found: same type, code, message and field.
         missing_query, missing_variables = _request(server, operation, caller, MISSING_ID)
-        missing = _first(server.graphql(caller, missing_query, missing_variables))
+        missing = _first(server.send(operation.name, caller, missing_query, missing_variables))
         assert missing == result
 
 

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from ruxue_core.keys import new_key
 from ruxue_core.plugins.builtin import issue_dev_token
-from ruxue_core.settings import LimitSettings, Mode, Settings
+from ruxue_core.settings import LimitSettings, Mode, Settings, UploadSettings
 from ruxue_core.testing.factories import BUREAU, GUARDIAN, GUARDIAN_ID, child_id_number
 from ruxue_gateway.app import create_app
 
@@ -55,6 +55,7 @@ def test_production_masks_unexpected_errors(settings: Settings) -> None:
             "pii_key": SecretStr(key),
             "session_secret": SecretStr(new_key()),
             "audit_signing_key": SecretStr(new_key()),
+            "uploads": UploadSettings(storage_dir=settings.data_dir / "materials"),
         }
     )
     with TestClient(create_app(production, in_process_worker=False)) as client:

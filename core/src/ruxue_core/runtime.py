@@ -22,6 +22,7 @@ from ruxue_core.db import Database
 from ruxue_core.domain.enums import Role
 from ruxue_core.errors import ConfigurationError
 from ruxue_core.guardian_sessions import GuardianSessions
+from ruxue_core.material_store import MaterialStore, open_material_store, storage_root
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.plugins.host import PluginHost
 from ruxue_core.ratelimit import SlidingWindowLimiter
@@ -41,7 +42,8 @@ RACE_RETRIES: Final = 3
 def check_settings(settings: Settings) -> None:
     """Refuse a production configuration that cannot work, naming the setting at fault.
 
-    :raises ConfigurationError: production without a database URL or one of its keys.
+    :raises ConfigurationError: production without a database URL, one of its keys or the
+        materials' storage directory.
     """
     if settings.embedded:
         return
@@ -49,6 +51,7 @@ def check_settings(settings: Settings) -> None:
         raise ConfigurationError("生产模式必须通过环境变量 RUXUE_DATABASE_URL 指定数据库")
     for spec in keys.PRODUCTION_KEYS:
         keys.load_key(settings, spec)
+    storage_root(settings)
 
 
 @dataclass
@@ -69,11 +72,13 @@ class Runtime:
     staff: StaffDirectory = field(init=False)
     guardian_sessions: GuardianSessions = field(init=False)
     sources: SourceGuards = field(init=False)
+    materials: MaterialStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.staff = StaffDirectory(self)
         self.guardian_sessions = GuardianSessions(self)
         self.sources = SourceGuards(self.settings.verification)
+        self.materials = open_material_store(self.settings)
 
     @classmethod
     def create(cls, settings: Settings, *, extra_plugins: Iterable[object] = ()) -> Runtime:

@@ -46,6 +46,16 @@ class PiiCipher:
         nonce, body = blob[:_NONCE_BYTES], blob[_NONCE_BYTES:]
         return self._aead.decrypt(nonce, body, purpose.encode()).decode()
 
+    def encrypt_bytes(self, plaintext: bytes, *, purpose: str) -> bytes:
+        """:meth:`encrypt` for binary content (an uploaded file)."""
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext, purpose.encode())
+
+    def decrypt_bytes(self, blob: bytes, *, purpose: str) -> bytes:
+        """Inverse of :meth:`encrypt_bytes`."""
+        nonce, body = blob[:_NONCE_BYTES], blob[_NONCE_BYTES:]
+        return self._aead.decrypt(nonce, body, purpose.encode())
+
     def encrypt_json(self, value: Mapping[str, Any], *, purpose: str) -> bytes:
         """Encrypt a JSON-ready mapping (evidence facts) as one ciphertext."""
         text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

@@ -81,6 +81,23 @@ class LimitSettings(BaseModel):
     query_lock_minutes: int = Field(default=15, ge=1)
 
 
+class UploadSettings(BaseModel):
+    """Materials guardians and counter staff upload: limits and where the encrypted files go."""
+
+    max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, description="largest file"
+    )
+    content_types: list[str] = Field(
+        default_factory=lambda: ["application/pdf", "image/jpeg", "image/png"],
+        description="accepted types (recognised by their leading bytes, not the declared type)",
+    )
+    storage_dir: Path | None = Field(
+        default=None,
+        description="directory of the encrypted files; required in production "
+        "(embedded default: <data_dir>/materials)",
+    )
+
+
 class StaffAuthSettings(BaseModel):
     """Staff accounts: sessions and lockout."""
 
@@ -216,6 +233,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     verification: VerificationSettings = Field(default_factory=VerificationSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    uploads: UploadSettings = Field(default_factory=UploadSettings)
     staff_auth: StaffAuthSettings = Field(default_factory=StaffAuthSettings)
     casesync: CaseSyncSettings = Field(default_factory=CaseSyncSettings)
     guardian_auth: GuardianAuthSettings = Field(default_factory=GuardianAuthSettings)

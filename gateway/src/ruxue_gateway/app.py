@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
+from typing import Final
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
@@ -22,6 +23,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
@@ -34,13 +36,17 @@ from ruxue_core.services.operations import ping
 from ruxue_core.settings import Settings
 from ruxue_gateway.auth import AuthRoutes
 from ruxue_gateway.context import Context
-from ruxue_gateway.limits import BodyLimit
+from ruxue_gateway.limits import BodyLimit, multipart_limit
 from ruxue_gateway.metrics import Metrics
 from ruxue_gateway.receipts import ReceiptRoutes
 from ruxue_gateway.requests import HEADER, RequestIdMiddleware
 from ruxue_gateway.schema import build_schema
 
 log = logging.getLogger(__name__)
+
+PREFLIGHT_HEADERS: Final = ("Apollo-Require-Preflight", "X-Apollo-Operation-Name")
+"""A multipart request must carry one of these (non-empty): a browser sends such a header
+cross-site only after a CORS preflight, so a plain HTML form cannot forge an upload (CSRF)."""
 
 
 class RuxueGraphQL(GraphQL[Context, None]):
@@ -60,11 +66,35 @@ class RuxueGraphQL(GraphQL[Context, None]):
         )
         self.runtime = runtime
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's HTTP handling, then close the request: a multipart request's uploaded
+        files (spooled to temporary files) are closed whatever the resolvers did."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            try:
+                response = await self.run(request)
+            except HTTPException as exc:
+                response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+            await response(scope, receive, send)
+        finally:
+            await request.close()
+
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         """The request's GraphQL document and variables; a document over the size limit is
-        refused (413) before the parser sees it."""
+        refused (413) before the parser sees it, a multipart request without a preflight
+        header (400) before its parts are read."""
+        content_type = (request.content_type or "").lower()
+        if content_type.startswith("multipart/form-data") and not any(
+            request.headers.get(name) for name in PREFLIGHT_HEADERS
+        ):
+            raise HTTPException(
+                400, "multipart 请求须带 Apollo-Require-Preflight 请求头 (CSRF protection)"
+            )
         data = await super().parse_http_body(request)
         limit = self.runtime.settings.limits.max_document_chars
         for item in data if isinstance(data, list) else [data]:
@@ -133,7 +163,13 @@ def create_app(
 
     middleware = [
         Middleware(RequestIdMiddleware),
-        Middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes),
+        Middleware(
+            BodyLimit,
+            max_bytes=settings.limits.max_body_bytes,
+            multipart_max_bytes=multipart_limit(
+                settings.limits.max_body_bytes, settings.uploads.max_bytes
+            ),
+        ),
     ]
     if settings.cors_origins:
         middleware.append(
@@ -141,7 +177,7 @@ def create_app(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type", HEADER],
+                allow_headers=["Authorization", "Content-Type", HEADER, *PREFLIGHT_HEADERS],
                 expose_headers=[HEADER],
             )
         )

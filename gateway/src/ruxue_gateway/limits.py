@@ -2,7 +2,8 @@
 
 A declared ``Content-Length`` over the limit is refused without reading the body; a body sent
 in chunks (no length declared) is counted as it arrives and refused as soon as it passes the
-limit.
+limit. A ``multipart/form-data`` request (a GraphQL multipart upload) has its own, larger
+limit: the material size limit plus room for the other parts (:func:`multipart_limit`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,14 @@ from typing import Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TOO_LARGE: Final = "请求体过大 (request body too large)"
+MULTIPART_OVERHEAD: Final = 64 * 1024
+"""Room in a multipart body for its ``operations`` and ``map`` parts and the part headers."""
+
+
+def multipart_limit(max_body_bytes: int, max_upload_bytes: int) -> int:
+    """The body limit of a multipart request: one file of the upload limit plus overhead
+    (never less than the ordinary limit)."""
+    return max(max_body_bytes, max_upload_bytes + MULTIPART_OVERHEAD)
 
 
 class _TooLarge(Exception):
@@ -20,19 +29,27 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """ASGI middleware refusing HTTP request bodies larger than ``max_bytes`` with 413."""
+    """ASGI middleware refusing HTTP request bodies larger than ``max_bytes`` with 413
+    (``multipart_max_bytes`` for ``multipart/form-data`` requests)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, multipart_max_bytes: int | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.multipart_max_bytes = multipart_max_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on with a counting ``receive``; answer 413 when it overflows."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").lstrip().lower()
+        multipart = content_type.startswith(b"multipart/form-data")
+        limit = self.multipart_max_bytes if multipart else self.max_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _refuse(send)
             return
         received = 0
@@ -43,7 +60,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _TooLarge
             return message
 

@@ -116,7 +116,9 @@ class Review(SQLModel, table=True):
 
 
 class Material(SQLModel, table=True):
-    """An uploaded material, required only where no shared-data check proved the fact."""
+    """A material provided (a file uploaded, or an original seen at the counter), required
+    only where no shared-data check proved the fact. Rows are history: a second upload of the
+    same kind adds a row and keeps the earlier one (and its file) for the reviewers."""
 
     id: int | None = Field(default=None, primary_key=True)
     application_id: int = Field(foreign_key="application.id", index=True)
@@ -127,6 +129,9 @@ class Material(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     storage_key: str = Field(max_length=200)
     uploaded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    uploaded_by: str | None = Field(
+        default=None, max_length=128, description="the principal who provided it"
+    )
 
 
 class QueryGuard(SQLModel, table=True):

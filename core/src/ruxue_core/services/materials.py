@@ -69,7 +69,7 @@ async def record_paper_seen(
         unknown = sorted(set(command.materials) - set(names))
         if unknown:
             raise InvalidInput(f"不是本招生季的材料：{'、'.join(unknown)}", field="materials")
-        seen = set(_provided(uow, case))
+        seen = set(provided_kinds(uow, case))
         for code in dict.fromkeys(command.materials):
             if code not in seen:
                 uow.insert_at_commit(_paper(case, code, actor, uow))
@@ -85,7 +85,7 @@ async def record_paper_seen(
                 at=uow.now,
             )
         )
-        outstanding = _outstanding(uow, case, seen | set(command.materials), names)
+        outstanding = outstanding_after(uow, case, seen | set(command.materials), names)
         uow.commit()
         return PaperRecorded(case.id, outstanding, consent_ref)
 
@@ -102,10 +102,12 @@ def _paper(case: Case, code: str, actor: Principal, uow: UnitOfWork) -> Material
         sha256="",
         storage_key=f"paper:{actor.id}"[:200],
         uploaded_at=uow.now,
+        uploaded_by=actor.id[:128],
     )
 
 
-def _provided(uow: UnitOfWork, case: Case) -> list[str]:
+def provided_kinds(uow: UnitOfWork, case: Case) -> list[str]:
+    """The material kinds on record for an application (uploaded or seen at the counter)."""
     return list(
         uow.session.exec(select(Material.kind).where(col(Material.application_id) == case.id))
     )
@@ -130,14 +132,21 @@ def _consent(uow: UnitOfWork, case: Case, actor: Principal, *, wanted: bool) -> 
     return consent.ref
 
 
-def _outstanding(
-    uow: UnitOfWork, case: Case, provided: set[str], names: dict[str, str]
-) -> tuple[MaterialNeeded, ...]:
+def requested_codes(uow: UnitOfWork, case: Case) -> list[str]:
+    """The material codes the application's latest assessment asks for (none before one)."""
     latest = uow.session.exec(
         select(Assessment.materials)
         .where(col(Assessment.application_id) == case.id)
         .order_by(col(Assessment.round).desc())
         .limit(1)
     ).first()
-    needed = [code for code in latest or [] if code not in provided]
+    return list(latest or [])
+
+
+def outstanding_after(
+    uow: UnitOfWork, case: Case, provided: set[str], names: dict[str, str] | None = None
+) -> tuple[MaterialNeeded, ...]:
+    """The requested materials not among ``provided``, named from the season."""
+    names = material_names(case.season.policy) if names is None else names
+    needed = [code for code in requested_codes(uow, case) if code not in provided]
     return tuple(MaterialNeeded(code, names.get(code, code)) for code in needed)

@@ -31,6 +31,11 @@ from ruxue_gateway.schema.applications.types import (
     PaperRecordedPayload,
     SubmitApplicationSuccess,
 )
+from ruxue_gateway.schema.applications.uploads import (
+    UploadMaterialInput,
+    UploadMaterialResult,
+    resolve_upload_material,
+)
 from ruxue_gateway.schema.common import parse_id
 from ruxue_gateway.schema.errors import (
     ConflictError,
@@ -122,6 +127,15 @@ class ApplicationMutations:
         context = info.context
         result = await record_paper_seen(context.runtime, command, context.principal)
         return PaperRecordedPayload.from_result(result)
+
+    @strawberry.mutation(
+        description="上传材料 (guardian, or counter staff of the township; GraphQL multipart)."
+    )
+    async def upload_material(
+        self, info: strawberry.Info[Context, None], input: UploadMaterialInput
+    ) -> UploadMaterialResult:
+        """Upload a file for a material the application's assessment asks for."""
+        return await resolve_upload_material(info, input)
 
     @strawberry.mutation(description="修改监护人手机号码 (the signed-in guardian's own).")
     async def change_guardian_phone(
