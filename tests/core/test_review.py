@@ -24,6 +24,7 @@ from ruxue_core.domain.enums import (
 from ruxue_core.errors import (
     Conflict,
     Forbidden,
+    InvalidInput,
     NotFound,
     PermanentPluginError,
     RuxueError,
@@ -556,6 +557,35 @@ async def test_a_stale_expected_version_is_refused_and_changes_nothing(
         rt, submitted.application_id, ReviewDecision.APPROVE, SCHOOL_REVIEWER, current.version
     )
     assert done.status is Status.BUREAU_REVIEW
+
+
+@pytest.mark.parametrize(
+    "comment", ["nul\x00byte", "bell\x07", "x" * (applications.MAX_COMMENT + 1)]
+)
+async def test_a_malformed_comment_is_refused_and_changes_nothing(
+    rt: Runtime, season: str, comment: str
+) -> None:
+    submitted = await at_school_review(rt, season)
+    current = await application(rt, submitted.application_id)
+    before = await totals(rt, submitted.application_id)
+    command = ReviewApplication(
+        submitted.application_id, ReviewDecision.APPROVE, comment, current.version
+    )
+    with pytest.raises(InvalidInput) as refused:
+        await review_application(rt, command, SCHOOL_REVIEWER)
+    assert refused.value.field == "comment"
+    assert await totals(rt, submitted.application_id) == before
+    after = await application(rt, submitted.application_id)
+    assert (after.status, after.version) == (current.status, current.version)
+
+
+async def test_a_comment_may_span_lines(rt: Runtime, season: str) -> None:
+    submitted = await at_school_review(rt, season)
+    command = ReviewApplication(
+        submitted.application_id, ReviewDecision.APPROVE, "材料齐全\n\t同意", None
+    )
+    changed = await review_application(rt, command, SCHOOL_REVIEWER)
+    assert changed.status is Status.BUREAU_REVIEW
 
 
 # ---- SMS ------------------------------------------------------------------------------------

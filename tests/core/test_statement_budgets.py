@@ -140,8 +140,9 @@ async def test_withdraw(runtime: Runtime, season: str) -> None:
         runtime, lambda: withdraw_application(runtime, command, GUARDIAN)
     )
     assert changed.status is Status.WITHDRAWN
-    # load, one guarded update, case record, audit entry, job: 5 / 6
-    within(counted, statements=6, units=1)
+    # load, one guarded update, case record, the withdrawal SMS, audit entry, job (and NOTIFY
+    # on PostgreSQL): 6 / 7
+    within(counted, statements=7, units=1)
     assert one_update(counted)
 
 

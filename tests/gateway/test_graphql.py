@@ -400,7 +400,10 @@ PASSWORD = "correct horse battery"
 async def test_staff_sign_in_and_out(runtime: Runtime, season: str) -> None:
     account = AddStaff("zhao", "赵窗口", Role.COUNTER_STAFF, PASSWORD, region_code="420704101")
     await add_staff(runtime, account, Principal.system())
-    for username, password in (("zhao", "wrong password!"), ("nobody", PASSWORD)):
+    malformed = ("zha\x00o", "z", "a" * 65, "zhao; drop", "")
+    attempts = [("zhao", "wrong password!"), ("nobody", PASSWORD)]
+    attempts += [(name, PASSWORD) for name in malformed]  # refused before the database
+    for username, password in attempts:
         refused = await gql(runtime, None, SIGN_IN, username=username, password=password)
         assert refused["staffSignIn"] == {
             "__typename": "InvalidCredentialsError",

@@ -16,6 +16,17 @@ def _printable(value: str) -> bool:
     return all(unicodedata.category(ch)[0] not in ("C",) for ch in value)
 
 
+def validate_text(raw: str, *, field: str, max_length: int, message: str) -> str:
+    """Free text (a review comment): at most ``max_length`` characters, no control character
+    but line breaks and tabs (a NUL byte, for one, cannot be stored in PostgreSQL).
+
+    :raises InvalidInput: with ``message``.
+    """
+    if len(raw) > max_length or not _printable(raw.replace("\n", "").replace("\t", "")):
+        raise InvalidInput(message, field=field)
+    return raw
+
+
 def validate_phone(raw: str, *, field: str = "phone") -> str:
     """A mainland mobile number (11 digits starting 13–19), spaces and dashes removed."""
     value = re.sub(r"[\s-]", "", raw)

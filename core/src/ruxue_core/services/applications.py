@@ -26,7 +26,12 @@ from ruxue_core.permissions import require_role, visible
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.rules import codes
 from ruxue_core.rules.eligibility import AgeWindow, age_exception
-from ruxue_core.rules.fields import validate_address, validate_name, validate_phone
+from ruxue_core.rules.fields import (
+    validate_address,
+    validate_name,
+    validate_phone,
+    validate_text,
+)
 from ruxue_core.rules.national_id import parse_national_id
 from ruxue_core.runtime import Runtime
 from ruxue_core.services import guardians, submission_key
@@ -334,8 +339,8 @@ async def review_application(
     :raises InvalidTransition, Conflict, InvalidInput: as their names say; nothing changes.
     """
     actor = require_role(principal, *REVIEWER_ROLES)
-    if len(command.comment) > MAX_COMMENT:
-        raise InvalidInput("审核意见不超过500字", field="comment")
+    message = f"审核意见不超过{MAX_COMMENT}字，且不能含控制字符"
+    validate_text(command.comment, field="comment", max_length=MAX_COMMENT, message=message)
 
     def review(uow: UnitOfWork) -> StatusChanged:
         case = visible(

@@ -55,7 +55,8 @@ async def sign_in(rt: Runtime, username: str, password: str) -> StaffSession:
     :raises InvalidCredentials: unknown, disabled or locked account, or wrong password.
     """
     username = username.strip().lower()
-    if not username or len(username) > 64 or len(password) > MAX_PASSWORD:
+    if not re.fullmatch(USERNAME_PATTERN, username) or len(password) > MAX_PASSWORD:
+        staff.password_matches(password[:MAX_PASSWORD], None)  # as long as a real check
         raise InvalidCredentials()
     account = await rt.read(lambda uow: _account(uow, username))
     matches = staff.password_matches(password, account.password_hash if account else None)
