@@ -129,6 +129,12 @@ BAD_INPUT: dict[str, tuple[Change, str]] = {
         lambda c: _with_guardian(c, id_number="42070419850101ABCD"),
         "guardian.idNumber",
     ),
+    "season code with a NUL": (lambda c: replace(c, season_code="2026\x00primary"), "seasonCode"),
+    "township code with a NUL": (
+        lambda c: replace(c, township_code="420704\x00101"),
+        "townshipCode",
+    ),
+    "paper seen with a NUL": (lambda c: replace(c, paper_seen=("户口\x00簿",)), "paperSeen"),
     "phone too short": (lambda c: replace(c, guardian_phone="1381234567"), "guardianPhone"),
     "phone not mobile": (lambda c: replace(c, guardian_phone="02787654321"), "guardianPhone"),
     "phone with letters": (lambda c: replace(c, guardian_phone="1381234567a"), "guardianPhone"),

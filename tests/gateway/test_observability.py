@@ -16,9 +16,10 @@ from ruxue_core.plugins.builtin import issue_dev_token
 from ruxue_core.settings import Settings
 from ruxue_core.testing.factories import GUARDIAN, GUARDIAN_ID, child_id_number
 from ruxue_gateway.app import create_app
+from ruxue_gateway.requests import SANE, new_request_id
 
 VIEWER = {"query": "{ viewer { id } }"}
-HEX_ID = re.compile(r"[0-9a-f]{32}")
+MADE_ID = re.compile(r"[a-z2-7]{26}")  # base32, see new_request_id
 
 
 class Lines(logging.Handler):
@@ -52,14 +53,14 @@ def json_lines() -> Iterator[Lines]:
 def test_request_ids(settings: Settings, json_lines: Lines) -> None:
     with TestClient(create_app(settings, in_process_worker=False)) as client:
         made = client.post("/graphql", json=VIEWER).headers["x-request-id"]
-        assert HEX_ID.fullmatch(made)
+        assert MADE_ID.fullmatch(made)
         assert client.post("/graphql", json=VIEWER).headers["x-request-id"] != made
         kept = client.post("/graphql", json=VIEWER, headers={"X-Request-ID": "lb-42:a.b_c"})
         assert kept.headers["x-request-id"] == "lb-42:a.b_c"
         for insane in (b"x" * 65, b"has space", "引号".encode(), b"", b"a\x00b"):
             headers = [(b"x-request-id", insane)]
             replaced = client.post("/graphql", json=VIEWER, headers=headers)
-            assert HEX_ID.fullmatch(replaced.headers["x-request-id"]), insane
+            assert MADE_ID.fullmatch(replaced.headers["x-request-id"]), insane
         assert client.get("/healthz").headers["x-request-id"]
         too_large = client.post("/graphql", content=b"x" * (settings.limits.max_body_bytes + 1))
         assert too_large.status_code == 413 and too_large.headers["x-request-id"]
@@ -143,3 +144,11 @@ def test_metrics_per_operation_and_job_kind(seeded_settings: Settings) -> None:
     assert 'ruxue_jobs_by_kind{kind="verification.run",status="pending"} 1.0' in text
     assert 'ruxue_jobs{status="pending"}' in text
     assert "Named" not in text  # client-chosen names are not labels
+
+
+def test_made_up_request_ids_never_look_like_a_phone_or_id_number() -> None:
+    ids = {new_request_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for made in ids:
+        assert SANE.fullmatch(made)
+        assert not re.search(r"[0189]", made)  # a mobile starts with 1; base32 has no 0, 1, 8, 9

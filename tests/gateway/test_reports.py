@@ -94,6 +94,7 @@ async def test_seasons_and_schools_are_public(
     yj = await run(runtime, None, SCHOOLS, township="420704101")
     assert [s["code"] for s in yj] == ["LK-YJ-01"]
     assert await run(runtime, None, SCHOOLS, stage="JUNIOR") == []
+    assert await run(runtime, None, SCHOOLS, township="420704\x00101") == []  # not a code
 
 
 async def test_me(runtime: Runtime, season: str) -> None:

@@ -16,6 +16,20 @@ def _printable(value: str) -> bool:
     return all(unicodedata.category(ch)[0] not in ("C",) for ch in value)
 
 
+CODE: Final = re.compile(r"[0-9A-Za-z_-]{1,32}")
+"""A season, township (乡镇/街道), school or material code."""
+
+
+def validate_code(raw: str, *, field: str, message: str) -> str:
+    """A code's shape (:data:`CODE`), checked before any database sees it.
+
+    :raises InvalidInput: with ``message``.
+    """
+    if not CODE.fullmatch(raw):
+        raise InvalidInput(message, field=field)
+    return raw
+
+
 def validate_text(raw: str, *, field: str, max_length: int, message: str) -> str:
     """Free text (a review comment): at most ``max_length`` characters, no control character
     but line breaks and tabs (a NUL byte, for one, cannot be stored in PostgreSQL).

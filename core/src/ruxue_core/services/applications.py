@@ -28,6 +28,7 @@ from ruxue_core.rules import codes
 from ruxue_core.rules.eligibility import AgeWindow, age_exception
 from ruxue_core.rules.fields import (
     validate_address,
+    validate_code,
     validate_name,
     validate_phone,
     validate_text,
@@ -132,10 +133,16 @@ def _validate(command: SubmitApplication, actor: Principal) -> _Form:
     guardians.check_online_identity(actor, guardian)
     if command.paper_seen and actor.role is not Role.COUNTER_STAFF:
         raise InvalidInput("仅窗口受理时登记已核验的原件", field="paperSeen")
+    validate_code(command.season_code, field="seasonCode", message="招生季不存在")
     if len(command.paper_seen) > 20 or any(len(p) > 50 for p in command.paper_seen):
         raise InvalidInput("已核验材料清单过长", field="paperSeen")
+    for paper in command.paper_seen:
+        validate_text(
+            paper, field="paperSeen", max_length=50, message="已核验材料名称不能含控制字符"
+        )
     if actor.role is Role.COUNTER_STAFF and actor.region_code != command.township_code:
         raise Forbidden("窗口工作人员只能受理本乡镇（街道）的报名", field="townshipCode")
+    validate_code(command.township_code, field="townshipCode", message="乡镇（街道）代码格式不正确")
     key = command.idempotency_key
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidInput("幂等键应为 8 到 64 位字母、数字、- 或 _", field="idempotencyKey")
@@ -427,6 +434,9 @@ async def correct_application(
     """
     actor = require_role(principal, Role.GUARDIAN, Role.COUNTER_STAFF)
     address = validate_address(command.address, field="address")
+    if command.township_code:
+        message = "乡镇（街道）代码格式不正确"
+        validate_code(command.township_code, field="townshipCode", message=message)
 
     def correct(uow: UnitOfWork) -> StatusChanged:
         case = visible(

@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from ruxue_core.domain import Region, School, Season
 from ruxue_core.domain.enums import Stage
+from ruxue_core.rules.fields import CODE
 from ruxue_core.runtime import Runtime
 from ruxue_core.uow import UnitOfWork
 
@@ -91,7 +92,10 @@ def _schools(
 async def list_schools(
     rt: Runtime, *, stage: Stage | None = None, township_code: str | None = None
 ) -> list[SchoolView]:
-    """Schools, by code, optionally of one stage and one township (乡镇/街道)."""
+    """Schools, by code, optionally of one stage and one township (乡镇/街道); a township code
+    of no possible shape has no schools (and never reaches the database)."""
+    if township_code is not None and not CODE.fullmatch(township_code):
+        return []
 
     def read(uow: UnitOfWork) -> list[SchoolView]:
         rows = uow.session.execute(_schools(stage, township_code)).all()

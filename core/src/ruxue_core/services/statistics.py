@@ -27,8 +27,8 @@ from ruxue_core.domain.enums import (
 from ruxue_core.errors import InvalidInput
 from ruxue_core.permissions import DISTRICT_ROLES, STAFF_ROLES, require_role, scope_clause
 from ruxue_core.plugins.contracts import Principal
+from ruxue_core.rules.fields import CODE
 from ruxue_core.runtime import Runtime
-from ruxue_core.services.worklist import CODE
 from ruxue_core.uow import UnitOfWork
 
 REVIEW_STATES: Final = (Status.MANUAL_REVIEW, Status.SCHOOL_REVIEW, Status.BUREAU_REVIEW)

@@ -35,6 +35,7 @@ from ruxue_core.errors import InvalidInput
 from ruxue_core.lifecycle import Case, case_query
 from ruxue_core.permissions import STAFF_ROLES, require_role, scope_clause
 from ruxue_core.plugins.contracts import Principal
+from ruxue_core.rules.fields import CODE
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.views import (
     ApplicationView,
@@ -52,7 +53,6 @@ MAX_PAGE: Final = 100
 MAX_BATCH: Final = 500
 """At most this many applications' parts in one batch read (a few pages' worth)."""
 RECEIPT_PREFIX: Final = re.compile(r"[0-9A-Za-z-]{1,32}")
-CODE: Final = re.compile(r"[0-9A-Za-z_-]{1,32}")
 
 M = TypeVar("M", Evidence, Review, Material, Consent)
 V = TypeVar("V")
