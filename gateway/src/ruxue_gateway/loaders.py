@@ -9,6 +9,7 @@ unit of work through the core, which cuts them by the caller's scope again.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from functools import cached_property
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -34,22 +35,37 @@ BatchRead = Callable[
 
 
 class Loaders:
-    """The loaders of one request, for one principal."""
+    """The loaders of one request, for one principal; each is made when first used (most
+    requests, the public lookup among them, use none)."""
 
     def __init__(self, runtime: Runtime, principal: Principal | None) -> None:
-        self.evidence: DataLoader[int, tuple[EvidenceView, ...]] = _loader(
-            runtime, principal, evidence_for
-        )
-        self.assessments: DataLoader[int, tuple[AssessmentView, ...]] = _loader(
-            runtime, principal, assessments_for
-        )
-        self.consents: DataLoader[int, tuple[str, ...]] = _loader(runtime, principal, consents_for)
-        self.reviews: DataLoader[int, tuple[ReviewView, ...]] = _loader(
-            runtime, principal, reviews_for
-        )
-        self.materials: DataLoader[int, tuple[MaterialView, ...]] = _loader(
-            runtime, principal, materials_for
-        )
+        self._runtime = runtime
+        self._principal = principal
+
+    @cached_property
+    def evidence(self) -> DataLoader[int, tuple[EvidenceView, ...]]:
+        """Department checks per application."""
+        return _loader(self._runtime, self._principal, evidence_for)
+
+    @cached_property
+    def assessments(self) -> DataLoader[int, tuple[AssessmentView, ...]]:
+        """The latest assessment per application (a tuple of one, or none)."""
+        return _loader(self._runtime, self._principal, assessments_for)
+
+    @cached_property
+    def consents(self) -> DataLoader[int, tuple[str, ...]]:
+        """The consent reference per application."""
+        return _loader(self._runtime, self._principal, consents_for)
+
+    @cached_property
+    def reviews(self) -> DataLoader[int, tuple[ReviewView, ...]]:
+        """Review decisions per application."""
+        return _loader(self._runtime, self._principal, reviews_for)
+
+    @cached_property
+    def materials(self) -> DataLoader[int, tuple[MaterialView, ...]]:
+        """Materials provided per application."""
+        return _loader(self._runtime, self._principal, materials_for)
 
 
 def _loader(
