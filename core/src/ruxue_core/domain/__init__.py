@@ -12,12 +12,14 @@ from ruxue_core.domain.applications import (
 )
 from ruxue_core.domain.audit import AuditEvent, AuditHead
 from ruxue_core.domain.catalog import Region, School, Season, Zone, ZoneSchool
+from ruxue_core.domain.intake import ApplicationDraft, ManualVerification
 from ruxue_core.domain.outbox import CaseRecord, Job, Message, SmsReceiptRow, SmsVendorState
 from ruxue_core.domain.people import Child, Guardian, StaffAccount
 from ruxue_core.domain.sessions import GuardianSession
 
 __all__ = [
     "Application",
+    "ApplicationDraft",
     "Assessment",
     "AuditEvent",
     "AuditHead",
@@ -28,6 +30,7 @@ __all__ = [
     "Guardian",
     "GuardianSession",
     "Job",
+    "ManualVerification",
     "Material",
     "Message",
     "QueryGuard",

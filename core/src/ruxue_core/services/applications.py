@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -88,7 +89,7 @@ class Submitted:
 
 
 @dataclass(frozen=True, slots=True)
-class _Form:
+class Form:
     """A submission after validation: normalised values, nothing looked up yet."""
 
     command: SubmitApplication
@@ -116,11 +117,15 @@ async def submit_application(
         verification.
     """
     actor = require_role(principal, Role.GUARDIAN, Role.COUNTER_STAFF)
-    form = _validate(command, actor)
-    return await rt.write(lambda uow: _submit(uow, form, actor))
+    form = validate_form(command, actor)
+    return await rt.write(lambda uow: submit_form(uow, form, actor))
 
 
-def _validate(command: SubmitApplication, actor: Principal) -> _Form:
+def validate_form(command: SubmitApplication, actor: Principal) -> Form:
+    """A submission's fields checked and normalised (no I/O).
+
+    :raises InvalidInput, Forbidden: as :func:`submit_application`.
+    """
     child_id = parse_national_id(command.child.id_number, field="child.idNumber")
     guardian_id = parse_national_id(command.guardian.id_number, field="guardian.idNumber")
     if child_id.value == guardian_id.value:
@@ -146,7 +151,7 @@ def _validate(command: SubmitApplication, actor: Principal) -> _Form:
     key = command.idempotency_key
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidInput("幂等键应为 8 到 64 位字母、数字、- 或 _", field="idempotencyKey")
-    return _Form(
+    return Form(
         command=command,
         child_id=child_id.value,
         child_birth=child_id.birth_date,
@@ -157,11 +162,27 @@ def _validate(command: SubmitApplication, actor: Principal) -> _Form:
     )
 
 
-def _submit(uow: UnitOfWork, form: _Form, actor: Principal) -> Submitted:
+def submit_form(
+    uow: UnitOfWork,
+    form: Form,
+    actor: Principal,
+    *,
+    before: Callable[[], None] | None = None,
+    after: Callable[[Case], None] | None = None,
+) -> Submitted:
+    """Submit a validated form in ``uow`` and commit.
+
+    :param before: runs after an idempotent retry was answered and before anything is
+        written (a draft refuses a second submission here).
+    :param after: runs in the same transaction once the application exists (a draft links
+        it, a counter records the papers it saw).
+    """
     command = form.command
     key = submission_key.of(uow, actor, command.idempotency_key, _fingerprinted(form))
     if key is not None and (first := submission_key.replay(uow, key)) is not None:
         return _first_answer(first)
+    if before is not None:
+        before()
     season, school = _season_and_township(uow, command)
     if not season.opens_at <= uow.now <= season.closes_at:
         raise Ineligible("不在报名时间内", field="seasonCode")
@@ -215,6 +236,8 @@ def _submit(uow: UnitOfWork, form: _Form, actor: Principal) -> Submitted:
         )
     if command.paper_seen:
         guardians.record_paper(uow, actor, application.receipt_no, command.paper_seen)
+    if after is not None:
+        after(case)
     uow.commit()
     return Submitted(case.id, application.receipt_no, query_code, application.status, 1)
 
@@ -225,7 +248,7 @@ def _first_answer(first: submission_key.FirstAnswer) -> Submitted:
     return Submitted(first.application_id, first.receipt_no, first.query_code, status, 1)
 
 
-def _fingerprinted(form: _Form) -> dict[str, object]:
+def _fingerprinted(form: Form) -> dict[str, object]:
     """What makes two submissions the same submission (normalised values)."""
     command = form.command
     return {
@@ -277,7 +300,7 @@ def _season_and_township(
     return season, school if len(rows) == 1 else None
 
 
-def _child(uow: UnitOfWork, form: _Form, season: Season) -> Child:
+def _child(uow: UnitOfWork, form: Form, season: Season) -> Child:
     """The child's row (new, or known from an earlier season); ``Duplicate`` if it already
     has an application in this one. A new child costs one ``INSERT``."""
     cipher = uow.cipher

@@ -70,9 +70,7 @@ async def record_paper_seen(
         if unknown:
             raise InvalidInput(f"不是本招生季的材料：{'、'.join(unknown)}", field="materials")
         seen = set(provided_kinds(uow, case))
-        for code in dict.fromkeys(command.materials):
-            if code not in seen:
-                uow.insert_at_commit(_paper(case, code, actor, uow))
+        record_originals(uow, case, actor, command.materials, known=seen)
         consent_ref = _consent(uow, case, actor, wanted=command.consent)
         uow.audit(
             AuditEntry(
@@ -90,6 +88,21 @@ async def record_paper_seen(
         return PaperRecorded(case.id, outstanding, consent_ref)
 
     return await rt.write(record)
+
+
+def record_originals(
+    uow: UnitOfWork,
+    case: Case,
+    actor: Principal,
+    codes: tuple[str, ...],
+    *,
+    known: set[str] | None = None,
+) -> None:
+    """Add a material row for each original seen at the counter, unless one of its kind is
+    on record already (``known``: the kinds on record; none for a new application)."""
+    for code in dict.fromkeys(codes):
+        if known is None or code not in known:
+            uow.insert_at_commit(_paper(case, code, actor, uow))
 
 
 def _paper(case: Case, code: str, actor: Principal, uow: UnitOfWork) -> Material:

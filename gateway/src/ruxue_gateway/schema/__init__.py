@@ -37,6 +37,7 @@ from ruxue_gateway.schema.applications.queries import ApplicationQueries
 from ruxue_gateway.schema.audit import AuditQueries
 from ruxue_gateway.schema.catalog import CatalogQueries
 from ruxue_gateway.schema.errors import exception_handlers
+from ruxue_gateway.schema.intake import IntakeMutations, IntakeQueries
 from ruxue_gateway.schema.messages.resolvers import MessageMutations, MessageQueries
 from ruxue_gateway.schema.operations.resolvers import OperationMutations, OperationQueries
 from ruxue_gateway.schema.profile import ProfileQueries
@@ -64,13 +65,19 @@ class Query(
     AuditQueries,
     OperationQueries,
     MessageQueries,
+    IntakeQueries,
 ):
     """All queries."""
 
 
 @strawberry.type(description="Write access to Ruxue; each mutation takes one `input`.")
 class Mutation(
-    ApplicationMutations, OperationMutations, StaffMutations, SessionMutations, MessageMutations
+    ApplicationMutations,
+    IntakeMutations,
+    OperationMutations,
+    StaffMutations,
+    SessionMutations,
+    MessageMutations,
 ):
     """All mutations."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from ruxue_core.domain import enums
+from ruxue_core.errors import InvalidInput
 from ruxue_core.services.applications import (
     CorrectApplication,
     ReviewApplication,
@@ -28,17 +29,21 @@ class PersonInput:
         return CorePerson(self.name, self.id_number)
 
 
-@strawberry.input(description="A new application (报名).")
+@strawberry.input(description="A new application (报名), or a draft to submit (`draftId`).")
 class SubmitApplicationInput:
-    """Only what the rules need: no income, job or vaccination fields."""
+    """Only what the rules need: no income, job or vaccination fields. With ``draftId`` the
+    draft's fields are submitted and the form fields are left out; without it, every form
+    field is required (a missing one is an ``InvalidInputError`` naming it)."""
 
-    season_code: str
-    child: PersonInput
-    guardian: PersonInput
-    guardian_phone: str
-    relationship: enums.Relationship
-    address: str
-    township_code: str = strawberry.field(description="乡镇（街道）代码 of the declared address")
+    season_code: str | None = None
+    child: PersonInput | None = None
+    guardian: PersonInput | None = None
+    guardian_phone: str | None = None
+    relationship: enums.Relationship | None = None
+    address: str | None = None
+    township_code: str | None = strawberry.field(
+        default=None, description="乡镇（街道）代码 of the declared address"
+    )
     paper_seen: list[str] = strawberry.field(
         default_factory=list, description="Counter staff: the originals they checked."
     )
@@ -53,9 +58,31 @@ class SubmitApplicationInput:
         description="Your key for this submission (8–64 of A–Z a–z 0–9 - _; a UUID does): "
         "a retry with the same key returns the first answer, query code included.",
     )
+    draft_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Submit this draft of yours (startApplication)."
+    )
 
     def to_command(self) -> SubmitApplication:
-        """The core's command."""
+        """The core's command.
+
+        :raises InvalidInput: a required field is missing (the first one is named).
+        """
+        fields = {
+            "seasonCode": self.season_code,
+            "child": self.child,
+            "guardian": self.guardian,
+            "guardianPhone": self.guardian_phone,
+            "relationship": self.relationship,
+            "address": self.address,
+            "townshipCode": self.township_code,
+        }
+        missing = [name for name, value in fields.items() if value is None]
+        if missing:
+            raise InvalidInput(f"缺少必填项：{'、'.join(missing)}", field=missing[0])
+        assert self.season_code is not None and self.child is not None
+        assert self.guardian is not None and self.guardian_phone is not None
+        assert self.relationship is not None and self.address is not None
+        assert self.township_code is not None
         return SubmitApplication(
             season_code=self.season_code,
             child=self.child.to_core(),

@@ -14,6 +14,7 @@ from ruxue_core.services.applications import (
     submit_application,
     withdraw_application,
 )
+from ruxue_core.services.drafts import SubmitDraft, submit_draft
 from ruxue_core.services.guardians import ChangeGuardianPhone, change_guardian_phone
 from ruxue_core.services.materials import record_paper_seen
 from ruxue_gateway.context import Context
@@ -52,7 +53,8 @@ SubmitApplicationResult = Annotated[
     | InvalidInputError
     | IneligibleError
     | DuplicateError
-    | ForbiddenError,
+    | ForbiddenError
+    | NotFoundError,
     strawberry.union("SubmitApplicationResult"),
 ]
 ApplicationChangeResult = Annotated[
@@ -86,9 +88,15 @@ class ApplicationMutations:
     async def submit_application(
         self, info: strawberry.Info[Context, None], input: SubmitApplicationInput
     ) -> SubmitApplicationResult:
-        """Submit an application; verification starts in the background."""
+        """Submit an application (or a draft); verification starts in the background."""
         context = info.context
-        result = await submit_application(context.runtime, input.to_command(), context.principal)
+        if input.draft_id is not None:
+            command = SubmitDraft(parse_id(input.draft_id, "draftId"), input.idempotency_key)
+            result = await submit_draft(context.runtime, command, context.principal)
+        else:
+            result = await submit_application(
+                context.runtime, input.to_command(), context.principal
+            )
         return SubmitApplicationSuccess.from_result(result)
 
     @strawberry.mutation(description="审核 (school or bureau review, or manual verification).")
