@@ -199,6 +199,51 @@ class CaseItem(_Strict):
     )
 
 
+class GuidePlace(_Strict):
+    """Where to apply in person (受理地点)."""
+
+    name: str
+    address: str
+    hours: str
+
+
+class GuideContact(_Strict):
+    """A contact for questions (咨询电话); ``assumed`` marks a sample value to replace."""
+
+    name: str
+    phone: str = Field(pattern=r"^[0-9-]{5,20}$")
+    assumed: bool = False
+
+
+class GuideStep(_Strict):
+    """One step of the procedure (办理流程) and its time limit (办理时限)."""
+
+    name: str
+    description: str
+    time_limit: str
+
+
+class TownshipGuide(_Strict):
+    """One township's part of the guide: where to apply, whom to ask, local notes."""
+
+    places: list[GuidePlace] = Field(min_length=1)
+    contacts: list[GuideContact] = Field(min_length=1)
+    notes: list[str] = Field(default_factory=list)
+
+
+class ServiceGuide(_Strict):
+    """The ``[guide]`` table: the service guide (办事指南, annex 1 of the plan). Materials come
+    from ``[[materials]]``, the registration window from ``[season]``, the promised time from
+    ``[case]``; the rest is written here, per township where it differs."""
+
+    conditions: list[str] = Field(min_length=1)
+    steps: list[GuideStep] = Field(min_length=1)
+    online: list[str] = Field(default_factory=list, description="where to apply online")
+    fees: str = "不收费"
+    legal_basis: list[str] = Field(default_factory=list)
+    townships: dict[str, TownshipGuide] = Field(default_factory=dict)
+
+
 class SeasonFile(_Strict):
     """A whole season file."""
 
@@ -211,6 +256,7 @@ class SeasonFile(_Strict):
     categories: list[CategoryRule] = Field(default_factory=list)
     materials: list[MaterialRule] = Field(default_factory=list)
     zones: list[ZoneRule] = Field(default_factory=list)
+    guide: ServiceGuide | None = None
 
     @model_validator(mode="after")
     def _references(self) -> SeasonFile:
@@ -225,6 +271,8 @@ class SeasonFile(_Strict):
         for material in self.materials:
             if set(material.townships) - townships:
                 raise ValueError(f"material {material.code!r} names an unknown township")
+        if self.guide is not None and set(self.guide.townships) - townships:
+            raise ValueError("guide names an unknown township")
         codes = [c.code for c in self.categories]
         if len(set(codes)) != len(codes):
             raise ValueError("category codes must be unique")
@@ -239,6 +287,8 @@ class SeasonFile(_Strict):
         policy["categories"] = [c.model_dump(mode="json") for c in self.categories]
         policy["materials"] = [m.model_dump(mode="json") for m in self.materials]
         policy["zones"] = [z.model_dump(mode="json") for z in self.zones]
+        if self.guide is not None:
+            policy["guide"] = self.guide.model_dump(mode="json")
         policy["townships"] = {r.code: r.name for r in self.regions if r.level == "township"}
         return policy
 

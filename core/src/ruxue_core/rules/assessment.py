@@ -284,11 +284,17 @@ def _unknown_sources(facts: _Facts, category: CategoryRule) -> list[str]:
 
 def _zone(rules: SeasonRules, township: str | None, address: str) -> ZoneRule | None:
     """The most specific zone rule of ``township`` matching the address, if any."""
+    return find_zone(rules.zones, township, address)
+
+
+def find_zone(zones: Sequence[ZoneRule], township: str | None, address: str) -> ZoneRule | None:
+    """The most specific zone rule of ``township`` whose village and estate (if any) both
+    appear in the address (whitespace ignored); ``None`` when no rule covers it."""
     if township is None:
         return None
     text = normalise_address(address)
     best: tuple[int, ZoneRule] | None = None
-    for zone in rules.zones:
+    for zone in zones:
         if zone.township != township:
             continue
         parts = [p for p in (zone.village, zone.estate) if p]
@@ -388,5 +394,6 @@ __all__ = [
     "Decision",
     "SeasonRules",
     "assess",
+    "find_zone",
     "normalise_address",
 ]

@@ -37,6 +37,7 @@ from ruxue_gateway.schema.applications.queries import ApplicationQueries
 from ruxue_gateway.schema.audit import AuditQueries
 from ruxue_gateway.schema.catalog import CatalogQueries
 from ruxue_gateway.schema.errors import exception_handlers
+from ruxue_gateway.schema.guide import GuideQueries
 from ruxue_gateway.schema.intake import IntakeMutations, IntakeQueries
 from ruxue_gateway.schema.messages.resolvers import MessageMutations, MessageQueries
 from ruxue_gateway.schema.operations.resolvers import OperationMutations, OperationQueries
@@ -66,6 +67,7 @@ class Query(
     OperationQueries,
     MessageQueries,
     IntakeQueries,
+    GuideQueries,
 ):
     """All queries."""
 
