@@ -3,7 +3,9 @@ verification outcomes per source, and the review backlog with its ageing. Every 
 by the caller's scope (the one policy's SQL form), so a township's counter staff count their
 township, a school's reviewer their school, and bureau officers the district.
 
-Further breakdowns (the priority category) join here as the facts they depend on land.
+The category (入学类别) is the latest assessment's. ``aggregation`` is the shape a province
+sums over its districts: one row per (township, school, category, channel, status) with its
+count, each row naming the district.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import col, func
 
-from ruxue_core.domain import Application, Evidence, Region, School, Season
+from ruxue_core.domain import Application, Assessment, Evidence, Region, School, Season
 from ruxue_core.domain.enums import (
     CHANNEL_LABELS,
     STATUS_LABELS,
@@ -29,6 +32,7 @@ from ruxue_core.permissions import DISTRICT_ROLES, STAFF_ROLES, require_role, sc
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.rules.fields import CODE
 from ruxue_core.runtime import Runtime
+from ruxue_core.services.worklist import latest_round
 from ruxue_core.uow import UnitOfWork
 
 REVIEW_STATES: Final = (Status.MANUAL_REVIEW, Status.SCHOOL_REVIEW, Status.BUREAU_REVIEW)
@@ -37,6 +41,7 @@ AGE_BUCKETS: Final = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
 """Backlog ageing: under 1 day, 1–3 days, 3–7 days, 7 days or more since the last change."""
 NO_SCHOOL: Final = "未分配学校"
 UNKNOWN_TOWNSHIP: Final = "未知乡镇"
+NO_CATEGORY: Final = "未确定类别"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,19 @@ class Backlog:
 
 
 @dataclass(frozen=True, slots=True)
+class AggregationRow:
+    """One cell of the district's counts, for a province to sum across districts."""
+
+    district_code: str
+    township_code: str | None
+    school_code: str | None
+    category: str | None
+    channel: Channel
+    status: Status
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class Statistics:
     """Counts within the caller's scope, as of ``as_of``.
 
@@ -93,6 +111,9 @@ class Statistics:
     by_channel: tuple[Count, ...]
     verification: tuple[SourceOutcomes, ...]
     backlog: tuple[Backlog, ...]
+    district_code: str = ""
+    by_category: tuple[Count, ...] = ()
+    aggregation: tuple[AggregationRow, ...] = ()
 
 
 async def statistics(
@@ -150,6 +171,35 @@ def _statistics(uow: UnitOfWork, actor: Principal, season_code: str | None) -> S
         Count(channel.value, CHANNEL_LABELS[Channel(channel)], n)
         for channel, n in grouped(col(Application.channel))
     )
+    latest = aliased(Assessment)
+    assessed = (
+        (
+            latest,
+            sa.and_(
+                col(latest.application_id) == Application.id,
+                col(latest.round) == latest_round(latest),
+            ),
+        ),
+    )
+    by_category = tuple(
+        Count(code, name or NO_CATEGORY, n)
+        for code, name, n in grouped(
+            col(latest.category), col(latest.category_name), joins=assessed
+        )
+    )
+    district = uow.settings.district_code
+    cells = grouped(
+        col(Application.township_code),
+        col(School.code),
+        col(latest.category),
+        col(Application.channel),
+        col(Application.status),
+        joins=(*school, *assessed),
+    )
+    aggregation = tuple(
+        AggregationRow(district, township, code, category, Channel(channel), Status(status), n)
+        for township, code, category, channel, status, n in cells
+    )
     return Statistics(
         scope=_scope_name(actor),
         season_code=season_code,
@@ -161,6 +211,9 @@ def _statistics(uow: UnitOfWork, actor: Principal, season_code: str | None) -> S
         by_channel=by_channel,
         verification=_verification(uow, where),
         backlog=_backlog(uow, where),
+        district_code=district,
+        by_category=by_category,
+        aggregation=aggregation,
     )
 
 

@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Final, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import col
+from sqlalchemy.orm import aliased
+from sqlmodel import col, func
 
 from ruxue_core.domain import (
     Application,
@@ -62,8 +63,7 @@ V = TypeVar("V")
 class ApplicationFilter:
     """What a work list is narrowed to; every field left empty narrows nothing.
 
-    Further criteria (the category, outstanding materials) join here as the facts they
-    depend on land: one field and one clause in :func:`_clauses` each.
+    Each criterion is one field here and one clause in :func:`_clauses`.
 
     :ivar statuses: any of these states.
     :ivar township_code: the application's township (乡镇/街道).
@@ -71,6 +71,10 @@ class ApplicationFilter:
     :ivar channel: online or counter.
     :ivar receipt_no_prefix: the receipt number (办件编号) starts with this.
     :ivar season_code: the season applied for.
+    :ivar category: the category (入学类别) of the latest assessment.
+    :ivar outstanding_materials: ``True``: some material the latest assessment asks for is
+        neither uploaded nor seen at the counter; ``False``: none is.
+    :ivar outstanding_material: that very material (a code) is outstanding.
     """
 
     statuses: tuple[Status, ...] = ()
@@ -79,6 +83,9 @@ class ApplicationFilter:
     channel: Channel | None = None
     receipt_no_prefix: str | None = None
     season_code: str | None = None
+    category: str | None = None
+    outstanding_materials: bool | None = None
+    outstanding_material: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +165,8 @@ def _check(filters: ApplicationFilter, page: PageRequest) -> None:
         ("filter.townshipCode", filters.township_code),
         ("filter.schoolCode", filters.school_code),
         ("filter.seasonCode", filters.season_code),
+        ("filter.category", filters.category),
+        ("filter.outstandingMaterial", filters.outstanding_material),
     ):
         if value is not None and not CODE.fullmatch(value):
             raise InvalidInput("代码格式不正确", field=name)
@@ -165,8 +174,22 @@ def _check(filters: ApplicationFilter, page: PageRequest) -> None:
         raise InvalidInput("状态过多", field="filter.statuses")
 
 
-def _clauses(filters: ApplicationFilter) -> list[sa.ColumnElement[bool]]:
+def _clauses(filters: ApplicationFilter, dialect: str) -> list[sa.ColumnElement[bool]]:
     clauses: list[sa.ColumnElement[bool]] = []
+    if filters.category is not None:
+        latest = aliased(Assessment)
+        clauses.append(
+            sa.exists().where(
+                col(latest.application_id) == Application.id,
+                col(latest.round) == latest_round(latest),
+                col(latest.category) == filters.category,
+            )
+        )
+    if filters.outstanding_materials is not None:
+        some = outstanding_clause(dialect)
+        clauses.append(some if filters.outstanding_materials else sa.not_(some))
+    if filters.outstanding_material is not None:
+        clauses.append(outstanding_clause(dialect, filters.outstanding_material))
     if filters.statuses:
         clauses.append(col(Application.status).in_(sorted(set(filters.statuses))))
     if filters.township_code is not None:
@@ -186,13 +209,49 @@ def _clauses(filters: ApplicationFilter) -> list[sa.ColumnElement[bool]]:
 def _page(
     uow: UnitOfWork, filters: ApplicationFilter, page: PageRequest, actor: Principal
 ) -> ApplicationPage:
-    statement = case_query().where(scope_clause(actor, uow.cipher), *_clauses(filters))
+    dialect = uow.session.get_bind().dialect.name
+    statement = case_query().where(scope_clause(actor, uow.cipher), *_clauses(filters, dialect))
     if page.after is not None:
         statement = statement.where(col(Application.id) > page.after)
     statement = statement.order_by(col(Application.id)).limit(page.first + 1)
     rows = uow.session.execute(statement).all()
     views = tuple(application_view(uow, Case(*row)) for row in rows[: page.first])
     return ApplicationPage(views, has_next_page=len(rows) > page.first)
+
+
+def latest_round(latest: type[Assessment]) -> sa.ScalarSelect[int]:
+    """The latest assessment round of the application ``latest`` belongs to (correlated)."""
+    newer = aliased(Assessment)
+    return (
+        sa.select(func.max(newer.round))
+        .where(col(newer.application_id) == latest.application_id)
+        .scalar_subquery()
+    )
+
+
+def outstanding_clause(dialect: str, code: str | None = None) -> sa.ColumnElement[bool]:
+    """Whether the latest assessment asks for a material (``code``, or any) that is neither
+    uploaded nor seen at the counter: a correlated ``EXISTS`` over the JSON list of codes."""
+    latest = aliased(Assessment)
+    function = func.json_array_elements_text if dialect == "postgresql" else func.json_each
+    asked = function(col(latest.materials)).table_valued("value")
+    provided = sa.exists().where(
+        col(Material.application_id) == latest.application_id,
+        col(Material.kind) == asked.c.value,
+    )
+    statement = (
+        sa.select(sa.literal(1))
+        .select_from(latest)
+        .join(asked, sa.true())
+        .where(
+            col(latest.application_id) == Application.id,
+            col(latest.round) == latest_round(latest),
+            sa.not_(provided),
+        )
+    )
+    if code is not None:
+        statement = statement.where(asked.c.value == code)
+    return statement.exists()
 
 
 # --- what hangs off a page of applications, one statement each ------------------------------

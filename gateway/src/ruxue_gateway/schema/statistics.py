@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from ruxue_core.domain.enums import Status
+from ruxue_core.domain.enums import Channel, Status
 from ruxue_core.services import statistics as core
 from ruxue_gateway.context import Context
 from ruxue_gateway.schema import enums as _registered_enums  # noqa: F401
@@ -54,6 +54,19 @@ class BacklogStatistics:
     oldest_since: datetime | None
 
 
+@strawberry.type(description="One cell of the district's counts, for the province to sum.")
+class AggregationRow:
+    """Counts by (township, school, category, channel, status), naming the district."""
+
+    district_code: str
+    township_code: str | None
+    school_code: str | None
+    category: str | None
+    channel: Channel
+    status: Status
+    count: int
+
+
 @strawberry.type(description="统计: counts within your scope (township, school or district).")
 class Statistics:
     """``scope`` is `district`, `township:<code>` or `school:<code>`."""
@@ -68,6 +81,13 @@ class Statistics:
     by_channel: list[StatCount]
     verification: list[SourceStatistics]
     backlog: list[BacklogStatistics]
+    district_code: str = strawberry.field(description="The district these counts belong to.")
+    by_category: list[StatCount] = strawberry.field(
+        description="By 入学类别 of the latest assessment (key null: not yet decided)."
+    )
+    aggregation: list[AggregationRow] = strawberry.field(
+        description="The province's aggregation shape: one row per cell, naming the district."
+    )
 
     @classmethod
     def from_core(cls, s: core.Statistics) -> Statistics:
@@ -81,6 +101,20 @@ class Statistics:
             by_township=StatCount.of(s.by_township),
             by_school=StatCount.of(s.by_school),
             by_channel=StatCount.of(s.by_channel),
+            district_code=s.district_code,
+            by_category=StatCount.of(s.by_category),
+            aggregation=[
+                AggregationRow(
+                    district_code=a.district_code,
+                    township_code=a.township_code,
+                    school_code=a.school_code,
+                    category=a.category,
+                    channel=a.channel,
+                    status=a.status,
+                    count=a.count,
+                )
+                for a in s.aggregation
+            ],
             verification=[
                 SourceStatistics(
                     source=v.source,
@@ -117,7 +151,9 @@ StatisticsResult = Annotated[
 class StatisticsQueries:
     """Counts for the back offices."""
 
-    @strawberry.field(description="统计 (staff): per state, township, school, channel; backlog.")
+    @strawberry.field(
+        description="统计 (staff): per state, township, school, category, channel; backlog."
+    )
     async def statistics(
         self, info: strawberry.Info[Context, None], season_code: str | None = None
     ) -> StatisticsResult:

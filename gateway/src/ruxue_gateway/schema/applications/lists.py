@@ -39,6 +39,16 @@ class ApplicationFilterInput:
         default=None, description="办件编号 starts with this (prefix search)."
     )
     season_code: str | None = None
+    category: str | None = strawberry.field(
+        default=None, description="入学类别 code of the latest assessment (A, B…)."
+    )
+    outstanding_materials: bool | None = strawberry.field(
+        default=None,
+        description="true: some requested material is neither uploaded nor seen; false: none.",
+    )
+    outstanding_material: str | None = strawberry.field(
+        default=None, description="This material code is still outstanding."
+    )
 
     def to_core(self) -> ApplicationFilter:
         """The core's filter."""
@@ -49,6 +59,9 @@ class ApplicationFilterInput:
             channel=self.channel,
             receipt_no_prefix=self.receipt_no,
             season_code=self.season_code,
+            category=self.category,
+            outstanding_materials=self.outstanding_materials,
+            outstanding_material=self.outstanding_material,
         )
 
 
