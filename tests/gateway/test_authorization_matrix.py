@@ -19,11 +19,12 @@ from typing import Any, Final
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from material_helpers import PDF, ask_for_materials
 from sqlmodel import col, select
 
-from ruxue_core.domain import Application, Guardian, Job, Material, Message
-from ruxue_core.domain.enums import JobStatus, MessageStatus, Status
+from ruxue_core.domain import Application, ApplicationDraft, Guardian, Job, Material, Message
+from ruxue_core.domain.enums import JobStatus, MessageStatus, Relationship, Status
 from ruxue_core.domain.types import utcnow
 from ruxue_core.lifecycle import Event, apply_event, load_case
 from ruxue_core.plugins.builtin import issue_dev_token
@@ -31,6 +32,7 @@ from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.applications import submit_application
+from ruxue_core.services.drafts import DraftFields, StartDraft, start_draft
 from ruxue_core.services.seasons import load_season
 from ruxue_core.services.sessions import open_guardian_session
 from ruxue_core.settings import Settings
@@ -208,6 +210,31 @@ def new_application(server: Server, status: Status) -> int:
     return int(submitted.application_id)
 
 
+def new_draft(server: Server) -> int:
+    """A complete draft of guardian A (a new child); returns its id."""
+    fields = DraftFields(
+        child_name="张小草",
+        child_id_number=child_id_number(),
+        guardian_name=GUARDIAN.name,
+        guardian_id_number=GUARDIAN.verified_id_number,
+        guardian_phone="13812345678",
+        relationship=Relationship.FATHER,
+        address="燕矶镇新街10号",
+        township_code="420704101",
+        consent=True,
+    )
+
+    def clear(uow: UnitOfWork) -> None:  # keep under the cap on open drafts per guardian
+        uow.session.execute(
+            sa.delete(ApplicationDraft).where(col(ApplicationDraft.application_id).is_(None))
+        )
+        uow.commit()
+
+    server.run(server.runtime.write(clear))
+    draft = server.run(start_draft(server.runtime, StartDraft(server.season, fields), GUARDIAN))
+    return int(draft.id)
+
+
 def snapshot(server: Server, application_id: int) -> tuple[Any, ...]:
     """What a refused operation must leave unchanged."""
 
@@ -345,6 +372,29 @@ ME = "query { me { " + RESULT + " } }"
 STATISTICS = "query { statistics { " + RESULT + " ... on Statistics { scope total } } }"
 AUDIT_TRAIL = "query Q($r: String!) { auditTrail(receiptNo: $r) { " + RESULT + " } }"
 CATALOGUE = "query { seasons { code } schools { code } }"
+START = (
+    "mutation M($input: StartApplicationInput!) { startApplication(input: $input) { "
+    + RESULT
+    + " } }"
+)
+UPDATE = (
+    "mutation M($input: UpdateApplicationInput!) { updateApplication(input: $input) { "
+    + RESULT
+    + " } }"
+)
+MY_DRAFTS = "query { myDrafts { " + RESULT + " } }"
+COUNTER_CREATE = (
+    "mutation M($input: CreateCounterApplicationInput!) { createCounterApplication(input: $input)"
+    " { " + RESULT + " } }"
+)
+MANUAL = (
+    "mutation M($input: RecordManualVerificationInput!) { recordManualVerification(input: $input)"
+    " { " + RESULT + " } }"
+)
+GUIDE = 'query { serviceGuide(townshipCode: "420704101") { ' + RESULT + " } }"
+CATCHMENT = (
+    'query { schoolsForAddress(townshipCode: "420704104", village: "机场社区") { ' + RESULT + " } }"
+)
 STAFF: Final = {"counter", "other_counter", "school", "other_school", "bureau", "admin", "auditor"}
 
 
@@ -368,6 +418,8 @@ class Operation:
     refused by role before anything is looked up: ``ForbiddenError``."""
     on_application: Status | None = None
     """The state of the target application, when the operation has one."""
+    on_draft: bool = False
+    """The target is guardian A's complete draft (its counterpart gets ``NotFoundError``)."""
 
 
 def _op(
@@ -376,8 +428,10 @@ def _op(
     *,
     status: Status | None = None,
     refused_after_lookup: set[str] | None = None,
+    on_draft: bool = False,
 ) -> Operation:
-    return Operation(name, frozenset(allowed), frozenset(refused_after_lookup or ()), status)
+    refused = frozenset(refused_after_lookup or ())
+    return Operation(name, frozenset(allowed), refused, status, on_draft)
 
 
 OPERATIONS: Final = (
@@ -426,6 +480,19 @@ OPERATIONS: Final = (
     _op("me", set(PRINCIPALS)),
     _op("statistics", STAFF),
     _op("audit trail", {"guardian", "bureau", "auditor"}, status=Status.SCHOOL_REVIEW),
+    _op("start application", {"guardian", "other_guardian"}),
+    _op("update application", {"guardian"}, on_draft=True),
+    _op("submit draft", {"guardian"}, on_draft=True),
+    _op("my drafts", {"guardian", "other_guardian"}),
+    _op("create counter application", {"counter", "other_counter"}),
+    _op(
+        "record manual verification",
+        {"counter", "bureau"},
+        status=Status.MANUAL_REVIEW,
+        refused_after_lookup={"school"},
+    ),
+    _op("service guide", set(CALLERS)),
+    _op("schools for address", set(CALLERS)),
 )
 SUBMIT_OPERATION: Final = next(op for op in OPERATIONS if op.name == "submit")
 EXPECTED_SUCCESS: Final = {
@@ -446,6 +513,14 @@ EXPECTED_SUCCESS: Final = {
     "failed messages": "SmsMessageList",
     "resend message": "ResendMessageSuccess",
     "upload material": "MaterialUploadedPayload",
+    "start application": "ApplicationDraft",
+    "update application": "ApplicationDraft",
+    "submit draft": "SubmitApplicationSuccess",
+    "my drafts": "DraftList",
+    "create counter application": "SubmitApplicationSuccess",
+    "record manual verification": "ManualVerificationRecorded",
+    "service guide": "ServiceGuide",
+    "schools for address": "Catchment",
 }
 
 
@@ -507,6 +582,41 @@ def _request(
         return ME, {}
     if name == "statistics":
         return STATISTICS, {}
+    if name == "start application":
+        return START, {"input": {"seasonCode": server.season}}
+    if name == "update application":
+        fields = {"address": "燕矶镇新街14号"}
+        return UPDATE, {"input": {"draftId": application_id, "fields": fields}}
+    if name == "submit draft":
+        return SUBMIT, {"input": {"draftId": application_id}}
+    if name == "my drafts":
+        return MY_DRAFTS, {}
+    if name == "create counter application":
+        principal = PRINCIPALS.get(caller)
+        form = {
+            "seasonCode": server.season,
+            "child": {"name": "王小窗", "idNumber": child_id_number()},
+            "guardian": {"name": "张三", "idNumber": GUARDIAN.verified_id_number},
+            "guardianPhone": "13812345678",
+            "relationship": "FATHER",
+            "address": "燕矶镇新街10号",
+            "townshipCode": (principal.region_code if principal else None) or "420704101",
+            "consent": True,
+            "materialsSeen": ["hukou_book"],
+        }
+        return COUNTER_CREATE, {"input": form}
+    if name == "record manual verification":
+        confirmations = [{"fact": "HUKOU", "paper": "hukou_book"}]
+        verified = {
+            "applicationId": application_id,
+            "outcome": "CONFIRMED",
+            "confirmations": confirmations,
+        }
+        return MANUAL, {"input": verified}
+    if name == "service guide":
+        return GUIDE, {}
+    if name == "schools for address":
+        return CATCHMENT, {}
     if name == "audit trail":
         missing = application_id == MISSING_ID
         receipt = "RX-MISSING-0" if missing else receipt_of(server, int(application_id))
@@ -519,7 +629,8 @@ def _expected(operation: Operation, caller: str) -> str:
         return EXPECTED_SUCCESS.get(operation.name, "ApplicationChanged")
     counterpart = COUNTERPART.get(caller)
     looks_up = operation.allowed | operation.refused_after_lookup
-    if operation.on_application is not None and counterpart in looks_up:
+    targeted = operation.on_application is not None or operation.on_draft
+    if targeted and counterpart in looks_up:
         return "NotFoundError"
     return "ForbiddenError"
 
@@ -537,7 +648,8 @@ def test_matrix(server: Server, operation: Operation, caller: str) -> None:
     status = operation.on_application
     application_id = new_application(server, status) if status is not None else None
     before = snapshot(server, application_id) if application_id is not None else None
-    query, variables = _request(server, operation, caller, str(application_id))
+    target = new_draft(server) if operation.on_draft else application_id
+    query, variables = _request(server, operation, caller, str(target))
     result = _first(server.send(operation.name, caller, query, variables))
     expected = _expected(operation, caller)
     assert result["__typename"] == expected, (operation.name, caller, result)
