@@ -1,0 +1,560 @@
+"""A guardian's and a counter clerk's whole flows over real HTTP, with a standard GraphQL
+client (gql), against ``ruxue serve`` started as a separate process in embedded mode: the
+sandbox departments mounted in-process, the in-process worker verifying, and the sandbox's
+unified identity provider signing the guardian in.
+
+Each step is one helper function taking the flow's state, so a step can be added where it
+belongs (a subscription to ``applicationUpdates`` receiving each status change, once it lands,
+goes beside :func:`wait_for_status`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+import pytest
+from gql import Client, FileVar, GraphQLRequest, gql
+from gql.transport.httpx import HTTPXAsyncTransport
+
+from ruxue_core.testing.logscan import personal_numbers
+from ruxue_gateway.demo import SEASON_FILE
+from ruxue_gateway.demo_login import PortalBrowser, idp_users, password_of
+from ruxue_gateway.embedded import SAMPLE_FAMILIES, SAMPLE_SEED
+from ruxue_sandbox import (
+    Family,
+    FakeIdentityProvider,
+    create_identity_app,
+    make_population,
+    season_places,
+    serve_in_thread,
+)
+
+pytestmark = pytest.mark.slow
+
+SEASON: Final = "2026-primary"
+PASSWORD: Final = "counter-pass-2026"
+PDF: Final = b"%PDF-1.7\n1 0 obj << >> endobj\n%%EOF\n"
+WAIT_SECONDS: Final = 60.0
+RESULT: Final = "__typename ... on Error { code message field }"
+KINDS: Final = ("ambiguous", "missing")
+"""The guardian's family (its hukou record is undecidable) and the counter's (no records)."""
+
+
+@dataclass
+class World:
+    """``ruxue serve`` on a loopback port, and the synthetic families its sandbox knows."""
+
+    url: str
+    families: list[Family]
+    staff: dict[str, str] = field(default_factory=dict)
+    """Staff usernames by role key (``counter:<township>``, ``school:<code>``, ``bureau``)."""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _ruxue(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    ruxue = Path(sys.executable).with_name("ruxue")
+    done = subprocess.run(  # noqa: S603 - our own CLI with fixed arguments
+        [str(ruxue), *args], env=env, input=stdin, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def world(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The server process, with a season open now and staff accounts."""
+    season = tomllib.loads(SEASON_FILE.read_text(encoding="utf-8"))
+    places, materials = season_places(season)
+    population = make_population(
+        SAMPLE_FAMILIES, seed=SAMPLE_SEED, places=places, materials=materials
+    )
+    idp = FakeIdentityProvider()
+    idp.add(*idp_users(population.families))
+    port = _free_port()
+    with serve_in_thread(create_identity_app(idp)) as idp_url:
+        env = {
+            **os.environ,
+            "RUXUE_MODE": "embedded",
+            "RUXUE_DATABASE_URL": module_database_url,
+            "RUXUE_DATA_DIR": str(tmp_path_factory.mktemp("serve") / "var"),
+            "RUXUE_PLUGIN_OPTIONS": json.dumps({"hubei_portal": {"api_url": idp_url}}),
+            "RUXUE_GUARDIAN_AUTH__LOGIN_PROVIDERS": '["hubei_portal"]',
+            "RUXUE_NOTIFIERS": '["devlog"]',
+        }
+        _ruxue(env, "migrate")
+        _ruxue(env, "season", "load", str(SEASON_FILE), "--open-now")
+        world = World(f"http://127.0.0.1:{port}", population.families)
+        _add_staff(env, world)
+        log = tmp_path_factory.mktemp("serve-log") / "serve.log"
+        with log.open("wb") as output:
+            server = subprocess.Popen(  # noqa: S603 - our own CLI with fixed arguments
+                [str(Path(sys.executable).with_name("ruxue")), "serve", "--port", str(port)],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                _wait_until_up(world.url, server)
+                yield world
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+        # the server's own log lines carry no personal number either
+        text = log.read_text(encoding="utf-8", errors="replace")
+        assert text.strip(), "ruxue serve logged nothing"
+        assert not personal_numbers(text), personal_numbers(text)[:3]
+
+
+@pytest.fixture(autouse=True)
+def quiet_client_library() -> Iterator[None]:
+    """gql logs every request body at DEBUG; that is the test client talking, not Ruxue, and
+    the log scan of this suite must only see what Ruxue logs."""
+    logger = logging.getLogger("gql.transport")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _add_staff(env: dict[str, str], world: World) -> None:
+    chosen = [_family(world, kind) for kind in KINDS]
+    townships = {f.place.township_code for f in chosen}
+    schools = {f.place.school for f in chosen}
+    accounts = [("bureau", "bureau_officer", ())]
+    accounts += [(f"counter:{t}", "counter_staff", ("--region", t)) for t in sorted(townships)]
+    accounts += [(f"school:{s}", "school_reviewer", ("--school", s)) for s in sorted(schools)]
+    for n, (key, role, scope) in enumerate(accounts):
+        username = f"staff{n:02d}"
+        _ruxue(
+            env,
+            "staff",
+            "add",
+            username,
+            "--role",
+            role,
+            "--name",
+            "测试员",
+            *scope,
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )
+        world.staff[key] = username
+
+
+def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "ruxue serve exited"
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("ruxue serve did not come up")
+
+
+# ---- clients ------------------------------------------------------------------------------
+
+
+async def client(world: World, token: str | None = None) -> Client:
+    """A gql client for ``world``, signed in with ``token`` (anonymous without one)."""
+    headers = {"Apollo-Require-Preflight": "true"}  # the CSRF preflight uploads need
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    transport = HTTPXAsyncTransport(url=f"{world.url}/graphql", headers=headers, timeout=30)
+    return Client(transport=transport, fetch_schema_from_transport=False)
+
+
+async def run(gql_client: Client, document: str, **variables: Any) -> dict[str, Any]:
+    """Execute one operation and return its one result."""
+    async with gql_client as session:
+        data = await session.execute(GraphQLRequest(gql(document), variable_values=variables))
+    (value,) = data.values()
+    assert isinstance(value, dict)
+    return value
+
+
+async def upload(gql_client: Client, document: str, **variables: Any) -> dict[str, Any]:
+    """Execute a GraphQL multipart upload and return its one result."""
+    async with gql_client as session:
+        request = GraphQLRequest(gql(document), variable_values=variables)
+        data = await session.execute(request, upload_files=True)
+    (value,) = data.values()
+    assert isinstance(value, dict)
+    return value
+
+
+async def staff_client(world: World, key: str) -> Client:
+    """A staff member's client after ``staffSignIn``."""
+    signed = await run(
+        await client(world),
+        "mutation($input: StaffSignInInput!) { staffSignIn(input: $input) { "
+        + RESULT
+        + " ... on StaffSession { token } } }",
+        input={"username": world.staff[key], "password": PASSWORD},
+    )
+    assert signed["__typename"] == "StaffSession", signed
+    return await client(world, signed["token"])
+
+
+# ---- steps --------------------------------------------------------------------------------
+
+
+@dataclass
+class Flow:
+    """What one family's flow has learnt so far."""
+
+    family: Family
+    client: Client | None = None
+    draft_id: str | None = None
+    application_id: str | None = None
+    receipt_no: str | None = None
+    query_code: str | None = None
+    version: int = 0
+    statuses: list[str] = field(default_factory=list)
+
+
+async def sign_in_guardian(world: World, flow: Flow) -> None:
+    """统一身份认证: the guardian signs in through the sandbox portal."""
+    token = await PortalBrowser(world.url).sign_in(
+        f"g{flow.family.index}", password_of(flow.family)
+    )
+    flow.client = await client(world, token)
+
+
+DRAFT: Final = f"... on ApplicationDraft {{ id version missing }} {RESULT}"
+
+
+async def start_application(flow: Flow) -> None:
+    """A draft with only the child's name."""
+    assert flow.client is not None
+    draft = await run(
+        flow.client,
+        "mutation($input: StartApplicationInput!) { startApplication(input: $input) { "
+        + DRAFT
+        + " } }",
+        input={"seasonCode": SEASON, "fields": {"child": {"name": flow.family.child_name}}},
+    )
+    assert draft["__typename"] == "ApplicationDraft", draft
+    assert "child.idNumber" in draft["missing"]
+    flow.draft_id = draft["id"]
+
+
+async def update_application(flow: Flow) -> None:
+    """A later visit fills in the rest."""
+    assert flow.client is not None
+    family = flow.family
+    fields = {
+        "child": {"idNumber": family.child_id},
+        "guardian": {"name": family.guardian_name, "idNumber": family.guardian_id},
+        "guardianPhone": family.phone,
+        "relationship": family.relationship.upper(),
+        "address": family.address,
+        "townshipCode": family.place.township_code,
+        "consent": True,
+    }
+    draft = await run(
+        flow.client,
+        "mutation($input: UpdateApplicationInput!) { updateApplication(input: $input) { "
+        + DRAFT
+        + " } }",
+        input={"draftId": flow.draft_id, "fields": fields, "expectedVersion": 1},
+    )
+    assert draft["__typename"] == "ApplicationDraft", draft
+    assert draft["missing"] == []
+
+
+SUBMITTED: Final = (
+    f"... on SubmitApplicationSuccess {{ applicationId receiptNo queryCode status version }} "
+    f"{RESULT}"
+)
+
+
+async def submit_application(flow: Flow) -> None:
+    """Submit the draft; a retry with the same key gets the very same answer."""
+    assert flow.client is not None
+    key = uuid.uuid4().hex
+    document = (
+        "mutation($input: SubmitApplicationInput!) { submitApplication(input: $input) { "
+        + SUBMITTED
+        + " } }"
+    )
+    first = await run(flow.client, document, input={"draftId": flow.draft_id, "idempotencyKey": key})
+    assert first["__typename"] == "SubmitApplicationSuccess", first
+    retry = await run(flow.client, document, input={"draftId": flow.draft_id, "idempotencyKey": key})
+    assert retry == first
+    _submitted(flow, first)
+
+
+def _submitted(flow: Flow, result: dict[str, Any]) -> None:
+    flow.application_id = result["applicationId"]
+    flow.receipt_no = result["receiptNo"]
+    flow.query_code = result["queryCode"]
+
+
+async def application_status(world: World, flow: Flow) -> str:
+    """Anonymous result lookup by receipt number and query code."""
+    status = await run(
+        await client(world),
+        "query($r: String!, $q: String!) { applicationStatus(receiptNo: $r, queryCode: $q) { "
+        + RESULT
+        + " ... on StatusLookup { status statusLabel } } }",
+        r=flow.receipt_no,
+        q=flow.query_code,
+    )
+    assert status["__typename"] == "StatusLookup", status
+    value: str = status["status"]
+    return value
+
+
+async def wait_for_status(world: World, flow: Flow, *wanted: str) -> str:
+    """Poll ``applicationStatus`` until the worker moved the application to one of ``wanted``
+    (a subscription step would receive these changes instead)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        status = await application_status(world, flow)
+        if not flow.statuses or flow.statuses[-1] != status:
+            flow.statuses.append(status)
+        if status in wanted:
+            return status
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"still {flow.statuses} after {WAIT_SECONDS}s, wanted {wanted}")
+
+
+async def application(flow: Flow, gql_client: Client | None = None) -> dict[str, Any]:
+    """The application as its guardian (or the given staff client) sees it."""
+    reader = gql_client or flow.client
+    assert reader is not None
+    found = await run(
+        reader,
+        "query($id: ID!) { application(id: $id) { "
+        + RESULT
+        + " ... on Application { status version channel outstandingMaterials { code } } } }",
+        id=flow.application_id,
+    )
+    assert found["__typename"] == "Application", found
+    flow.version = found["version"]
+    return found
+
+
+async def upload_material(flow: Flow) -> None:
+    """Upload the first outstanding material (GraphQL multipart)."""
+    assert flow.client is not None
+    needed = (await application(flow))["outstandingMaterials"]
+    assert needed, "the assessment asks for no material"
+    code = needed[0]["code"]
+    uploaded = await upload(
+        flow.client,
+        "mutation($input: UploadMaterialInput!) { uploadMaterial(input: $input) { "
+        + RESULT
+        + " ... on MaterialUploadedPayload { outstandingMaterials { code } } } }",
+        input={
+            "applicationId": flow.application_id,
+            "code": code,
+            "file": FileVar(io.BytesIO(PDF), filename="材料.pdf", content_type="application/pdf"),
+        },
+    )
+    assert uploaded["__typename"] == "MaterialUploadedPayload", uploaded
+    assert code not in [m["code"] for m in uploaded["outstandingMaterials"]]
+
+
+MANUAL: Final = (
+    "mutation($input: RecordManualVerificationInput!) { recordManualVerification(input: $input)"
+    " { " + RESULT + " ... on ManualVerificationRecorded { status version } } }"
+)
+
+
+async def manual_verification(flow: Flow, clerk: Client, outcome: str) -> str:
+    """The township's counter clerk records what the originals showed."""
+    await application(flow, clerk)
+    confirmations = [{"fact": "HUKOU", "paper": "hukou_book"}] if outcome == "CONFIRMED" else []
+    done = await run(
+        clerk,
+        MANUAL,
+        input={
+            "applicationId": flow.application_id,
+            "outcome": outcome,
+            "confirmations": confirmations,
+            "comment": "原件核验",
+            "expectedVersion": flow.version,
+        },
+    )
+    assert done["__typename"] == "ManualVerificationRecorded", done
+    status: str = done["status"]
+    return status
+
+
+async def correct_application(flow: Flow) -> None:
+    """补正: resubmit the (re-typed) address; verification runs again."""
+    assert flow.client is not None
+    await application(flow)
+    corrected = await run(
+        flow.client,
+        "mutation($input: CorrectApplicationInput!) { correctApplication(input: $input) { "
+        + RESULT
+        + " ... on ApplicationChanged { status version } } }",
+        input={
+            "applicationId": flow.application_id,
+            "address": flow.family.address,
+            "expectedVersion": flow.version,
+        },
+    )
+    assert corrected["__typename"] == "ApplicationChanged", corrected
+    assert corrected["status"] == "SUBMITTED"
+
+
+REVIEW: Final = (
+    "mutation($input: ReviewApplicationInput!) { reviewApplication(input: $input) { "
+    + RESULT
+    + " ... on ApplicationChanged { status version } } }"
+)
+
+
+async def review_application(flow: Flow, reviewer: Client) -> str:
+    """A reviewer approves at the current step."""
+    await application(flow, reviewer)
+    decided = await run(
+        reviewer,
+        REVIEW,
+        input={
+            "applicationId": flow.application_id,
+            "decision": "APPROVE",
+            "expectedVersion": flow.version,
+        },
+    )
+    assert decided["__typename"] == "ApplicationChanged", decided
+    status: str = decided["status"]
+    return status
+
+
+async def create_counter_application(flow: Flow, clerk: Client) -> None:
+    """窗口受理: the clerk enters the family's form with its paper consent."""
+    family = flow.family
+    created = await run(
+        clerk,
+        "mutation($input: CreateCounterApplicationInput!) { createCounterApplication(input: "
+        "$input) { " + SUBMITTED + " } }",
+        input={
+            "seasonCode": SEASON,
+            "child": {"name": family.child_name, "idNumber": family.child_id},
+            "guardian": {"name": family.guardian_name, "idNumber": family.guardian_id},
+            "guardianPhone": family.phone,
+            "relationship": family.relationship.upper(),
+            "address": family.address,
+            "townshipCode": family.place.township_code,
+            "consent": True,
+            "materialsSeen": [],
+            "idempotencyKey": uuid.uuid4().hex,
+        },
+    )
+    assert created["__typename"] == "SubmitApplicationSuccess", created
+    _submitted(flow, created)
+
+
+async def record_paper_seen(flow: Flow, clerk: Client) -> list[str]:
+    """The clerk records the originals the assessment asks for; returns what is left."""
+    needed = [m["code"] for m in (await application(flow, clerk))["outstandingMaterials"]]
+    recorded = await run(
+        clerk,
+        "mutation($input: RecordPaperSeenInput!) { recordPaperSeen(input: $input) { "
+        + RESULT
+        + " ... on PaperRecordedPayload { outstandingMaterials { code } } } }",
+        input={"applicationId": flow.application_id, "materials": needed},
+    )
+    assert recorded["__typename"] == "PaperRecordedPayload", recorded
+    return [m["code"] for m in recorded["outstandingMaterials"]]
+
+
+async def in_review_queue(flow: Flow, clerk: Client) -> bool:
+    """Whether the application is in the clerk's manual-review queue."""
+    page = await run(
+        clerk,
+        "query { applications(first: 100, filter: {statuses: [MANUAL_REVIEW], channel: COUNTER})"
+        " { " + RESULT + " ... on ApplicationConnection { edges { node { id } } } } }",
+    )
+    assert page["__typename"] == "ApplicationConnection", page
+    return flow.application_id in [edge["node"]["id"] for edge in page["edges"]]
+
+
+async def sms_templates(flow: Flow, clerk: Client) -> list[str]:
+    """The SMS templates queued for the application."""
+    messages = await run(
+        clerk,
+        "query($id: ID!) { applicationMessages(applicationId: $id) { "
+        + RESULT
+        + " ... on SmsMessageList { messages { template } } } }",
+        id=flow.application_id,
+    )
+    assert messages["__typename"] == "SmsMessageList", messages
+    return [m["template"] for m in messages["messages"]]
+
+
+# ---- the flows ----------------------------------------------------------------------------
+
+
+def _family(world: World, kind: str) -> Family:
+    return next(f for f in world.families if f.kind == kind)
+
+
+async def test_a_guardians_whole_flow(world: World) -> None:
+    # a family whose hukou record the data cannot decide: manual review of originals
+    flow = Flow(_family(world, "ambiguous"))
+    township = flow.family.place.township_code
+    clerk = await staff_client(world, f"counter:{township}")
+    await sign_in_guardian(world, flow)
+    await start_application(flow)
+    await update_application(flow)
+    await submit_application(flow)
+    assert await wait_for_status(world, flow, "MANUAL_REVIEW") == "MANUAL_REVIEW"
+    await upload_material(flow)
+    # the originals show the declared address is wrong: back to the family to correct
+    assert await manual_verification(flow, clerk, "RETURN") == "NEEDS_CORRECTION"
+    assert await application_status(world, flow) == "NEEDS_CORRECTION"
+    await correct_application(flow)
+    assert await wait_for_status(world, flow, "MANUAL_REVIEW") == "MANUAL_REVIEW"
+    status = await manual_verification(flow, clerk, "CONFIRMED")
+    if status == "SCHOOL_REVIEW":
+        school = await staff_client(world, f"school:{flow.family.place.school}")
+        status = await review_application(flow, school)
+    assert status == "BUREAU_REVIEW"
+    assert await review_application(flow, await staff_client(world, "bureau")) == "APPROVED"
+    assert await application_status(world, flow) == "APPROVED"
+    assert flow.statuses[0] in ("SUBMITTED", "VERIFYING", "MANUAL_REVIEW")
+
+
+async def test_a_counter_clerks_flow(world: World) -> None:
+    flow = Flow(_family(world, "missing"))
+    clerk = await staff_client(world, f"counter:{flow.family.place.township_code}")
+    await create_counter_application(flow, clerk)
+    assert await wait_for_status(world, flow, "MANUAL_REVIEW") == "MANUAL_REVIEW"
+    assert await record_paper_seen(flow, clerk) == []
+    assert await in_review_queue(flow, clerk)
+    assert await review_application(flow, clerk) in ("SCHOOL_REVIEW", "BUREAU_REVIEW")
+    assert not await in_review_queue(flow, clerk)
+    templates = await sms_templates(flow, clerk)
+    assert "RX_MANUAL_COUNTER" in templates  # 只跑一次: never "come again"
+    assert "RX_MANUAL" not in templates
