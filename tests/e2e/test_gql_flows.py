@@ -36,8 +36,8 @@ from ruxue_gateway.demo import SEASON_FILE
 from ruxue_gateway.demo_login import PortalBrowser, idp_users, password_of
 from ruxue_gateway.embedded import SAMPLE_FAMILIES, SAMPLE_SEED
 from ruxue_sandbox import (
-    Family,
     FakeIdentityProvider,
+    Family,
     create_identity_app,
     make_population,
     season_places,
@@ -74,7 +74,7 @@ def _free_port() -> int:
 
 def _ruxue(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     ruxue = Path(sys.executable).with_name("ruxue")
-    done = subprocess.run(  # noqa: S603 - our own CLI with fixed arguments
+    done = subprocess.run(
         [str(ruxue), *args], env=env, input=stdin, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr + done.stdout
@@ -108,7 +108,7 @@ def world(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         _add_staff(env, world)
         log = tmp_path_factory.mktemp("serve-log") / "serve.log"
         with log.open("wb") as output:
-            server = subprocess.Popen(  # noqa: S603 - our own CLI with fixed arguments
+            server = subprocess.Popen(
                 [str(Path(sys.executable).with_name("ruxue")), "serve", "--port", str(port)],
                 env=env,
                 stdout=output,
@@ -143,7 +143,7 @@ def _add_staff(env: dict[str, str], world: World) -> None:
     chosen = [_family(world, kind) for kind in KINDS]
     townships = {f.place.township_code for f in chosen}
     schools = {f.place.school for f in chosen}
-    accounts = [("bureau", "bureau_officer", ())]
+    accounts: list[tuple[str, str, tuple[str, ...]]] = [("bureau", "bureau_officer", ())]
     accounts += [(f"counter:{t}", "counter_staff", ("--region", t)) for t in sorted(townships)]
     accounts += [(f"school:{s}", "school_reviewer", ("--school", s)) for s in sorted(schools)]
     for n, (key, role, scope) in enumerate(accounts):
@@ -303,9 +303,10 @@ async def submit_application(flow: Flow) -> None:
         + SUBMITTED
         + " } }"
     )
-    first = await run(flow.client, document, input={"draftId": flow.draft_id, "idempotencyKey": key})
+    submission = {"draftId": flow.draft_id, "idempotencyKey": key}
+    first = await run(flow.client, document, input=submission)
     assert first["__typename"] == "SubmitApplicationSuccess", first
-    retry = await run(flow.client, document, input={"draftId": flow.draft_id, "idempotencyKey": key})
+    retry = await run(flow.client, document, input=submission)
     assert retry == first
     _submitted(flow, first)
 

@@ -40,7 +40,7 @@ STATS: Final = """query { statistics { __typename ... on Statistics {
   verification { source passRate } backlog { status count }
   aggregation { districtCode townshipCode schoolCode category channel status count } } } }"""
 # (assessment rounds as (category, asked materials), materials provided)
-SHAPES: Final = (
+SHAPES: Final[tuple[tuple[list[tuple[str, list[str]]], list[str]], ...]] = (
     ([("A", ["hukou_book", "property_certificate"])], ["hukou_book"]),  # property outstanding
     ([("C", ["hukou_book"])], ["hukou_book"]),  # nothing outstanding
     ([], []),  # not assessed yet
