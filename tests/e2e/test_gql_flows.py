@@ -23,6 +23,7 @@ import tomllib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,6 +32,14 @@ import pytest
 from gql import Client, FileVar, GraphQLRequest, gql
 from gql.transport.httpx import HTTPXAsyncTransport
 
+from ruxue_core.domain.enums import Role
+from ruxue_core.domain.types import utcnow
+from ruxue_core.plugins.contracts import Principal
+from ruxue_core.policy import SeasonFile
+from ruxue_core.runtime import Runtime
+from ruxue_core.services.seasons import load_season
+from ruxue_core.services.staff import AddStaff, add_staff
+from ruxue_core.settings import Settings
 from ruxue_core.testing.logscan import personal_numbers
 from ruxue_gateway.demo import SEASON_FILE
 from ruxue_gateway.demo_login import PortalBrowser, idp_users, password_of
@@ -72,40 +81,34 @@ def _free_port() -> int:
         return port
 
 
-def _ruxue(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    ruxue = Path(sys.executable).with_name("ruxue")
-    done = subprocess.run(
-        [str(ruxue), *args], env=env, input=stdin, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
-def world(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """The server process, with a season open now and staff accounts."""
+def world(
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory, season_file: SeasonFile
+) -> Iterator[World]:
+    """The server process, with a season open now and staff accounts (set up in-process, on
+    the same database and data directory, so that the only subprocess is ``ruxue serve``)."""
     season = tomllib.loads(SEASON_FILE.read_text(encoding="utf-8"))
     places, materials = season_places(season)
     population = make_population(
         SAMPLE_FAMILIES, seed=SAMPLE_SEED, places=places, materials=materials
     )
+    data_dir = tmp_path_factory.mktemp("serve") / "var"
+    port = _free_port()
+    world = World(f"http://127.0.0.1:{port}", population.families)
+    settings = Settings(data_dir=data_dir, database_url=module_database_url)
+    asyncio.run(_prepare(settings, season_file, world))
     idp = FakeIdentityProvider()
     idp.add(*idp_users(population.families))
-    port = _free_port()
     with serve_in_thread(create_identity_app(idp)) as idp_url:
         env = {
             **os.environ,
             "RUXUE_MODE": "embedded",
             "RUXUE_DATABASE_URL": module_database_url,
-            "RUXUE_DATA_DIR": str(tmp_path_factory.mktemp("serve") / "var"),
+            "RUXUE_DATA_DIR": str(data_dir),
             "RUXUE_PLUGIN_OPTIONS": json.dumps({"hubei_portal": {"api_url": idp_url}}),
             "RUXUE_GUARDIAN_AUTH__LOGIN_PROVIDERS": '["hubei_portal"]',
             "RUXUE_NOTIFIERS": '["devlog"]',
         }
-        _ruxue(env, "migrate")
-        _ruxue(env, "season", "load", str(SEASON_FILE), "--open-now")
-        world = World(f"http://127.0.0.1:{port}", population.families)
-        _add_staff(env, world)
         log = tmp_path_factory.mktemp("serve-log") / "serve.log"
         with log.open("wb") as output:
             server = subprocess.Popen(
@@ -139,29 +142,27 @@ def quiet_client_library() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _add_staff(env: dict[str, str], world: World) -> None:
-    chosen = [_family(world, kind) for kind in KINDS]
-    townships = {f.place.township_code for f in chosen}
-    schools = {f.place.school for f in chosen}
-    accounts: list[tuple[str, str, tuple[str, ...]]] = [("bureau", "bureau_officer", ())]
-    accounts += [(f"counter:{t}", "counter_staff", ("--region", t)) for t in sorted(townships)]
-    accounts += [(f"school:{s}", "school_reviewer", ("--school", s)) for s in sorted(schools)]
-    for n, (key, role, scope) in enumerate(accounts):
-        username = f"staff{n:02d}"
-        _ruxue(
-            env,
-            "staff",
-            "add",
-            username,
-            "--role",
-            role,
-            "--name",
-            "测试员",
-            *scope,
-            "--password-stdin",
-            stdin=PASSWORD + "\n",
-        )
-        world.staff[key] = username
+async def _prepare(settings: Settings, season_file: SeasonFile, world: World) -> None:
+    """Open the season now and add the staff accounts the flows sign in with."""
+    runtime = Runtime.create(settings)
+    try:
+        window = (utcnow() - timedelta(hours=1), utcnow() + timedelta(days=14))
+        await load_season(runtime, season_file, Principal.system(), window=window)
+        chosen = [_family(world, kind) for kind in KINDS]
+        accounts: list[tuple[str, Role, str | None, str | None]] = [
+            ("bureau", Role.BUREAU_OFFICER, None, None)
+        ]
+        for code in sorted({f.place.township_code for f in chosen}):
+            accounts.append((f"counter:{code}", Role.COUNTER_STAFF, code, None))
+        for code in sorted({f.place.school for f in chosen}):
+            accounts.append((f"school:{code}", Role.SCHOOL_REVIEWER, None, code))
+        for n, (key, role, region, school) in enumerate(accounts):
+            username = f"staff{n:02d}"
+            command = AddStaff(username, "测试员", role, PASSWORD, region, school)
+            await add_staff(runtime, command, Principal.system())
+            world.staff[key] = username
+    finally:
+        await runtime.close()
 
 
 def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
