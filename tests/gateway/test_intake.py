@@ -98,6 +98,14 @@ async def test_a_draft_is_filled_over_visits_and_submitted_once(
         input={"draftId": draft_id, "fields": {"child": {"idNumber": "420704201803151239"}}},
     )
     assert (bad["__typename"], bad["field"]) == ("InvalidInputError", "child.idNumber")
+    for person, field in (
+        ({"name": "李四"}, "guardian.name"),
+        ({"idNumber": COUNTER_GUARDIAN_ID}, "guardian.idNumber"),
+    ):
+        other = await gql(
+            runtime, GUARDIAN, UPDATE, input={"draftId": draft_id, "fields": {"guardian": person}}
+        )
+        assert (other["__typename"], other["field"]) == ("InvalidInputError", field)
     fields = {
         "child": {"idNumber": child},
         "guardian": {"name": "张三", "idNumber": GUARDIAN_ID},

@@ -166,6 +166,8 @@ def _checked(fields: DraftFields, actor: Principal) -> dict[str, Any]:
     )
     if values.get("guardian.idNumber") not in (None, actor.verified_id_number):
         raise InvalidInput("监护人身份证号码须为登录人本人的号码", field="guardian.idNumber")
+    if actor.name and values.get("guardian.name") not in (None, actor.name):
+        raise InvalidInput("监护人姓名须与实名认证的姓名一致", field="guardian.name")
     if fields.relationship is not None:
         values["relationship"] = fields.relationship.value
     if fields.consent is not None:
