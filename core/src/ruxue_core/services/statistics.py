@@ -10,9 +10,11 @@ count, each row naming the district.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -151,10 +153,6 @@ def _statistics(uow: UnitOfWork, actor: Principal, season_code: str | None) -> S
         statement = statement.where(*where).group_by(*columns).order_by(*columns)
         return list(uow.session.execute(statement).all())
 
-    by_status = tuple(
-        Count(status.value, STATUS_LABELS[status], n)
-        for status, n in grouped(col(Application.status))
-    )
     township = ((Region, col(Region.code) == Application.township_code),)
     by_township = tuple(
         Count(code, name or UNKNOWN_TOWNSHIP, n)
@@ -167,10 +165,6 @@ def _statistics(uow: UnitOfWork, actor: Principal, season_code: str | None) -> S
         Count(code, name or NO_SCHOOL, n)
         for code, name, n in grouped(col(School.code), col(School.name), joins=school)
     )
-    by_channel = tuple(
-        Count(channel.value, CHANNEL_LABELS[Channel(channel)], n)
-        for channel, n in grouped(col(Application.channel))
-    )
     latest = aliased(Assessment)
     assessed = (
         (
@@ -181,24 +175,33 @@ def _statistics(uow: UnitOfWork, actor: Principal, season_code: str | None) -> S
             ),
         ),
     )
-    by_category = tuple(
-        Count(code, name or NO_CATEGORY, n)
-        for code, name, n in grouped(
-            col(latest.category), col(latest.category_name), joins=assessed
-        )
-    )
     district = uow.settings.district_code
+    # One statement for the cube; status, channel and category counts are its margins.
     cells = grouped(
         col(Application.township_code),
         col(School.code),
         col(latest.category),
+        col(latest.category_name),
         col(Application.channel),
         col(Application.status),
         joins=(*school, *assessed),
     )
     aggregation = tuple(
         AggregationRow(district, township, code, category, Channel(channel), Status(status), n)
-        for township, code, category, channel, status, n in cells
+        for township, code, category, _, channel, status, n in cells
+    )
+    category_names = {row[2]: row[3] for row in cells}
+    by_status = tuple(
+        Count(key.value, STATUS_LABELS[key], n)
+        for key, n in _margin(aggregation, lambda a: a.status)
+    )
+    by_channel = tuple(
+        Count(key.value, CHANNEL_LABELS[key], n)
+        for key, n in _margin(aggregation, lambda a: a.channel)
+    )
+    by_category = tuple(
+        Count(key, category_names.get(key) or NO_CATEGORY, n)
+        for key, n in _margin(aggregation, lambda a: a.category)
     )
     return Statistics(
         scope=_scope_name(actor),
@@ -215,6 +218,19 @@ def _statistics(uow: UnitOfWork, actor: Principal, season_code: str | None) -> S
         by_category=by_category,
         aggregation=aggregation,
     )
+
+
+K = TypeVar("K", Status, Channel, str | None)
+
+
+def _margin(
+    cells: tuple[AggregationRow, ...], key: Callable[[AggregationRow], K]
+) -> list[tuple[K, int]]:
+    """Counts summed over every other dimension, by ``key`` (ordered, ``None`` first)."""
+    totals: Counter[K] = Counter()
+    for cell in cells:
+        totals[key(cell)] += cell.count
+    return sorted(totals.items(), key=lambda item: (item[0] is not None, str(item[0] or "")))
 
 
 def _verification(
