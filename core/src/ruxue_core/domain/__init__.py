@@ -14,13 +14,22 @@ from ruxue_core.domain.audit import AuditEvent, AuditHead
 from ruxue_core.domain.catalog import Region, School, Season, Zone, ZoneSchool
 from ruxue_core.domain.outbox import CaseRecord, Job, Message, SmsReceiptRow, SmsVendorState
 from ruxue_core.domain.people import Child, Guardian, StaffAccount
+from ruxue_core.domain.placement import (
+    Admission,
+    CareClaim,
+    LotteryDraw,
+    PlacementResult,
+    PlacementRun,
+)
 from ruxue_core.domain.sessions import GuardianSession
 
 __all__ = [
+    "Admission",
     "Application",
     "Assessment",
     "AuditEvent",
     "AuditHead",
+    "CareClaim",
     "CaseRecord",
     "Child",
     "Consent",
@@ -28,8 +37,11 @@ __all__ = [
     "Guardian",
     "GuardianSession",
     "Job",
+    "LotteryDraw",
     "Material",
     "Message",
+    "PlacementResult",
+    "PlacementRun",
     "QueryGuard",
     "Region",
     "Review",

@@ -1,0 +1,208 @@
+"""Admission end to end in the core: lottery commit/reveal, runs (dry, draft), comparison,
+publication in one transaction (admitted with notice numbers or coordinating, SMS, provincial
+result records), refusal of a second publication, enrollment, no-show, coordination."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+from placement_helpers import SEED, approved, open_tight_season
+from sqlmodel import col, select
+
+from ruxue_core.domain import Admission, Application, AuditEvent, CaseRecord, Message
+from ruxue_core.domain.enums import Status
+from ruxue_core.errors import (
+    Duplicate,
+    Forbidden,
+    Ineligible,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+)
+from ruxue_core.placement.lottery import commitment, published_order, to_csv, verify
+from ruxue_core.policy import SeasonFile
+from ruxue_core.runtime import Runtime
+from ruxue_core.services.admission import confirm_enrollment, place_coordinated, publish_placement
+from ruxue_core.services.lottery_draws import commit_lottery, lottery_view, reveal_lottery
+from ruxue_core.services.placement import (
+    compare_runs,
+    explain_placement,
+    placement_run,
+    run_placement,
+)
+from ruxue_core.services.publication import publication_list, to_xlsx
+from ruxue_core.services.publication import to_csv as list_csv
+from ruxue_core.services.seat_warnings import seat_warnings
+from ruxue_core.testing.factories import BUREAU, COUNTER, GUARDIAN, SCHOOL_REVIEWER
+from ruxue_core.uow import UnitOfWork
+
+
+async def statuses(runtime: Runtime, ids: list[int]) -> dict[int, Status]:
+    """Each application's status."""
+
+    def read(uow: UnitOfWork) -> dict[int, Status]:
+        rows = uow.session.exec(select(Application).where(col(Application.id).in_(ids))).all()
+        return {a.id or 0: a.status for a in rows}
+
+    return await runtime.read(read)
+
+
+@pytest.fixture
+async def five(runtime: Runtime, season_file: SeasonFile) -> tuple[str, list[int]]:
+    """Five approved families zoned to LK-YJ-01 (3 seats; neighbour LK-YY-01 has 1)."""
+    season = await open_tight_season(runtime, season_file)
+    ids = [i for family in range(5) for i in await approved(runtime, season, family)]
+    return season, ids
+
+
+async def test_lottery_commit_and_reveal(runtime: Runtime, five: tuple[str, list[int]]) -> None:
+    season, _ = five
+    assert await lottery_view(runtime, season) is None
+    with pytest.raises(Forbidden):
+        await commit_lottery(runtime, season, commitment(SEED), COUNTER)
+    with pytest.raises(InvalidInput):
+        await commit_lottery(runtime, season, "xyz", BUREAU)
+    view = await commit_lottery(runtime, season, commitment(SEED), BUREAU)
+    assert view.commitment == commitment(SEED) and view.seed is None
+    with pytest.raises(Duplicate):
+        await commit_lottery(runtime, season, commitment(SEED), BUREAU)
+    with pytest.raises(InvalidTransition):
+        await run_placement(runtime, season, BUREAU)  # the seed is not revealed yet
+    dry = await run_placement(runtime, season, BUREAU, dry_run=True)
+    assert dry.id is None and dry.summary["applicants"] == 5
+    with pytest.raises(InvalidInput):
+        await reveal_lottery(runtime, season, "b" * 64, BUREAU)
+    revealed = await reveal_lottery(runtime, season, SEED, BUREAU)
+    assert revealed.seed == SEED
+    with pytest.raises(InvalidTransition):
+        await reveal_lottery(runtime, season, SEED, BUREAU)
+
+    def audited(uow: UnitOfWork) -> list[str]:
+        rows = uow.session.exec(
+            select(AuditEvent.action).where(col(AuditEvent.action).like("lottery.%"))
+        ).all()
+        return sorted(rows)
+
+    assert await runtime.read(audited) == ["lottery.commit", "lottery.reveal"]
+
+
+async def _revealed(runtime: Runtime, season: str) -> None:
+    await commit_lottery(runtime, season, commitment(SEED), BUREAU)
+    await reveal_lottery(runtime, season, SEED, BUREAU)
+
+
+async def test_seat_warnings_turn_red_when_verified_exceed_the_plan(
+    runtime: Runtime, five: tuple[str, list[int]]
+) -> None:
+    season, _ = five
+    warnings = {w.school_code: w for w in await seat_warnings(runtime, season, BUREAU)}
+    assert (warnings["LK-YJ-01"].verified, warnings["LK-YJ-01"].plan) == (5, 3)
+    assert warnings["LK-YJ-01"].level == "red"
+    assert warnings["LK-YY-01"].level == "green"
+    with pytest.raises(Forbidden):
+        await seat_warnings(runtime, season, SCHOOL_REVIEWER)
+
+
+async def test_publication_admits_coordinates_and_enrollment_follows(
+    runtime: Runtime, five: tuple[str, list[int]]
+) -> None:
+    season, ids = five
+    await _revealed(runtime, season)
+    first = await run_placement(runtime, season, BUREAU)
+    second = await run_placement(runtime, season, BUREAU)
+    assert first.id is not None and second.id is not None
+    assert first.summary == second.summary
+    assert first.summary["by_school"] == {"LK-YJ-01": 3, "LK-YY-01": 1}
+    assert await compare_runs(runtime, first.id, second.id, BUREAU) == []
+    run = await placement_run(runtime, first.id, BUREAU)
+    assert run.status == "draft" and len(run.results) == 5
+    assert all(r.explanation.startswith("办件") for r in run.results)
+    # Drafts stay private: nothing to explain before publication.
+    with pytest.raises(NotFound):
+        await explain_placement(runtime, ids[0], BUREAU)
+
+    published = await publish_placement(runtime, first.id, BUREAU)
+    assert (published.admitted, published.coordinating, published.skipped) == (4, 1, 0)
+    with pytest.raises(InvalidTransition):
+        await publish_placement(runtime, first.id, BUREAU)
+    with pytest.raises(InvalidTransition):
+        await publish_placement(runtime, second.id, BUREAU)
+    states = await statuses(runtime, ids)
+    assert sorted(states.values()) == sorted([Status.ADMITTED] * 4 + [Status.COORDINATING])
+
+    def effects(uow: UnitOfWork) -> tuple[list[str], list[str], list[object]]:
+        notices = list(uow.session.exec(select(Admission.notice_no)).all())
+        templates = list(
+            uow.session.exec(
+                select(Message.template).where(
+                    col(Message.template).in_(["RX_ADMITTED", "RX_COORDINATING"])
+                )
+            ).all()
+        )
+        results = uow.session.exec(select(CaseRecord).where(CaseRecord.kind == "result")).all()
+        return notices, templates, [r.payload.get("certificate_no") for r in results]
+
+    notices, templates, certificates = await runtime.read(effects)
+    assert sorted(notices)[0] == "LKLQ2026-LK-YJ-01-0001" and len(notices) == 4
+    assert sorted(templates) == ["RX_ADMITTED"] * 4 + ["RX_COORDINATING"]
+    assert sorted(str(c) for c in certificates) == sorted(notices)
+
+    by_school = {r.application_id: r.school_code for r in run.results}
+    at_yj = [i for i in ids if by_school[i] == "LK-YJ-01"]
+    waiting = next(i for i in ids if by_school[i] is None)
+    explained = await explain_placement(runtime, waiting, BUREAU)
+    assert "统筹" in explained.explanation
+
+    enrolled = await confirm_enrollment(runtime, at_yj[0], SCHOOL_REVIEWER)
+    assert enrolled.status is Status.ENROLLED
+    with pytest.raises(Ineligible):  # LK-YJ-01 is full
+        await place_coordinated(runtime, waiting, "LK-YJ-01", BUREAU)
+    gone = await confirm_enrollment(runtime, at_yj[1], SCHOOL_REVIEWER, no_show=True)
+    assert gone.status is Status.NO_SHOW
+    placed = await place_coordinated(runtime, waiting, "LK-YJ-01", BUREAU)
+    assert (placed.status, placed.school_code) == (Status.ADMITTED, "LK-YJ-01")
+    assert placed.notice_no == "LKLQ2026-LK-YJ-01-0004"
+    with pytest.raises(NotFound):  # another school's reviewer
+        await confirm_enrollment(
+            runtime,
+            waiting,
+            SCHOOL_REVIEWER.__class__("r", SCHOOL_REVIEWER.role, "x", school_code="LK-YY-01"),
+        )
+
+    rows = await publication_list(runtime, season, "LK-YJ-01", SCHOOL_REVIEWER)
+    assert len(rows) == 4 and all(r.child == "张**" for r in rows)
+    text = list_csv(rows)
+    assert "张小明" not in text and rows[0].receipt_no in text
+    sheet = load_workbook(io.BytesIO(to_xlsx(rows))).active
+    assert sheet is not None and sheet.max_row == 5
+    with pytest.raises(NotFound):
+        await publication_list(runtime, season, "LK-YY-01", SCHOOL_REVIEWER)
+
+
+async def test_a_published_order_verifies(runtime: Runtime, five: tuple[str, list[int]]) -> None:
+    season, _ = five
+    await _revealed(runtime, season)
+    run = await run_placement(runtime, season, BUREAU)
+    assert run.id is not None
+    receipts = [r.receipt_no for r in (await placement_run(runtime, run.id, BUREAU)).results]
+    listed = to_csv(published_order(SEED, receipts))
+    assert verify(SEED, listed, commitment(SEED)).ok
+    lines = listed.splitlines()
+    lines[1], lines[2] = lines[2], lines[1]
+    assert not verify(SEED, "\n".join(lines), commitment(SEED)).ok
+
+
+async def test_a_guardian_sees_only_their_own_published_result(
+    runtime: Runtime, five: tuple[str, list[int]]
+) -> None:
+    season, ids = five
+    await _revealed(runtime, season)
+    run = await run_placement(runtime, season, BUREAU)
+    assert run.id is not None
+    await publish_placement(runtime, run.id, BUREAU)
+    with pytest.raises(NotFound):  # GUARDIAN is not these families' guardian
+        await explain_placement(runtime, ids[0], GUARDIAN)
+    with pytest.raises(Forbidden):
+        await publish_placement(runtime, run.id, SCHOOL_REVIEWER)
