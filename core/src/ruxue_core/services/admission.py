@@ -19,6 +19,7 @@ from ruxue_core.permissions import require_role, visible
 from ruxue_core.placement.model import UnplacedReason
 from ruxue_core.placement.policy import PlacementPolicy
 from ruxue_core.plugins.contracts import Principal
+from ruxue_core.rules.fields import validate_code
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.lottery_draws import PLACEMENT_ROLES
 from ruxue_core.services.placement import MAIN, load_run, results_of
@@ -237,6 +238,7 @@ async def place_coordinated(
     :raises NotFound: no such school (``schoolCode``) or application.
     """
     actor = require_role(principal, *PLACEMENT_ROLES)
+    validate_code(school_code, field="schoolCode", message="学校编码格式不正确")
 
     def place(uow: UnitOfWork) -> EnrollmentChanged:
         case = visible(actor, load_case(uow, application_id), uow.cipher, field="applicationId")

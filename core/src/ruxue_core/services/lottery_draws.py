@@ -17,6 +17,7 @@ from ruxue_core.errors import Duplicate, InvalidInput, InvalidTransition, NotFou
 from ruxue_core.permissions import require_role
 from ruxue_core.placement.lottery import commitment
 from ruxue_core.plugins.contracts import Principal
+from ruxue_core.rules.fields import validate_code
 from ruxue_core.runtime import Runtime
 from ruxue_core.uow import UnitOfWork
 
@@ -43,7 +44,9 @@ class LotteryView:
 
 
 def season_by_code(uow: UnitOfWork, code: str) -> Season:
-    """The season, or ``NotFound`` on field ``seasonCode``."""
+    """The season, or ``NotFound`` on field ``seasonCode`` (``InvalidInput`` for a code of
+    the wrong shape, before the database sees it)."""
+    validate_code(code, field="seasonCode", message="招生季编码格式不正确")
     season = uow.session.exec(select(Season).where(Season.code == code)).first()
     if season is None:
         raise NotFound("招生季不存在", field="seasonCode")

@@ -18,6 +18,7 @@ from ruxue_core.errors import NotFound
 from ruxue_core.permissions import require_role
 from ruxue_core.placement.model import Tier
 from ruxue_core.plugins.contracts import Principal
+from ruxue_core.rules.fields import validate_code
 from ruxue_core.runtime import Runtime
 from ruxue_core.security import mask_name
 from ruxue_core.services.lottery_draws import season_by_code
@@ -48,6 +49,7 @@ async def publication_list(
     actor = require_role(
         principal, Role.BUREAU_OFFICER, Role.ADMIN, Role.AUDITOR, Role.SYSTEM, Role.SCHOOL_REVIEWER
     )
+    validate_code(school_code, field="schoolCode", message="学校编码格式不正确")
     if actor.role is Role.SCHOOL_REVIEWER and actor.school_code != school_code:
         raise NotFound("学校不存在", field="schoolCode")
 

@@ -39,6 +39,7 @@ from ruxue_gateway.schema.catalog import CatalogQueries
 from ruxue_gateway.schema.errors import exception_handlers
 from ruxue_gateway.schema.messages.resolvers import MessageMutations, MessageQueries
 from ruxue_gateway.schema.operations.resolvers import OperationMutations, OperationQueries
+from ruxue_gateway.schema.placement.resolvers import PlacementMutations, PlacementQueries
 from ruxue_gateway.schema.profile import ProfileQueries
 from ruxue_gateway.schema.sessions.resolvers import SessionMutations
 from ruxue_gateway.schema.staff.resolvers import StaffMutations
@@ -64,13 +65,19 @@ class Query(
     AuditQueries,
     OperationQueries,
     MessageQueries,
+    PlacementQueries,
 ):
     """All queries."""
 
 
 @strawberry.type(description="Write access to Ruxue; each mutation takes one `input`.")
 class Mutation(
-    ApplicationMutations, OperationMutations, StaffMutations, SessionMutations, MessageMutations
+    ApplicationMutations,
+    OperationMutations,
+    StaffMutations,
+    SessionMutations,
+    MessageMutations,
+    PlacementMutations,
 ):
     """All mutations."""
 
