@@ -7,7 +7,14 @@ from typing import Final
 
 from sqlmodel import select
 
-from ruxue_core.domain import Assessment, School
+from ruxue_core.domain import (
+    Admission,
+    Application,
+    Assessment,
+    PlacementResult,
+    PlacementRun,
+    School,
+)
 from ruxue_core.domain.types import utcnow
 from ruxue_core.lifecycle import Event, apply_event, load_case
 from ruxue_core.plugins.contracts import Principal
@@ -88,3 +95,36 @@ async def approved(
 
     await runtime.write(advance)
     return ids
+
+
+def placed_in_published_run(uow: UnitOfWork, application_id: int) -> None:
+    """Record what a publication leaves for an admitted application (not committed): a
+    published run with its result and the admission at the application's school."""
+    application = uow.session.get(Application, application_id)
+    assert application is not None and application.school_id is not None
+    school = uow.session.get(School, application.school_id)
+    assert school is not None
+    run = PlacementRun(
+        season_id=application.season_id, kind="coordination", status="published", created_by="t"
+    )
+    uow.session.add(run)
+    uow.session.flush()
+    assert run.id is not None
+    uow.session.add(
+        PlacementResult(
+            run_id=run.id,
+            application_id=application_id,
+            receipt_no=application.receipt_no,
+            school_code=school.code,
+            tier="zoned",
+            explanation=f"办件 {application.receipt_no} 的派位结果：录取到 {school.code}。",
+        )
+    )
+    uow.session.add(
+        Admission(
+            application_id=application_id,
+            school_id=school.id or 0,
+            run_id=run.id,
+            notice_no=f"T-{application.receipt_no}",
+        )
+    )
