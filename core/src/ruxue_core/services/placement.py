@@ -19,7 +19,7 @@ from ruxue_core.lifecycle import load_case
 from ruxue_core.permissions import require_role, visible
 from ruxue_core.placement import Placement, explain, place
 from ruxue_core.placement.derive import applicants_for, schools_for
-from ruxue_core.placement.lottery import commitment, draw, new_seed
+from ruxue_core.placement.lottery import commitment, draw, new_seed, published_order, to_csv
 from ruxue_core.placement.policy import PlacementPolicy
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.runtime import Runtime
@@ -305,5 +305,24 @@ async def explain_placement(
             row.reason,
             row.explanation,
         )
+
+    return await rt.read(read)
+
+
+async def lottery_list(rt: Runtime, run_id: int, principal: Principal | None) -> str:
+    """The run's lottery order as published (CSV ``rank,receipt_no,lottery_number``), which
+    ``ruxue lottery verify`` and ``contrib/lottery/verify_lottery.py`` recompute from the seed.
+
+    :raises InvalidTransition: the season's seed is not revealed yet.
+    """
+    require_role(principal, *PLACEMENT_ROLES, Role.ADMIN, Role.AUDITOR)
+
+    def read(uow: UnitOfWork) -> str:
+        _, season = load_run(uow, run_id)
+        lottery = draw_of(uow, season)
+        if lottery is None or lottery.seed is None:
+            raise InvalidTransition("摇号种子尚未公布", field="runId")
+        receipts = [r.receipt_no for r in results_of(uow, run_id)]
+        return to_csv(published_order(lottery.seed, receipts))
 
     return await rt.read(read)
