@@ -798,5 +798,7 @@ def test_the_catalogue_is_public(server: Server, caller: str, season_file: Seaso
     """Seasons and schools answer every caller alike, a broken token included."""
     data = server.graphql(caller, CATALOGUE, {})
     assert data == server.graphql("anonymous", CATALOGUE, {})
-    assert data["seasons"] == [{"code": server.season}]
+    codes = [season["code"] for season in data["seasons"]]
+    # The admission operations' fresh seasons ("mx-…") share the module's database.
+    assert [code for code in codes if not code.startswith("mx-")] == [server.season]
     assert len(data["schools"]) == len(season_file.schools)
