@@ -24,7 +24,12 @@ from ruxue_core.errors import (
 from ruxue_core.placement.lottery import commitment, published_order, to_csv, verify
 from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
-from ruxue_core.services.admission import confirm_enrollment, place_coordinated, publish_placement
+from ruxue_core.services.admission import (
+    confirm_enrollment,
+    place_coordinated,
+    publish_placement,
+    record_care_claim,
+)
 from ruxue_core.services.lottery_draws import commit_lottery, lottery_view, reveal_lottery
 from ruxue_core.services.placement import (
     compare_runs,
@@ -206,3 +211,27 @@ async def test_a_guardian_sees_only_their_own_published_result(
         await explain_placement(runtime, ids[0], GUARDIAN)
     with pytest.raises(Forbidden):
         await publish_placement(runtime, run.id, SCHOOL_REVIEWER)
+
+
+async def test_a_care_claim_takes_a_reserved_seat(
+    runtime: Runtime, season_file: SeasonFile
+) -> None:
+    """LK-YJ-01's three seats are all reserved (two military, one martyr) in the tight
+    season: a third-category child with a confirmed military claim is admitted on one ahead
+    of first-category children, whom the other seats take."""
+    season = await open_tight_season(runtime, season_file)
+    first = [i for family in range(4) for i in await approved(runtime, season, family)]
+    (cared,) = await approved(runtime, season, 9, category="C")
+    with pytest.raises(InvalidInput):
+        await record_care_claim(runtime, cared, "astronaut", BUREAU)
+    with pytest.raises(Forbidden):
+        await record_care_claim(runtime, cared, "military", SCHOOL_REVIEWER)
+    await record_care_claim(runtime, cared, "military", BUREAU)
+    await _revealed(runtime, season)
+    run = await run_placement(runtime, season, BUREAU)
+    assert run.id is not None
+    results = {r.application_id: r for r in (await placement_run(runtime, run.id, BUREAU)).results}
+    assert (results[cared].school_code, results[cared].reserved) == ("LK-YJ-01", True)
+    assert "政策性照顾" in results[cared].explanation
+    at_yj = [i for i in first if results[i].school_code == "LK-YJ-01"]
+    assert len(at_yj) == 2

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from ruxue_core.audit import AuditEntry
-from ruxue_core.domain import Admission, PlacementRun, School, Season
+from ruxue_core.domain import Admission, CareClaim, PlacementRun, School, Season
 from ruxue_core.domain.enums import Role, Status
-from ruxue_core.errors import Conflict, Ineligible, InvalidTransition, NotFound
+from ruxue_core.errors import Conflict, Ineligible, InvalidInput, InvalidTransition, NotFound
 from ruxue_core.lifecycle import Case, Event, apply_event, load_case
 from ruxue_core.permissions import require_role, visible
 from ruxue_core.placement.model import UnplacedReason
@@ -259,3 +259,43 @@ async def place_coordinated(
         return _changed(case, case.notice_no)
 
     return await rt.write(place)
+
+
+async def record_care_claim(
+    rt: Runtime, application_id: int, kind: str, principal: Principal | None
+) -> None:
+    """The bureau confirms an approved application's policy-care kind (政策性照顾), which the
+    next run ranks first for that kind's reserved seats; recording again replaces the kind.
+
+    :raises InvalidInput: a kind the season's ``[placement.quotas]`` does not define.
+    :raises InvalidTransition: the application is not awaiting placement (``approved``).
+    """
+    actor = require_role(principal, *PLACEMENT_ROLES)
+    validate_code(kind, field="kind", message="照顾类别编码格式不正确")
+
+    def record(uow: UnitOfWork) -> None:
+        case = visible(actor, load_case(uow, application_id), uow.cipher, field="applicationId")
+        kinds = {q.kind for q in PlacementPolicy.of(case.season.policy).quotas}
+        if kind not in kinds:
+            raise InvalidInput(f"本招生季没有照顾类别 {kind}", field="kind")
+        if case.application.status is not Status.APPROVED:
+            raise InvalidTransition("只有审核通过、尚未派位的申请可以登记政策性照顾", field="kind")
+        claim = uow.session.exec(
+            select(CareClaim).where(CareClaim.application_id == application_id)
+        ).first() or CareClaim(application_id=application_id, kind=kind, recorded_by=actor.id)
+        claim.kind, claim.recorded_by, claim.recorded_at = kind, actor.id, uow.now
+        uow.session.add(claim)
+        uow.audit(
+            AuditEntry(
+                actor.id,
+                actor.role.value,
+                "placement.care_claim",
+                "application",
+                case.application.receipt_no,
+                {"kind": kind},
+                at=uow.now,
+            )
+        )
+        uow.commit()
+
+    await rt.write(record)
