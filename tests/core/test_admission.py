@@ -4,7 +4,9 @@ result records), refusal of a second publication, enrollment, no-show, coordinat
 
 from __future__ import annotations
 
+import asyncio
 import io
+from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -13,6 +15,7 @@ from sqlmodel import col, select
 
 from ruxue_core.domain import Admission, Application, AuditEvent, CaseRecord, Message
 from ruxue_core.domain.enums import Status
+from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import (
     Duplicate,
     Forbidden,
@@ -22,6 +25,7 @@ from ruxue_core.errors import (
     NotFound,
 )
 from ruxue_core.placement.lottery import commitment, published_order, to_csv, verify
+from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.admission import (
@@ -30,6 +34,7 @@ from ruxue_core.services.admission import (
     publish_placement,
     record_care_claim,
 )
+from ruxue_core.services.lookup import lookup_status
 from ruxue_core.services.lottery_draws import commit_lottery, lottery_view, reveal_lottery
 from ruxue_core.services.placement import (
     compare_runs,
@@ -39,6 +44,7 @@ from ruxue_core.services.placement import (
 )
 from ruxue_core.services.publication import publication_list, to_xlsx
 from ruxue_core.services.publication import to_csv as list_csv
+from ruxue_core.services.seasons import load_season
 from ruxue_core.services.seat_warnings import seat_warnings
 from ruxue_core.testing.factories import BUREAU, COUNTER, GUARDIAN, SCHOOL_REVIEWER
 from ruxue_core.uow import UnitOfWork
@@ -235,3 +241,54 @@ async def test_a_care_claim_takes_a_reserved_seat(
     assert "政策性照顾" in results[cared].explanation
     at_yj = [i for i in first if results[i].school_code == "LK-YJ-01"]
     assert len(at_yj) == 2
+
+
+async def test_two_runs_published_at_once_admit_once(
+    runtime: Runtime, five: tuple[str, list[int]]
+) -> None:
+    """Two drafts of one season published concurrently: one publication, one refusal."""
+    season, _ = five
+    await _revealed(runtime, season)
+    runs = [await run_placement(runtime, season, BUREAU) for _ in range(2)]
+    outcomes = await asyncio.gather(
+        *(publish_placement(runtime, run.id or 0, BUREAU) for run in runs),
+        return_exceptions=True,
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["InvalidTransition", "Published"]
+
+    def admissions(uow: UnitOfWork) -> int:
+        return len(uow.session.exec(select(Admission.id)).all())
+
+    assert await runtime.read(admissions) == 4
+
+
+async def test_the_public_lookup_names_the_admitted_school(
+    runtime: Runtime, five: tuple[str, list[int]]
+) -> None:
+    season, ids = five
+    await _revealed(runtime, season)
+    run = await run_placement(runtime, season, BUREAU)
+    await publish_placement(runtime, run.id or 0, BUREAU)
+
+    def credentials(uow: UnitOfWork) -> list[tuple[str, str, Status]]:
+        rows = uow.session.exec(select(Application).where(col(Application.id).in_(ids))).all()
+        return [
+            (a.receipt_no, uow.cipher.decrypt(a.query_code_ct, purpose="query_code"), a.status)
+            for a in rows
+        ]
+
+    for receipt_no, query_code, status in await runtime.read(credentials):
+        view = await lookup_status(runtime, receipt_no, query_code)
+        if status is Status.ADMITTED:
+            assert view.school_name in {"燕矶镇中心小学", "杨叶镇中心小学"}
+        else:
+            assert view.status is Status.COORDINATING and view.school_name is None
+
+
+async def test_seat_warnings_close_with_registration(
+    runtime: Runtime, season_file: SeasonFile
+) -> None:
+    window = (utcnow() - timedelta(days=3), utcnow() - timedelta(days=1))
+    await load_season(runtime, season_file, Principal.system(), window=window)
+    with pytest.raises(InvalidTransition):
+        await seat_warnings(runtime, season_file.season.code, BUREAU)

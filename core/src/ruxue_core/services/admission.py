@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from ruxue_core.audit import AuditEntry
@@ -118,13 +119,21 @@ async def publish_placement(rt: Runtime, run_id: int, principal: Principal | Non
     def publish(uow: UnitOfWork) -> Published:
         run, season = load_run(uow, run_id)
         key = _guard_publication(uow, run, season)
-        matched = uow.session.execute(
-            sa.update(PlacementRun)
-            .where(col(PlacementRun.id) == run_id, col(PlacementRun.status) == "draft")
-            .values(
-                status=PUBLISHED, published_by=actor.id, published_at=uow.now, published_key=key
+        try:
+            matched = uow.session.execute(
+                sa.update(PlacementRun)
+                .where(col(PlacementRun.id) == run_id, col(PlacementRun.status) == "draft")
+                .values(
+                    status=PUBLISHED,
+                    published_by=actor.id,
+                    published_at=uow.now,
+                    published_key=key,
+                )
             )
-        )
+        except IntegrityError:  # another run of the season was published meanwhile
+            raise InvalidTransition(
+                "本招生季的派位结果已公布，只能统筹安排", field="runId"
+            ) from None
         if getattr(matched, "rowcount", 0) != 1:
             raise InvalidTransition("该派位方案已公布，不能重复公布", field="runId")
         schools = {s.code: s for s in uow.session.exec(select(School)).all()}
