@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from ruxue_core.audit import AuditEntry
-from ruxue_core.domain import Admission, CareClaim, PlacementRun, School, Season
+from ruxue_core.domain import Admission, Application, CareClaim, PlacementRun, School, Season
 from ruxue_core.domain.enums import Role, Status
 from ruxue_core.errors import Conflict, Ineligible, InvalidInput, InvalidTransition, NotFound
-from ruxue_core.lifecycle import Case, Event, apply_event, load_case
+from ruxue_core.lifecycle import Case, Event, apply_event, case_query, load_case
 from ruxue_core.permissions import require_role, visible
 from ruxue_core.placement.model import UnplacedReason
 from ruxue_core.placement.policy import PlacementPolicy
@@ -140,8 +140,10 @@ async def publish_placement(rt: Runtime, run_id: int, principal: Principal | Non
         notices = _Notices(uow, season)
         awaited = Status.APPROVED if run.kind == MAIN else Status.COORDINATING
         admitted = coordinating = skipped = 0
-        for result in results_of(uow, run_id):
-            case = load_case(uow, result.application_id)
+        results = results_of(uow, run_id)
+        cases = _cases(uow, [r.application_id for r in results])
+        for result in results:
+            case = cases.get(result.application_id)
             if case is None or case.application.status is not awaited:
                 skipped += 1
                 continue
@@ -179,6 +181,12 @@ async def publish_placement(rt: Runtime, run_id: int, principal: Principal | Non
         return Published(run_id, admitted, coordinating, skipped)
 
     return await rt.write(publish)
+
+
+def _cases(uow: UnitOfWork, ids: list[int]) -> dict[int, Case]:
+    """The cases of a run's applications in one statement (not one per application)."""
+    rows = uow.session.execute(case_query().where(col(Application.id).in_(ids))).all()
+    return {row[0].id: Case(*row) for row in rows}
 
 
 def _admission(uow: UnitOfWork, application_id: int) -> Admission:
