@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from placement_helpers import SEED, approved, open_tight_season
 from sqlmodel import col, select
+from statement_counting import counting
 
 from ruxue_core.domain import Admission, Application, AuditEvent, CaseRecord, Message
 from ruxue_core.domain.enums import Status
@@ -292,3 +293,19 @@ async def test_seat_warnings_close_with_registration(
     await load_season(runtime, season_file, Principal.system(), window=window)
     with pytest.raises(InvalidTransition):
         await seat_warnings(runtime, season_file.season.code, BUREAU)
+
+
+async def test_publication_is_one_unit_with_one_update_per_application(
+    runtime: Runtime, five: tuple[str, list[int]]
+) -> None:
+    """One unit of work: the run's guarded update, a few reads, one status update per
+    application and the batched inserts (audit, case records, messages, admissions, jobs)."""
+    season, _ = five
+    await _revealed(runtime, season)
+    run = await run_placement(runtime, season, BUREAU)
+    with counting(runtime) as counted:
+        await publish_placement(runtime, run.id or 0, BUREAU)
+    updates = [s for s in counted.statements if s.lstrip().upper().startswith("UPDATE APPLICATION")]
+    assert counted.units == 1
+    assert len(updates) == 5
+    assert len(counted.statements) <= 5 + 14, "\n".join(counted.statements)
