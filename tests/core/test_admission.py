@@ -35,6 +35,7 @@ from ruxue_core.services.admission import (
     publish_placement,
     record_care_claim,
 )
+from ruxue_core.services.applications import WithdrawApplication, withdraw_application
 from ruxue_core.services.lookup import lookup_status
 from ruxue_core.services.lottery_draws import commit_lottery, lottery_view, reveal_lottery
 from ruxue_core.services.placement import (
@@ -309,3 +310,24 @@ async def test_publication_is_one_unit_with_one_update_per_application(
     assert counted.units == 1
     assert len(updates) == 5
     assert len(counted.statements) <= 5 + 14, "\n".join(counted.statements)
+
+
+async def test_comparing_runs_shows_who_moved_and_why(
+    runtime: Runtime, five: tuple[str, list[int]]
+) -> None:
+    """A family withdraws between two runs: its seat goes to the child who was waiting."""
+    season, ids = five
+    await _revealed(runtime, season)
+    first = await run_placement(runtime, season, BUREAU)
+    assert first.id is not None
+    before = {r.application_id: r for r in (await placement_run(runtime, first.id, BUREAU)).results}
+    leaving = next(i for i in ids if before[i].school_code == "LK-YJ-01")
+    waiting = next(i for i in ids if before[i].school_code is None)
+    await withdraw_application(runtime, WithdrawApplication(leaving), COUNTER)
+    second = await run_placement(runtime, season, BUREAU)
+    moves = {m.receipt_no: m for m in await compare_runs(runtime, first.id, second.id or 0, BUREAU)}
+    gone = moves[before[leaving].receipt_no]
+    assert (gone.before, gone.after, gone.why_after) == ("LK-YJ-01", None, "未参加该次派位")
+    moved = moves[before[waiting].receipt_no]
+    assert moved.before is None and moved.after is not None
+    assert "统筹" in moved.why_before and "录取到" in moved.why_after
