@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Final
 
 import sqlalchemy as sa
-from openpyxl import Workbook
 from sqlmodel import col
 
 from ruxue_core.domain import Admission, Application, Child, School
@@ -96,6 +95,8 @@ def to_csv(rows: list[ListRow]) -> str:
 
 def to_xlsx(rows: list[ListRow]) -> bytes:
     """The list as an XLSX workbook (one sheet, 录取名单)."""
+    from openpyxl import Workbook  # only here: keeps every command's start-up light
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None
