@@ -227,6 +227,28 @@ def test_demo_exits_zero_and_its_counts_add_up(demo_run: tuple[dict[str, Any], P
 
 
 @pytest.mark.slow
+def test_the_demo_admits_enrolls_and_coordinates_every_approved_family(
+    demo_run: tuple[dict[str, Any], Path],
+) -> None:
+    """Every approved family is admitted (some after coordination) and enrolled, but the two
+    who deliberately do not report; nobody is left approved, admitted or coordinating."""
+    summary, _ = demo_run
+    by_status = summary["by_status"]
+    assert not {"approved", "admitted", "coordinating"} & set(by_status)
+    admission = summary["admission"]
+    main = admission["main_run"]
+    assert main["coordinating"] == 2 and main["skipped"] == 0
+    assert main["admitted"] + main["coordinating"] == main["summary"]["applicants"]
+    assert by_status["no_show"] == admission["no_shows"] == 2
+    assert by_status["enrolled"] == main["summary"]["applicants"] - 2
+    coordination = admission["coordination"]
+    assert coordination["waiting"] == 2 and coordination["placed_by_hand"] == 1
+    assert coordination["run"]["admitted"] == 1
+    assert admission["seat_warnings"]["after_tightening"].get("red", 0) >= 1
+    assert len(admission["lottery"]["commitment"]) == 64
+
+
+@pytest.mark.slow
 def test_a_demo_season_with_a_failing_late_platform_has_every_record_acknowledged(
     demo_run: tuple[dict[str, Any], Path], tmp_path: Path
 ) -> None:

@@ -98,6 +98,18 @@ OPERATIONS: Final = {
     "Mutation.staffSignIn",
     "Mutation.staffSignOut",
     "Mutation.guardianSignOut",
+    "Query.lottery",
+    "Query.placementRun",
+    "Query.comparePlacementRuns",
+    "Query.explainPlacement",
+    "Query.seatWarnings",
+    "Mutation.commitLottery",
+    "Mutation.revealLottery",
+    "Mutation.runPlacement",
+    "Mutation.publishPlacement",
+    "Mutation.confirmEnrollment",
+    "Mutation.recordNoShow",
+    "Mutation.placeCoordinated",
 }
 STAFF_USERNAME: Final = "fuzz-counter"
 STAFF_PASSWORD: Final = "fuzzing password"

@@ -21,18 +21,22 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from material_helpers import PDF, ask_for_materials
+from placement_helpers import SEED, placed_in_published_run
 from sqlmodel import col, select
 
 from ruxue_core.domain import Application, ApplicationDraft, Guardian, Job, Material, Message
 from ruxue_core.domain.enums import JobStatus, MessageStatus, Relationship, Status
 from ruxue_core.domain.types import utcnow
 from ruxue_core.lifecycle import Event, apply_event, load_case
+from ruxue_core.placement.lottery import commitment
 from ruxue_core.plugins.builtin import issue_dev_token
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.applications import submit_application
 from ruxue_core.services.drafts import DraftFields, StartDraft, start_draft
+from ruxue_core.services.lottery_draws import commit_lottery, reveal_lottery
+from ruxue_core.services.placement import run_placement
 from ruxue_core.services.seasons import load_season
 from ruxue_core.services.sessions import open_guardian_session
 from ruxue_core.settings import Settings
@@ -95,6 +99,7 @@ class Server:
     season: str
     headers: dict[str, dict[str, str]]
     loop: asyncio.AbstractEventLoop
+    season_file: SeasonFile
 
     def run(self, coroutine: Any) -> Any:
         """Run a core call on the test's own event loop."""
@@ -175,7 +180,7 @@ def server(
     )
     loop.run_until_complete(submit_application(runtime, other_family, OTHER_GUARDIAN))
     with serve_in_thread(create_app(settings, in_process_worker=False)) as base_url:
-        yield Server(base_url, runtime, season, _headers(settings), loop)
+        yield Server(base_url, runtime, season, _headers(settings), loop, season_file)
     loop.run_until_complete(runtime.close())
     loop.close()
 
@@ -188,6 +193,8 @@ ROUTES: Final[dict[Status, tuple[Event, ...]]] = {
     Status.MANUAL_REVIEW: (Event.START_VERIFICATION, Event.REFER_TO_MANUAL),
     Status.NEEDS_CORRECTION: (Event.START_VERIFICATION, Event.FAIL_VERIFICATION),
     Status.BUREAU_REVIEW: (Event.START_VERIFICATION, Event.PASS_VERIFICATION, Event.APPROVE),
+    Status.ADMITTED: (Event.START_VERIFICATION, Event.PASS_VERIFICATION, Event.APPROVE),
+    Status.COORDINATING: (Event.START_VERIFICATION, Event.PASS_VERIFICATION, Event.APPROVE),
 }
 
 
@@ -201,12 +208,27 @@ def _advance(uow: UnitOfWork, application_id: int, events: tuple[Event, ...]) ->
     uow.commit()
 
 
+def _place(uow: UnitOfWork, application_id: int, status: Status) -> None:
+    """From bureau review to ``status`` (admitted at LK-YJ-01 with a published result, or
+    coordinating), as a publication would leave it."""
+    for event in (Event.APPROVE, Event.ADMIT if status is Status.ADMITTED else Event.COORDINATE):
+        case = load_case(uow, application_id)
+        assert case is not None
+        changes = {"school_id": case.application.school_id} if event is Event.ADMIT else None
+        apply_event(uow, case, event, BUREAU, changes=changes)
+    if status is Status.ADMITTED:
+        placed_in_published_run(uow, application_id)
+    uow.commit()
+
+
 def new_application(server: Server, status: Status) -> int:
     """A new application of guardian A in ``status``; returns its id."""
     command = submit_command(server.season, child_id=child_id_number())
     submitted = server.run(submit_application(server.runtime, command, GUARDIAN))
     events = ROUTES[status]
     server.run(server.runtime.write(lambda uow: _advance(uow, submitted.application_id, events)))
+    if status in (Status.ADMITTED, Status.COORDINATING):
+        server.run(server.runtime.write(lambda uow: _place(uow, submitted.application_id, status)))
     return int(submitted.application_id)
 
 
@@ -394,6 +416,37 @@ MANUAL = (
 GUIDE = 'query { serviceGuide(townshipCode: "420704101") { ' + RESULT + " } }"
 CATCHMENT = (
     'query { schoolsForAddress(townshipCode: "420704104", village: "机场社区") { ' + RESULT + " } }"
+LOTTERY = "query Q($s: String!) { lottery(seasonCode: $s) { " + RESULT + " } }"
+COMMIT_LOTTERY = (
+    "mutation M($input: CommitLotteryInput!) { commitLottery(input: $input) { " + RESULT + " } }"
+)
+REVEAL_LOTTERY = (
+    "mutation M($input: RevealLotteryInput!) { revealLottery(input: $input) { " + RESULT + " } }"
+)
+RUN_PLACEMENT = (
+    "mutation M($input: RunPlacementInput!) { runPlacement(input: $input) { " + RESULT + " } }"
+)
+PUBLISH_PLACEMENT = (
+    "mutation M($input: PublishPlacementInput!) { publishPlacement(input: $input) { "
+    + RESULT
+    + " } }"
+)
+PLACEMENT_RUN = "query Q($id: ID!) { placementRun(id: $id) { " + RESULT + " } }"
+COMPARE_RUNS = (
+    "query Q($a: ID!, $b: ID!) { comparePlacementRuns(firstId: $a, secondId: $b) { "
+    + RESULT
+    + " } }"
+)
+EXPLAIN = f"query Q($id: ID!) {{ explainPlacement(applicationId: $id) {{ {RESULT} }} }}"
+SEAT_WARNINGS = "query Q($s: String!) { seatWarnings(seasonCode: $s) { " + RESULT + " } }"
+CONFIRM_ENROLLMENT = (
+    "mutation M($input: EnrollmentInput!) { confirmEnrollment(input: $input) { " + RESULT + " } }"
+)
+NO_SHOW = "mutation M($input: EnrollmentInput!) { recordNoShow(input: $input) { " + RESULT + " } }"
+PLACE_COORDINATED = (
+    "mutation M($input: PlaceCoordinatedInput!) { placeCoordinated(input: $input) { "
+    + RESULT
+    + " } }"
 )
 STAFF: Final = {"counter", "other_counter", "school", "other_school", "bureau", "admin", "auditor"}
 
@@ -493,6 +546,22 @@ OPERATIONS: Final = (
     ),
     _op("service guide", set(CALLERS)),
     _op("schools for address", set(CALLERS)),
+    _op("lottery", set(CALLERS)),
+    _op("commit lottery", {"bureau"}),
+    _op("reveal lottery", {"bureau"}),
+    _op("run placement", {"bureau"}),
+    _op("publish placement", {"bureau"}),
+    _op("placement run", {"bureau", "admin", "auditor"}),
+    _op("compare placement runs", {"bureau", "admin", "auditor"}),
+    _op("seat warnings", {"bureau", "admin", "auditor"}),
+    _op(
+        "explain placement",
+        {"guardian", "counter", "school", "bureau", "admin", "auditor"},
+        status=Status.ADMITTED,
+    ),
+    _op("confirm enrollment", {"school"}, status=Status.ADMITTED),
+    _op("record no show", {"school"}, status=Status.ADMITTED),
+    _op("place coordinated", {"bureau"}, status=Status.COORDINATING),
 )
 SUBMIT_OPERATION: Final = next(op for op in OPERATIONS if op.name == "submit")
 EXPECTED_SUCCESS: Final = {
@@ -521,6 +590,18 @@ EXPECTED_SUCCESS: Final = {
     "record manual verification": "ManualVerificationRecorded",
     "service guide": "ServiceGuide",
     "schools for address": "Catchment",
+    "lottery": "Lottery",
+    "commit lottery": "Lottery",
+    "reveal lottery": "Lottery",
+    "run placement": "PlacementRun",
+    "publish placement": "PlacementPublished",
+    "placement run": "PlacementRun",
+    "compare placement runs": "PlacementComparison",
+    "seat warnings": "SeatWarningList",
+    "explain placement": "PlacementResult",
+    "confirm enrollment": "EnrollmentChangedPayload",
+    "record no show": "EnrollmentChangedPayload",
+    "place coordinated": "EnrollmentChangedPayload",
 }
 
 
@@ -621,6 +702,61 @@ def _request(
         missing = application_id == MISSING_ID
         receipt = "RX-MISSING-0" if missing else receipt_of(server, int(application_id))
         return AUDIT_TRAIL, {"r": receipt}
+    return _placement_request(server, name, application_id)
+
+
+def fresh_season(server: Server, *, committed: bool = False, revealed: bool = False) -> str:
+    """A new season (registration open), its lottery committed and revealed as asked."""
+    code = f"mx-{uuid.uuid4().hex[:12]}"
+    data = server.season_file.model_copy(
+        update={"season": server.season_file.season.model_copy(update={"code": code})}
+    )
+    window = (utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
+    runtime = server.runtime
+    server.run(load_season(runtime, data, Principal.system(), window=window))
+    if committed or revealed:
+        server.run(commit_lottery(runtime, code, commitment(SEED), Principal.system()))
+    if revealed:
+        server.run(reveal_lottery(runtime, code, SEED, Principal.system()))
+    return code
+
+
+def draft_run(server: Server) -> str:
+    """A stored draft run of a fresh season; returns its id."""
+    code = fresh_season(server, revealed=True)
+    run = server.run(run_placement(server.runtime, code, Principal.system()))
+    return str(run.id)
+
+
+def _placement_request(
+    server: Server, name: str, application_id: str
+) -> tuple[str, dict[str, Any]]:
+    if name == "lottery":
+        return LOTTERY, {"s": fresh_season(server, committed=True)}
+    if name == "commit lottery":
+        commit = {"seasonCode": fresh_season(server), "commitment": commitment(SEED)}
+        return COMMIT_LOTTERY, {"input": commit}
+    if name == "reveal lottery":
+        reveal = {"seasonCode": fresh_season(server, committed=True), "seed": SEED}
+        return REVEAL_LOTTERY, {"input": reveal}
+    if name == "run placement":
+        return RUN_PLACEMENT, {"input": {"seasonCode": fresh_season(server, revealed=True)}}
+    if name == "publish placement":
+        return PUBLISH_PLACEMENT, {"input": {"runId": draft_run(server)}}
+    if name == "placement run":
+        return PLACEMENT_RUN, {"id": draft_run(server)}
+    if name == "compare placement runs":
+        return COMPARE_RUNS, {"a": draft_run(server), "b": draft_run(server)}
+    if name == "seat warnings":
+        return SEAT_WARNINGS, {"s": fresh_season(server)}
+    if name == "explain placement":
+        return EXPLAIN, {"id": application_id}
+    if name in ("confirm enrollment", "record no show"):
+        query = CONFIRM_ENROLLMENT if name == "confirm enrollment" else NO_SHOW
+        return query, {"input": {"applicationId": application_id}}
+    if name == "place coordinated":
+        placed = {"applicationId": application_id, "schoolCode": "LK-YJ-01"}
+        return PLACE_COORDINATED, {"input": placed}
     raise AssertionError(name)
 
 
@@ -773,5 +909,7 @@ def test_the_catalogue_is_public(server: Server, caller: str, season_file: Seaso
     """Seasons and schools answer every caller alike, a broken token included."""
     data = server.graphql(caller, CATALOGUE, {})
     assert data == server.graphql("anonymous", CATALOGUE, {})
-    assert data["seasons"] == [{"code": server.season}]
+    codes = [season["code"] for season in data["seasons"]]
+    # The admission operations' fresh seasons ("mx-…") share the module's database.
+    assert [code for code in codes if not code.startswith("mx-")] == [server.season]
     assert len(data["schools"]) == len(season_file.schools)

@@ -159,8 +159,8 @@ def record_step(
                 "school_code": case.school.code if case.school else None,
                 "school_name": case.school.name if case.school else None,
                 "certificate_name": CERTIFICATE_NAME if target is Status.ADMITTED else None,
-                # The electronic admission notice's number, once admission issues notices.
-                "certificate_no": None,
+                # The electronic admission notice's number (电子录取通知书编号).
+                "certificate_no": case.notice_no if target is Status.ADMITTED else None,
                 "completed_at": uow.now.isoformat(),
                 "handler": handler,
             }

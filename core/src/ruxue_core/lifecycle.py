@@ -162,6 +162,8 @@ class Case:
     child: Child
     guardian: Guardian
     school: School | None = None
+    notice_no: str | None = None
+    """The admission notice number (电子录取通知书编号) an ``admit`` issues, for its records."""
 
     @property
     def id(self) -> int:

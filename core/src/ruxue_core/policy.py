@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruxue_core.domain.enums import Stage, Status
 from ruxue_core.errors import InvalidInput
 from ruxue_core.notify import ALLOWED_PARAMS, template_fields
+from ruxue_core.placement.policy import PlacementPolicy
 from ruxue_core.rules.facts import ADDRESS_SOURCES, PREDICATES
 
 
@@ -257,11 +258,13 @@ class SeasonFile(_Strict):
     materials: list[MaterialRule] = Field(default_factory=list)
     zones: list[ZoneRule] = Field(default_factory=list)
     guide: ServiceGuide | None = None
+    placement: PlacementPolicy = Field(default_factory=PlacementPolicy)
 
     @model_validator(mode="after")
     def _references(self) -> SeasonFile:
         schools = {s.code for s in self.schools}
         townships = {r.code for r in self.regions if r.level == "township"}
+        self.placement.check_references(schools, townships)
         for zone in self.zones:
             if zone.township not in townships:
                 raise ValueError(f"zone names unknown township {zone.township!r}")
@@ -290,6 +293,7 @@ class SeasonFile(_Strict):
         if self.guide is not None:
             policy["guide"] = self.guide.model_dump(mode="json")
         policy["townships"] = {r.code: r.name for r in self.regions if r.level == "township"}
+        policy["placement"] = self.placement.model_dump(mode="json")
         return policy
 
 

@@ -9,7 +9,10 @@ and acknowledging late; the gateway on another port with its in-process worker. 
 in through the fake portal's ticket flow and submit over GraphQL, authorising the checks; the
 verifier plugins check over signed HTTP; the season's rules decide category, zoned school and
 materials; counter staff confirm the materials of manual cases, schools and the bureau review
-over GraphQL; the development notifier writes the SMS; the Hubei plugin pushes every case
+over GraphQL; then admission (see ``demo_admission``): seat warnings, plans tightened so some
+overflow is coordinated, the lottery committed and revealed, placement run and published,
+schools confirm enrollment (two no-shows), the overflow coordinated into the freed seats and
+enrolled; the development notifier writes the SMS; the Hubei plugin pushes every case
 record to the platform until each is acknowledged. Then the summary is read back from the
 database and every verification compared with the population's ground truth.
 """
@@ -54,6 +57,7 @@ from ruxue_core.settings import (
     WorkerSettings,
 )
 from ruxue_gateway.app import create_app
+from ruxue_gateway.demo_admission import Admission
 from ruxue_gateway.demo_login import PortalBrowser, idp_users, password_of
 from ruxue_sandbox import Family, Population, make_population, season_places
 
@@ -208,9 +212,8 @@ async def _run(
         observer = Runtime.create(settings)
         try:
             window = (utcnow() - timedelta(hours=1), utcnow() + timedelta(days=14))
-            season = await load_season(
-                observer, read_season_file(season_file), Principal.system(), window=window
-            )
+            data = read_season_file(season_file)
+            season = await load_season(observer, data, Principal.system(), window=window)
             console.print(f"[bold]招生季[/bold] {season.name}，{len(families)} 户模拟家庭")
             with serve_in_thread(create_app(settings, in_process_worker=True)) as gateway_url:
                 async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
@@ -222,11 +225,21 @@ async def _run(
                     await demo.phase("自动核验 (verify)", demo.wait_until_settled(observer))
                     agreement = await compare_with_truth(observer, population, ids)
                     await demo.phase("审核 (review)", demo.review_all(families, ids))
+                    admission = Admission(demo, observer, data, window)
+                    applications = list(ids.values())
+                    await demo.phase(
+                        "学位预警 (seat warnings, plans)", admission.plan(applications)
+                    )
+                    await demo.phase("摇号承诺与种子 (lottery)", admission.lottery())
+                    await demo.phase("派位并公布 (placement, publication)", admission.place())
+                    await demo.phase("报到 (enrollment)", admission.enroll(applications))
+                    await demo.phase("统筹 (coordination)", admission.coordinate(applications))
                     await demo.phase("短信与回传 (notify)", demo.wait_until_settled(observer))
                     await demo.phase("办件回传回执 (case push)", demo.wait_for_casesync(observer))
                     await demo.phase("审计树头 (audit head)", demo.wait_for_audit_head(observer))
             summary = await observer.read(system_summary)
             summary["phase_seconds"] = demo.phase_seconds
+            summary["admission"] = admission.report
             summary["case_sync"] = await _case_sync_summary(observer)
         finally:
             await observer.close()
@@ -481,6 +494,10 @@ def _print(summary: dict[str, Any], console: Console) -> None:
     table.add_row("省平台注入故障 (injected failures)", str(platform["failures"]))
     table.add_row("统一身份认证登录 (portal sign-ins)", str(summary["logins"]["portal"]))
     table.add_row("审计日志完整 (audit intact)", "是" if summary["audit"]["intact"] else "否")
+    main = summary.get("admission", {}).get("main_run")
+    if main:
+        table.add_row("派位录取 (admitted by the main run)", str(main["admitted"]))
+        table.add_row("转入统筹 (sent to coordination)", str(main["coordinating"]))
     truth = summary["ground_truth"]
     table.add_row("核验结论与真值一致 (verdicts = ground truth)", str(truth["agree"]))
     table.add_row("核验结论与真值不符 (verdicts ≠ ground truth)", str(truth["differ"]))

@@ -15,14 +15,23 @@ from ruxue_core.domain.catalog import Region, School, Season, Zone, ZoneSchool
 from ruxue_core.domain.intake import ApplicationDraft, ManualVerification
 from ruxue_core.domain.outbox import CaseRecord, Job, Message, SmsReceiptRow, SmsVendorState
 from ruxue_core.domain.people import Child, Guardian, StaffAccount
+from ruxue_core.domain.placement import (
+    Admission,
+    CareClaim,
+    LotteryDraw,
+    PlacementResult,
+    PlacementRun,
+)
 from ruxue_core.domain.sessions import GuardianSession
 
 __all__ = [
+    "Admission",
     "Application",
     "ApplicationDraft",
     "Assessment",
     "AuditEvent",
     "AuditHead",
+    "CareClaim",
     "CaseRecord",
     "Child",
     "Consent",
@@ -31,8 +40,11 @@ __all__ = [
     "GuardianSession",
     "Job",
     "ManualVerification",
+    "LotteryDraw",
     "Material",
     "Message",
+    "PlacementResult",
+    "PlacementRun",
     "QueryGuard",
     "Region",
     "Review",

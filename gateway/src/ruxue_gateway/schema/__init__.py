@@ -41,6 +41,7 @@ from ruxue_gateway.schema.guide import GuideQueries
 from ruxue_gateway.schema.intake import IntakeMutations, IntakeQueries
 from ruxue_gateway.schema.messages.resolvers import MessageMutations, MessageQueries
 from ruxue_gateway.schema.operations.resolvers import OperationMutations, OperationQueries
+from ruxue_gateway.schema.placement.resolvers import PlacementMutations, PlacementQueries
 from ruxue_gateway.schema.profile import ProfileQueries
 from ruxue_gateway.schema.sessions.resolvers import SessionMutations
 from ruxue_gateway.schema.staff.resolvers import StaffMutations
@@ -68,6 +69,7 @@ class Query(
     MessageQueries,
     IntakeQueries,
     GuideQueries,
+    PlacementQueries,
 ):
     """All queries."""
 
@@ -80,6 +82,7 @@ class Mutation(
     StaffMutations,
     SessionMutations,
     MessageMutations,
+    PlacementMutations,
 ):
     """All mutations."""
 

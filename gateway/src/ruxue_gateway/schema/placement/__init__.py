@@ -1,0 +1,1 @@
+"""Admission GraphQL: lottery, placement runs, publication, enrollment, seat warnings."""

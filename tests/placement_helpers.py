@@ -1,0 +1,130 @@
+"""A tight season and approved applications with assessments, for the admission tests."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Final
+
+from sqlmodel import select
+
+from ruxue_core.domain import (
+    Admission,
+    Application,
+    Assessment,
+    PlacementResult,
+    PlacementRun,
+    School,
+)
+from ruxue_core.domain.types import utcnow
+from ruxue_core.lifecycle import Event, apply_event, load_case
+from ruxue_core.plugins.contracts import Principal
+from ruxue_core.policy import SeasonFile
+from ruxue_core.rules.national_id import make_national_id
+from ruxue_core.runtime import Runtime
+from ruxue_core.services.applications import submit_application
+from ruxue_core.services.seasons import load_season
+from ruxue_core.testing.factories import (
+    BUREAU,
+    COUNTER,
+    SCHOOL_REVIEWER,
+    child_id_number,
+    submit_command,
+)
+from ruxue_core.uow import UnitOfWork
+
+SEED: Final = "a3f1c0de" * 8
+PLANS: Final = {"LK-YJ-01": 3, "LK-YY-01": 1}
+"""Seats in the tight season: 燕矶镇 3, its neighbour 杨叶镇 1, every other school none."""
+
+
+def tight(season_file: SeasonFile) -> SeasonFile:
+    """The sample season with :data:`PLANS` as the only seats."""
+    schools = [
+        s.model_copy(update={"classes": 1, "class_size": PLANS.get(s.code, 1), "reserved": 0})
+        if s.code in PLANS
+        else s.model_copy(update={"classes": 0, "reserved": 0})
+        for s in season_file.schools
+    ]
+    return season_file.model_copy(update={"schools": schools})
+
+
+async def open_tight_season(runtime: Runtime, season_file: SeasonFile) -> str:
+    """Load :func:`tight` with registration open now; returns the season code."""
+    window = (utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
+    await load_season(runtime, tight(season_file), Principal.system(), window=window)
+    return season_file.season.code
+
+
+async def approved(
+    runtime: Runtime, season: str, family: int, *, category: str = "A", children: int = 1
+) -> list[int]:
+    """``children`` approved applications of family ``family`` in 燕矶镇 (zoned LK-YJ-01),
+    submitted at the counter, with a verified assessment of ``category``."""
+    guardian = make_national_id("420704", date(1985, 1, 1), 100 + family)
+    ids = []
+    for _ in range(children):
+        command = submit_command(
+            season, child_id=child_id_number(), guardian_id=guardian, guardian_name="李四"
+        )
+        ids.append((await submit_application(runtime, command, COUNTER)).application_id)
+
+    def advance(uow: UnitOfWork) -> None:
+        school = uow.session.exec(select(School).where(School.code == "LK-YJ-01")).one()
+        for application_id in ids:
+            uow.session.add(
+                Assessment(
+                    application_id=application_id,
+                    decision="verified",
+                    reason_code="verified",
+                    reason="核验合格",
+                    category=category,
+                    schools=["LK-YJ-01"],
+                )
+            )
+            steps: tuple[tuple[Event, Principal, dict[str, object]], ...] = (
+                (Event.START_VERIFICATION, Principal.system(), {}),
+                (Event.PASS_VERIFICATION, Principal.system(), {"school_id": school.id}),
+                (Event.APPROVE, SCHOOL_REVIEWER, {}),
+                (Event.APPROVE, BUREAU, {}),
+            )
+            for event, actor, changes in steps:
+                case = load_case(uow, application_id)
+                assert case is not None
+                apply_event(uow, case, event, actor, changes=changes or None)
+        uow.commit()
+
+    await runtime.write(advance)
+    return ids
+
+
+def placed_in_published_run(uow: UnitOfWork, application_id: int) -> None:
+    """Record what a publication leaves for an admitted application (not committed): a
+    published run with its result and the admission at the application's school."""
+    application = uow.session.get(Application, application_id)
+    assert application is not None and application.school_id is not None
+    school = uow.session.get(School, application.school_id)
+    assert school is not None
+    run = PlacementRun(
+        season_id=application.season_id, kind="coordination", status="published", created_by="t"
+    )
+    uow.session.add(run)
+    uow.session.flush()
+    assert run.id is not None
+    uow.session.add(
+        PlacementResult(
+            run_id=run.id,
+            application_id=application_id,
+            receipt_no=application.receipt_no,
+            school_code=school.code,
+            tier="zoned",
+            explanation=f"办件 {application.receipt_no} 的派位结果：录取到 {school.code}。",
+        )
+    )
+    uow.session.add(
+        Admission(
+            application_id=application_id,
+            school_id=school.id or 0,
+            run_id=run.id,
+            notice_no=f"T-{application.receipt_no}",
+        )
+    )
