@@ -1,5 +1,6 @@
-"""Policy as data: a season's TOML file (windows, age rule, regions, schools, SMS templates),
-validated with pydantic so a wrong file is refused with a message naming the bad key.
+"""Policy as data: a season's TOML file (windows, age rule, regions, schools, zones, 小升初
+feeders, SMS templates) and the spreadsheets its ``[imports]`` table names, validated with
+pydantic; a wrong file is refused with every problem, each naming its file, row and field.
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ruxue_core.domain.enums import Stage, Status
-from ruxue_core.errors import InvalidInput
 from ruxue_core.notify import ALLOWED_PARAMS, template_fields
 from ruxue_core.rules.facts import ADDRESS_SOURCES, PREDICATES
+from ruxue_core.season_imports import SeasonImports, merge_imports
+from ruxue_core.season_issues import (
+    Loc,
+    Provenance,
+    ReferenceProblems,
+    SeasonFileInvalid,
+    SeasonIssue,
+    issues_of,
+)
 
 
 class _Strict(BaseModel):
@@ -182,6 +191,16 @@ class ZoneRule(_Strict):
     schools: list[str] = Field(min_length=1)
 
 
+class FeederRule(_Strict):
+    """One ``[[feeders]]`` entry (小升初对口直升): a primary school's graduates move up to
+    ``middle``, a school of this (初中) season. The primary school belongs to a primary
+    season, so only its code's shape is checked here; ``primary_name`` is for people."""
+
+    primary: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    primary_name: str | None = None
+    middle: str
+
+
 class CaseItem(_Strict):
     """The ``[case]`` table: the season's item in the province's item library (事项库), which
     every provincial case record names (办件数据回传)."""
@@ -211,23 +230,14 @@ class SeasonFile(_Strict):
     categories: list[CategoryRule] = Field(default_factory=list)
     materials: list[MaterialRule] = Field(default_factory=list)
     zones: list[ZoneRule] = Field(default_factory=list)
+    feeders: list[FeederRule] = Field(default_factory=list)
+    imports: SeasonImports = Field(default_factory=SeasonImports)
 
     @model_validator(mode="after")
     def _references(self) -> SeasonFile:
-        schools = {s.code for s in self.schools}
-        townships = {r.code for r in self.regions if r.level == "township"}
-        for zone in self.zones:
-            if zone.township not in townships:
-                raise ValueError(f"zone names unknown township {zone.township!r}")
-            unknown = set(zone.schools) - schools
-            if unknown:
-                raise ValueError(f"zone names unknown schools {sorted(unknown)}")
-        for material in self.materials:
-            if set(material.townships) - townships:
-                raise ValueError(f"material {material.code!r} names an unknown township")
-        codes = [c.code for c in self.categories]
-        if len(set(codes)) != len(codes):
-            raise ValueError("category codes must be unique")
+        problems = _reference_problems(self)
+        if problems:
+            raise ReferenceProblems(problems)
         return self
 
     def policy_json(self) -> dict[str, Any]:
@@ -239,24 +249,97 @@ class SeasonFile(_Strict):
         policy["categories"] = [c.model_dump(mode="json") for c in self.categories]
         policy["materials"] = [m.model_dump(mode="json") for m in self.materials]
         policy["zones"] = [z.model_dump(mode="json") for z in self.zones]
+        policy["feeders"] = [f.model_dump(mode="json") for f in self.feeders]
+        policy["schools"] = [s.code for s in self.schools]
         policy["townships"] = {r.code: r.name for r in self.regions if r.level == "township"}
         return policy
 
 
-def parse_season(data: dict[str, Any]) -> SeasonFile:
-    """Validate season data, raising ``InvalidInput`` with the first problem in Chinese."""
+def _reference_problems(season: SeasonFile) -> list[tuple[Loc, str, str]]:
+    """Every entry naming something the season does not have, and every duplicate code."""
+    problems: list[tuple[Loc, str, str]] = []
+    townships = {r.code for r in season.regions if r.level == "township"}
+    schools = {s.code: s for s in season.schools}
+    for section, codes in (
+        ("regions", [r.code for r in season.regions]),
+        ("schools", [s.code for s in season.schools]),
+        ("categories", [c.code for c in season.categories]),
+        ("materials", [m.code for m in season.materials]),
+        ("feeders", [f.primary for f in season.feeders]),
+    ):
+        first: dict[str, int] = {}
+        key = "primary" if section == "feeders" else "code"
+        for i, code in enumerate(codes):
+            if code in first:
+                message = f"代码 {code} 重复（首次见于第 {first[code] + 1} 项）"
+                problems.append(((section, i, key), f"duplicate_{section}", message))
+            first.setdefault(code, i)
+    for i, school in enumerate(season.schools):
+        if school.township is not None and school.township not in townships:
+            problems.append(
+                (("schools", i, "township"), "unknown_township", f"乡镇 {school.township} 不存在")
+            )
+    for i, zone in enumerate(season.zones):
+        if zone.township not in townships:
+            problems.append(
+                (("zones", i, "township"), "unknown_township", f"乡镇 {zone.township} 不存在")
+            )
+        for code in zone.schools:
+            if code not in schools:
+                problems.append(
+                    (("zones", i, "schools"), "unknown_school", f"学校 {code} 不在学校名单中")
+                )
+    for i, material in enumerate(season.materials):
+        for code in material.townships:
+            if code not in townships:
+                message = f"乡镇 {code} 不存在"
+                problems.append((("materials", i, "townships"), "unknown_township", message))
+    if season.feeders and season.season.stage is not Stage.JUNIOR:
+        problems.append(
+            (("feeders",), "feeders_need_junior_season", "只有初中招生季可设小升初对口")
+        )
+    for i, feeder in enumerate(season.feeders):
+        middle = schools.get(feeder.middle)
+        if middle is None:
+            message = f"初中 {feeder.middle} 不在学校名单中"
+            problems.append((("feeders", i, "middle"), "unknown_school", message))
+        elif middle.stage is not Stage.JUNIOR:
+            message = f"学校 {feeder.middle} 不是初中"
+            problems.append((("feeders", i, "middle"), "not_a_middle_school", message))
+        if feeder.primary in schools:
+            message = f"学校 {feeder.primary} 是本招生季的学校，不是对口小学"
+            problems.append((("feeders", i, "primary"), "primary_in_season", message))
+    return problems
+
+
+def parse_season(data: dict[str, Any], provenance: Provenance | None = None) -> SeasonFile:
+    """Validate season data.
+
+    :param provenance: where imported entries came from (their file and row).
+    :raises SeasonFileInvalid: with every problem, each naming file, row and field.
+    """
     try:
         return SeasonFile.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"招生季配置有误：{where}：{first['msg']}", field=where) from None
+        issues = issues_of(exc.errors(), provenance or Provenance("(season)"))
+        raise SeasonFileInvalid(issues) from None
 
 
 def read_season_file(path: Path) -> SeasonFile:
-    """Read and validate a season TOML file."""
+    """Read a season TOML file, merge the spreadsheets it imports, and validate the whole.
+
+    :raises SeasonFileInvalid: every problem in the TOML and the imported files.
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"招生季配置文件不是合法的 TOML：{exc}") from None
-    return parse_season(data)
+        issue = SeasonIssue(path.name, None, "(file)", "toml_syntax", f"不是合法的 TOML：{exc}")
+        raise SeasonFileInvalid([issue]) from None
+    merged = merge_imports(data, path.parent, path.name)
+    try:
+        season = parse_season(merged.data, merged.provenance)
+    except SeasonFileInvalid as exc:
+        raise SeasonFileInvalid([*merged.issues, *exc.issues]) from None
+    if merged.issues:
+        raise SeasonFileInvalid(merged.issues)
+    return season
