@@ -6,12 +6,15 @@ pydantic; a wrong file is refused with every problem, each naming its file, row 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from ruxue_core.domain.enums import Stage, Status
 from ruxue_core.notify import ALLOWED_PARAMS, template_fields
@@ -235,7 +238,7 @@ class SeasonFile(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> SeasonFile:
-        problems = _reference_problems(self)
+        problems = _reference_problems(_Entries.of(self))
         if problems:
             raise ReferenceProblems(problems)
         return self
@@ -255,58 +258,136 @@ class SeasonFile(_Strict):
         return policy
 
 
-def _reference_problems(season: SeasonFile) -> list[tuple[Loc, str, str]]:
+@dataclass(frozen=True, slots=True)
+class _Entries:
+    """A season's entries as cross-reference checks see them: ``None`` for an entry that
+    failed validation, whose code (``loose``) still counts as existing, so that one bad
+    row is reported once, not again by every entry naming it."""
+
+    stage: Stage | None
+    regions: Sequence[RegionInfo | None]
+    schools: Sequence[SchoolInfo | None]
+    categories: Sequence[CategoryRule | None]
+    materials: Sequence[MaterialRule | None]
+    zones: Sequence[ZoneRule | None]
+    feeders: Sequence[FeederRule | None]
+    loose: Mapping[str, set[str]] = field(default_factory=dict)
+    raw_codes: Mapping[str, Sequence[str | None]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, season: SeasonFile) -> _Entries:
+        """A valid season's entries."""
+        return cls(
+            season.season.stage,
+            season.regions,
+            season.schools,
+            season.categories,
+            season.materials,
+            season.zones,
+            season.feeders,
+        )
+
+    @classmethod
+    def partial(cls, data: Mapping[str, Any]) -> _Entries:
+        """The entries of season data that failed validation, each validated alone."""
+        loose: dict[str, set[str]] = {}
+        raw_codes: dict[str, list[str | None]] = {}
+
+        def each(section: str, model: type[_M]) -> list[_M | None]:
+            raw = data.get(section, [])
+            entries: list[_M | None] = []
+            key = "primary" if section == "feeders" else "code"
+            for entry in raw if isinstance(raw, list) else []:
+                code = entry.get(key) if isinstance(entry, dict) else None
+                raw_codes.setdefault(section, []).append(code if isinstance(code, str) else None)
+                try:
+                    entries.append(model.model_validate(entry))
+                except ValidationError:
+                    entries.append(None)
+                    if isinstance(entry, dict) and isinstance(entry.get("code"), str):
+                        loose.setdefault(section, set()).add(entry["code"])
+            return entries
+
+        try:
+            stage: Stage | None = SeasonInfo.model_validate(data.get("season")).stage
+        except ValidationError:
+            stage = None
+        return cls(
+            stage,
+            each("regions", RegionInfo),
+            each("schools", SchoolInfo),
+            each("categories", CategoryRule),
+            each("materials", MaterialRule),
+            each("zones", ZoneRule),
+            each("feeders", FeederRule),
+            loose,
+            raw_codes,
+        )
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _reference_problems(season: _Entries) -> list[tuple[Loc, str, str]]:
     """Every entry naming something the season does not have, and every duplicate code."""
     problems: list[tuple[Loc, str, str]] = []
-    townships = {r.code for r in season.regions if r.level == "township"}
-    schools = {s.code: s for s in season.schools}
+    loose_regions = season.loose.get("regions", set())
+    townships = {r.code for r in season.regions if r and r.level == "township"} | loose_regions
+    schools = {s.code: s for s in season.schools if s}
+    known_schools = set(schools) | season.loose.get("schools", set())
     for section, codes in (
-        ("regions", [r.code for r in season.regions]),
-        ("schools", [s.code for s in season.schools]),
-        ("categories", [c.code for c in season.categories]),
-        ("materials", [m.code for m in season.materials]),
-        ("feeders", [f.primary for f in season.feeders]),
+        ("regions", [r and r.code for r in season.regions]),
+        ("schools", [s and s.code for s in season.schools]),
+        ("categories", [c and c.code for c in season.categories]),
+        ("materials", [m and m.code for m in season.materials]),
+        ("feeders", [f and f.primary for f in season.feeders]),
     ):
         first: dict[str, int] = {}
         key = "primary" if section == "feeders" else "code"
-        for i, code in enumerate(codes):
+        for i, code in enumerate(season.raw_codes.get(section, codes)):
+            if code is None:
+                continue
             if code in first:
-                message = f"代码 {code} 重复（首次见于第 {first[code] + 1} 项）"
+                message = f"代码 {code} 重复（每个代码只能出现一次）"
                 problems.append(((section, i, key), f"duplicate_{section}", message))
             first.setdefault(code, i)
     for i, school in enumerate(season.schools):
-        if school.township is not None and school.township not in townships:
+        if school and school.township is not None and school.township not in townships:
             problems.append(
                 (("schools", i, "township"), "unknown_township", f"乡镇 {school.township} 不存在")
             )
     for i, zone in enumerate(season.zones):
+        if zone is None:
+            continue
         if zone.township not in townships:
             problems.append(
                 (("zones", i, "township"), "unknown_township", f"乡镇 {zone.township} 不存在")
             )
         for code in zone.schools:
-            if code not in schools:
+            if code not in known_schools:
                 problems.append(
                     (("zones", i, "schools"), "unknown_school", f"学校 {code} 不在学校名单中")
                 )
     for i, material in enumerate(season.materials):
-        for code in material.townships:
+        for code in material.townships if material else ():
             if code not in townships:
                 message = f"乡镇 {code} 不存在"
                 problems.append((("materials", i, "townships"), "unknown_township", message))
-    if season.feeders and season.season.stage is not Stage.JUNIOR:
+    if any(season.feeders) and season.stage not in (None, Stage.JUNIOR):
         problems.append(
             (("feeders",), "feeders_need_junior_season", "只有初中招生季可设小升初对口")
         )
     for i, feeder in enumerate(season.feeders):
+        if feeder is None:
+            continue
         middle = schools.get(feeder.middle)
-        if middle is None:
+        if feeder.middle not in known_schools:
             message = f"初中 {feeder.middle} 不在学校名单中"
             problems.append((("feeders", i, "middle"), "unknown_school", message))
-        elif middle.stage is not Stage.JUNIOR:
+        elif middle is not None and middle.stage is not Stage.JUNIOR:
             message = f"学校 {feeder.middle} 不是初中"
             problems.append((("feeders", i, "middle"), "not_a_middle_school", message))
-        if feeder.primary in schools:
+        if feeder.primary in known_schools:
             message = f"学校 {feeder.primary} 是本招生季的学校，不是对口小学"
             problems.append((("feeders", i, "primary"), "primary_in_season", message))
     return problems
@@ -318,11 +399,28 @@ def parse_season(data: dict[str, Any], provenance: Provenance | None = None) -> 
     :param provenance: where imported entries came from (their file and row).
     :raises SeasonFileInvalid: with every problem, each naming file, row and field.
     """
+    provenance = provenance or Provenance("(season)")
     try:
         return SeasonFile.model_validate(data)
     except ValidationError as exc:
-        issues = issues_of(exc.errors(), provenance or Provenance("(season)"))
-        raise SeasonFileInvalid(issues) from None
+        errors = exc.errors()
+        issues = issues_of(errors, provenance)
+    if not any(isinstance((e.get("ctx") or {}).get("error"), ReferenceProblems) for e in errors):
+        # Some entries are invalid, so the whole-season checks did not run: run them over
+        # the valid ones, for every problem to be reported at once.
+        problems = _reference_problems(_Entries.partial(data))
+        issues += issues_of([_as_error(problems)], provenance) if problems else []
+    raise SeasonFileInvalid(issues)
+
+
+def _as_error(problems: list[tuple[Loc, str, str]]) -> ErrorDetails:
+    return {
+        "type": "value_error",
+        "loc": (),
+        "msg": "",
+        "input": None,
+        "ctx": {"error": ReferenceProblems(problems)},
+    }
 
 
 def read_season_file(path: Path) -> SeasonFile:

@@ -164,6 +164,17 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def _summary(entry: Mapping[str, Any]) -> str | None:
+    """An added or removed entry in a few words: its name, or the schools it names."""
+    if entry.get("name"):
+        return str(entry["name"])
+    if entry.get("schools"):
+        return "、".join(map(str, entry["schools"]))
+    if entry.get("middle"):
+        return str(entry["middle"])
+    return _text(entry)
+
+
 def _fields(
     section: str, key: str, old: Mapping[str, Any], new: Mapping[str, Any], names: Sequence[str]
 ) -> Iterator[Change]:
@@ -205,13 +216,13 @@ def _entries(
     now = {ident(e): e for e in new}
     for name, entry in now.items():
         if name not in was:
-            yield Change(section, name, ChangeKind.ADDED, after=_text(entry))
+            yield Change(section, name, ChangeKind.ADDED, after=_summary(entry))
         else:
             fields = sorted(set(was[name]) | set(entry))
             yield from _fields(section, name, was[name], entry, fields)
     for name, entry in was.items():
         if name not in now:
-            yield Change(section, name, ChangeKind.REMOVED, before=_text(entry))
+            yield Change(section, name, ChangeKind.REMOVED, before=_summary(entry))
     kept_before = [name for name in was if name in now]
     kept_after = [name for name in now if name in was]
     if kept_before != kept_after:  # the order matters: categories are tried in order (顺位)

@@ -212,7 +212,10 @@ def _merge_plans(
     if not sources or not isinstance(schools, list):
         return
     schools = list(schools)
-    index = {s.get("code"): i for i, s in enumerate(schools) if isinstance(s, dict)}
+    index: dict[Any, int] = {}
+    for i, school in enumerate(schools):
+        if isinstance(school, dict):
+            index.setdefault(school.get("code"), i)
     planned: dict[str, Origin] = {}
     kind = _Kind({**PLAN_COLUMNS, "name": NAME}, ("code", "classes"), _as_is)
     for source in sources:

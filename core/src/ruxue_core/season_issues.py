@@ -34,7 +34,7 @@ class SeasonFileInvalid(InvalidInput):
     default_message = "招生季配置有误"
 
     def __init__(self, issues: Sequence[SeasonIssue]) -> None:
-        self.issues = tuple(issues)
+        self.issues = tuple(sorted(issues, key=lambda i: (i.file, i.row or 0)))
         first = self.issues[0] if self.issues else None
         where = f"：{first.file} {_where(first)}：{first.message}" if first else ""
         more = f"（共 {len(self.issues)} 处）" if len(self.issues) > 1 else ""
