@@ -336,11 +336,11 @@ def _reference_problems(season: _Entries) -> list[tuple[Loc, str, str]]:
     schools = {s.code: s for s in season.schools if s}
     known_schools = set(schools) | season.loose.get("schools", set())
     for section, codes in (
-        ("regions", [r and r.code for r in season.regions]),
-        ("schools", [s and s.code for s in season.schools]),
-        ("categories", [c and c.code for c in season.categories]),
-        ("materials", [m and m.code for m in season.materials]),
-        ("feeders", [f and f.primary for f in season.feeders]),
+        ("regions", [r.code if r else None for r in season.regions]),
+        ("schools", [s.code if s else None for s in season.schools]),
+        ("categories", [c.code if c else None for c in season.categories]),
+        ("materials", [m.code if m else None for m in season.materials]),
+        ("feeders", [f.primary if f else None for f in season.feeders]),
     ):
         first: dict[str, int] = {}
         key = "primary" if section == "feeders" else "code"
