@@ -159,10 +159,7 @@ def merge_imports(data: Mapping[str, Any], base: Path, toml: str) -> Merged:
     """
     merged = dict(data)
     provenance = Provenance(toml)
-    try:
-        imports = SeasonImports.model_validate(data.get("imports", {}))
-    except ValidationError:
-        return Merged(merged, provenance, [])  # the season's validation reports it
+    imports = _imports(data.get("imports", {}))
     season = data.get("season")
     regions = data.get("regions")
     context = _Context(
@@ -189,6 +186,24 @@ def merge_imports(data: Mapping[str, Any], base: Path, toml: str) -> Merged:
         merged[name] = entries
     _merge_plans(merged, base, imports.plans, provenance, issues)
     return Merged(merged, provenance, issues)
+
+
+def _imports(raw: Any) -> SeasonImports:
+    """The ``[imports]`` table, keeping the lists that are valid when others are not (the
+    season's own validation reports those), so that the files named are still checked."""
+    try:
+        return SeasonImports.model_validate(raw)
+    except ValidationError:
+        pass
+    valid: dict[str, Any] = {}
+    for name in SeasonImports.model_fields:
+        if isinstance(raw, dict) and name in raw:
+            try:
+                SeasonImports.model_validate({name: raw[name]})
+            except ValidationError:
+                continue
+            valid[name] = raw[name]
+    return SeasonImports.model_validate(valid)
 
 
 def _rows(base: Path, source: ImportSource, kind: _Kind, issues: list[SeasonIssue]) -> list[Row]:
