@@ -95,8 +95,8 @@ async def test_the_middle_season_shares_regions_and_adds_feeders(runtime: Runtim
     assert (await load(runtime, middle)).diff.empty
 
 
-async def test_the_diff_names_every_kind_of_change(runtime: Runtime, middle: Path) -> None:
-    await load(runtime, read_season_file(middle))
+def edit_middle(middle: Path) -> None:
+    """One change of each kind to the copy of the middle season."""
     folder = middle.parent / "linkong-2026-middle"
     workbook = load_workbook(folder / "lists.xlsx")
     workbook["招生计划"]["C5"] = 8  # LK-HH-M1: 7 → 8 classes
@@ -113,6 +113,11 @@ async def test_the_diff_names_every_kind_of_change(runtime: Runtime, middle: Pat
     text = text[:a] + text[b:].replace("# Materials", text[a:b] + "# Materials", 1)
     text = text.replace('name = "小学《素质报告书》"', 'name = "小学《学生素质报告书》"')
     middle.write_text(text, encoding="utf-8")
+
+
+async def test_the_diff_names_every_kind_of_change(runtime: Runtime, middle: Path) -> None:
+    await load(runtime, read_season_file(middle))
+    edit_middle(middle)
     before = await counts(runtime)
 
     result = await load(runtime, read_season_file(middle), dry_run=True)
