@@ -40,7 +40,7 @@ def issues_of(path: Path) -> set[tuple[str, int | None, str, str]]:
     return {(i.file, i.row, i.field, i.code) for i in caught.value.issues}
 
 
-def set_cells(path: Path, sheet: str, cells: dict[str, object]) -> None:
+def set_cells(path: Path, sheet: str, cells: dict[str, str | int]) -> None:
     workbook = load_workbook(path)
     for ref, value in cells.items():
         workbook[sheet][ref] = value
