@@ -4,12 +4,16 @@ file, row and field, all at once, in Chinese with a stable English code."""
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook, load_workbook
 
 from ruxue_core.domain.enums import Stage
 from ruxue_core.errors import InvalidInput
@@ -159,6 +163,9 @@ def test_a_missing_file_and_feeders_in_a_primary_season(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     found = issues_of(path)
     assert ("nope.csv", None, "", "file_not_found") in found
+    (tmp_path / "zones.xlsx").write_text("乡镇,划片学校\n", encoding="utf-8")  # not a workbook
+    path.write_text(text.replace("nope.csv", "zones.xlsx"), encoding="utf-8")
+    assert ("zones.xlsx", None, "", "unreadable_file") in issues_of(path)
     assert ("season.toml", None, "feeders", "feeders_need_junior_season") in found
     assert ("season.toml", None, "feeders.0.middle", "not_a_middle_school") in found
     assert ("season.toml", None, "feeders.0.primary", "primary_in_season") in found
@@ -172,3 +179,68 @@ def test_bad_toml_and_the_error_is_one_typed_invalid_input(tmp_path: Path) -> No
     assert isinstance(caught.value, SeasonFileInvalid)
     assert caught.value.code == "invalid_input"
     assert [(i.file, i.code) for i in caught.value.issues] == [("broken.toml", "toml_syntax")]
+
+
+MINIMAL = """
+[season]
+code = "2026-middle"
+name = "测试"
+year = 2026
+stage = "junior"
+age_cutoff = 2014-08-31
+opens_at = 2026-07-01T08:30:00+08:00
+closes_at = 2026-07-15T17:30:00+08:00
+
+[[regions]]
+code = "420704101"
+name = "燕矶镇"
+level = "township"
+
+[imports]
+schools = "{schools}"
+"""
+
+school_rows = st.lists(
+    st.tuples(
+        st.from_regex(r"[A-Z]{2}-[0-9]{2}", fullmatch=True),
+        st.text(st.sampled_from("燕矶镇中学第一二三实验, 、（）"), min_size=1, max_size=12).map(
+            str.strip
+        ),
+        st.booleans(),
+        st.integers(0, 20),
+        st.integers(1, 60),
+        st.integers(0, 30),
+    ),
+    max_size=8,
+    unique_by=lambda row: row[0],
+).filter(lambda rows: all(row[1] for row in rows))
+
+
+@settings(max_examples=25)
+@given(school_rows, st.sampled_from(["csv", "xlsx"]))
+def test_any_school_list_reads_back_as_written(
+    rows: list[tuple[str, str, bool, int, int, int]], kind: str
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "season.toml"
+        path.write_text(MINIMAL.format(schools=f"schools.{kind}"), encoding="utf-8")
+        header = ["学校代码", "school_name", "办学性质", "乡镇", "班级数", "class_size", "预留学位"]
+        table = [
+            [code, name, "公办" if public else "民办", "燕矶镇", classes, size, reserved]
+            for code, name, public, classes, size, reserved in rows
+        ]
+        if kind == "csv":
+            with (Path(folder) / "schools.csv").open("w", encoding="utf-8", newline="") as out:
+                csv.writer(out).writerows([header, *table])
+        else:
+            workbook = Workbook()
+            sheet = workbook.active
+            assert sheet is not None
+            for line in [header, *table]:
+                sheet.append(line)
+            workbook.save(Path(folder) / "schools.xlsx")
+        season = read_season_file(path)
+    assert [
+        (s.code, s.name, s.public, s.classes, s.class_size, s.reserved) for s in season.schools
+    ] == rows
+    assert all(s.stage is Stage.JUNIOR and s.township == "420704101" for s in season.schools)

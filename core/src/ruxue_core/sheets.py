@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -84,7 +86,7 @@ def read_sheet(
         return Sheet(problems=[_whole("file_not_found", "文件不存在")])
     except KeyError:
         return Sheet(problems=[_whole("sheet_not_found", f"工作簿中没有名为「{sheet}」的工作表")])
-    except (OSError, ValueError, csv.Error) as exc:
+    except (OSError, ValueError, csv.Error, zipfile.BadZipFile) as exc:
         return Sheet(problems=[_whole("unreadable_file", f"无法读取文件：{type(exc).__name__}")])
     return _rows(table, columns, required)
 
@@ -109,7 +111,9 @@ def _xlsx_table(path: Path, sheet: str | None) -> list[list[str]]:
 
     if not path.exists():
         raise FileNotFoundError(path)
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    with warnings.catch_warnings():  # styles and extensions it skips do not matter here
+        warnings.simplefilter("ignore", UserWarning)
+        workbook = load_workbook(path, read_only=True, data_only=True)
     try:
         worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
         return [[_cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)]
