@@ -224,8 +224,16 @@ def test_any_school_list_reads_back_as_written(
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "season.toml"
         path.write_text(MINIMAL.format(schools=f"schools.{kind}"), encoding="utf-8")
-        header = ["学校代码", "school_name", "办学性质", "乡镇", "班级数", "class_size", "预留学位"]
-        table = [
+        header: list[str | int] = [
+            "学校代码",
+            "school_name",
+            "办学性质",
+            "乡镇",
+            "班级数",
+            "class_size",
+            "预留学位",
+        ]
+        table: list[list[str | int]] = [
             [code, name, "公办" if public else "民办", "燕矶镇", classes, size, reserved]
             for code, name, public, classes, size, reserved in rows
         ]
