@@ -1,22 +1,34 @@
-"""Policy as data: a season's TOML file (windows, age rule, regions, schools, SMS templates),
-validated with pydantic so a wrong file is refused with a message naming the bad key.
+"""Policy as data: a season's TOML file (windows, age rule, regions, schools, zones, 小升初
+feeders, SMS templates) and the spreadsheets its ``[imports]`` table names, validated with
+pydantic; a wrong file is refused with every problem, each naming its file, row and field.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from ruxue_core.domain.enums import Stage, Status
-from ruxue_core.errors import InvalidInput
 from ruxue_core.notify import ALLOWED_PARAMS, template_fields
 from ruxue_core.placement.policy import PlacementPolicy
 from ruxue_core.rules.facts import ADDRESS_SOURCES, PREDICATES
+from ruxue_core.season_imports import SeasonImports, merge_imports
+from ruxue_core.season_issues import (
+    Loc,
+    Provenance,
+    ReferenceProblems,
+    SeasonFileInvalid,
+    SeasonIssue,
+    issues_of,
+)
 
 
 class _Strict(BaseModel):
@@ -183,6 +195,16 @@ class ZoneRule(_Strict):
     schools: list[str] = Field(min_length=1)
 
 
+class FeederRule(_Strict):
+    """One ``[[feeders]]`` entry (小升初对口直升): a primary school's graduates move up to
+    ``middle``, a school of this (初中) season. The primary school belongs to a primary
+    season, so only its code's shape is checked here; ``primary_name`` is for people."""
+
+    primary: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    primary_name: str | None = None
+    middle: str
+
+
 class CaseItem(_Strict):
     """The ``[case]`` table: the season's item in the province's item library (事项库), which
     every provincial case record names (办件数据回传)."""
@@ -259,26 +281,18 @@ class SeasonFile(_Strict):
     zones: list[ZoneRule] = Field(default_factory=list)
     guide: ServiceGuide | None = None
     placement: PlacementPolicy = Field(default_factory=PlacementPolicy)
+    feeders: list[FeederRule] = Field(default_factory=list)
+    imports: SeasonImports = Field(default_factory=SeasonImports)
 
     @model_validator(mode="after")
     def _references(self) -> SeasonFile:
-        schools = {s.code for s in self.schools}
+        problems = _reference_problems(_Entries.of(self))
+        if problems:
+            raise ReferenceProblems(problems)
         townships = {r.code for r in self.regions if r.level == "township"}
-        self.placement.check_references(schools, townships)
-        for zone in self.zones:
-            if zone.township not in townships:
-                raise ValueError(f"zone names unknown township {zone.township!r}")
-            unknown = set(zone.schools) - schools
-            if unknown:
-                raise ValueError(f"zone names unknown schools {sorted(unknown)}")
-        for material in self.materials:
-            if set(material.townships) - townships:
-                raise ValueError(f"material {material.code!r} names an unknown township")
+        self.placement.check_references({s.code for s in self.schools}, townships)
         if self.guide is not None and set(self.guide.townships) - townships:
             raise ValueError("guide names an unknown township")
-        codes = [c.code for c in self.categories]
-        if len(set(codes)) != len(codes):
-            raise ValueError("category codes must be unique")
         return self
 
     def policy_json(self) -> dict[str, Any]:
@@ -292,25 +306,193 @@ class SeasonFile(_Strict):
         policy["zones"] = [z.model_dump(mode="json") for z in self.zones]
         if self.guide is not None:
             policy["guide"] = self.guide.model_dump(mode="json")
+        policy["feeders"] = [f.model_dump(mode="json") for f in self.feeders]
+        policy["schools"] = [s.code for s in self.schools]
         policy["townships"] = {r.code: r.name for r in self.regions if r.level == "township"}
         policy["placement"] = self.placement.model_dump(mode="json")
         return policy
 
 
-def parse_season(data: dict[str, Any]) -> SeasonFile:
-    """Validate season data, raising ``InvalidInput`` with the first problem in Chinese."""
+@dataclass(frozen=True, slots=True)
+class _Entries:
+    """A season's entries as cross-reference checks see them: ``None`` for an entry that
+    failed validation, whose code (``loose``) still counts as existing, so that one bad
+    row is reported once, not again by every entry naming it."""
+
+    stage: Stage | None
+    regions: Sequence[RegionInfo | None]
+    schools: Sequence[SchoolInfo | None]
+    categories: Sequence[CategoryRule | None]
+    materials: Sequence[MaterialRule | None]
+    zones: Sequence[ZoneRule | None]
+    feeders: Sequence[FeederRule | None]
+    loose: Mapping[str, set[str]] = field(default_factory=dict)
+    raw_codes: Mapping[str, Sequence[str | None]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, season: SeasonFile) -> _Entries:
+        """A valid season's entries."""
+        return cls(
+            season.season.stage,
+            season.regions,
+            season.schools,
+            season.categories,
+            season.materials,
+            season.zones,
+            season.feeders,
+        )
+
+    @classmethod
+    def partial(cls, data: Mapping[str, Any]) -> _Entries:
+        """The entries of season data that failed validation, each validated alone."""
+        loose: dict[str, set[str]] = {}
+        raw_codes: dict[str, list[str | None]] = {}
+
+        def each(section: str, model: type[_M]) -> list[_M | None]:
+            raw = data.get(section, [])
+            entries: list[_M | None] = []
+            key = "primary" if section == "feeders" else "code"
+            for entry in raw if isinstance(raw, list) else []:
+                code = entry.get(key) if isinstance(entry, dict) else None
+                raw_codes.setdefault(section, []).append(code if isinstance(code, str) else None)
+                try:
+                    entries.append(model.model_validate(entry))
+                except ValidationError:
+                    entries.append(None)
+                    if isinstance(entry, dict) and isinstance(entry.get("code"), str):
+                        loose.setdefault(section, set()).add(entry["code"])
+            return entries
+
+        try:
+            stage: Stage | None = SeasonInfo.model_validate(data.get("season")).stage
+        except ValidationError:
+            stage = None
+        return cls(
+            stage,
+            each("regions", RegionInfo),
+            each("schools", SchoolInfo),
+            each("categories", CategoryRule),
+            each("materials", MaterialRule),
+            each("zones", ZoneRule),
+            each("feeders", FeederRule),
+            loose,
+            raw_codes,
+        )
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _reference_problems(season: _Entries) -> list[tuple[Loc, str, str]]:
+    """Every entry naming something the season does not have, and every duplicate code."""
+    problems: list[tuple[Loc, str, str]] = []
+    loose_regions = season.loose.get("regions", set())
+    townships = {r.code for r in season.regions if r and r.level == "township"} | loose_regions
+    schools = {s.code: s for s in season.schools if s}
+    known_schools = set(schools) | season.loose.get("schools", set())
+    for section, codes in (
+        ("regions", [r.code if r else None for r in season.regions]),
+        ("schools", [s.code if s else None for s in season.schools]),
+        ("categories", [c.code if c else None for c in season.categories]),
+        ("materials", [m.code if m else None for m in season.materials]),
+        ("feeders", [f.primary if f else None for f in season.feeders]),
+    ):
+        first: dict[str, int] = {}
+        key = "primary" if section == "feeders" else "code"
+        for i, code in enumerate(season.raw_codes.get(section, codes)):
+            if code is None:
+                continue
+            if code in first:
+                message = f"代码 {code} 重复（每个代码只能出现一次）"
+                problems.append(((section, i, key), f"duplicate_{section}", message))
+            first.setdefault(code, i)
+    for i, school in enumerate(season.schools):
+        if school and school.township is not None and school.township not in townships:
+            problems.append(
+                (("schools", i, "township"), "unknown_township", f"乡镇 {school.township} 不存在")
+            )
+    for i, zone in enumerate(season.zones):
+        if zone is None:
+            continue
+        if zone.township not in townships:
+            problems.append(
+                (("zones", i, "township"), "unknown_township", f"乡镇 {zone.township} 不存在")
+            )
+        for code in zone.schools:
+            if code not in known_schools:
+                problems.append(
+                    (("zones", i, "schools"), "unknown_school", f"学校 {code} 不在学校名单中")
+                )
+    for i, material in enumerate(season.materials):
+        for code in material.townships if material else ():
+            if code not in townships:
+                message = f"乡镇 {code} 不存在"
+                problems.append((("materials", i, "townships"), "unknown_township", message))
+    if any(season.feeders) and season.stage not in (None, Stage.JUNIOR):
+        problems.append(
+            (("feeders",), "feeders_need_junior_season", "只有初中招生季可设小升初对口")
+        )
+    for i, feeder in enumerate(season.feeders):
+        if feeder is None:
+            continue
+        middle = schools.get(feeder.middle)
+        if feeder.middle not in known_schools:
+            message = f"初中 {feeder.middle} 不在学校名单中"
+            problems.append((("feeders", i, "middle"), "unknown_school", message))
+        elif middle is not None and middle.stage is not Stage.JUNIOR:
+            message = f"学校 {feeder.middle} 不是初中"
+            problems.append((("feeders", i, "middle"), "not_a_middle_school", message))
+        if feeder.primary in known_schools:
+            message = f"学校 {feeder.primary} 是本招生季的学校，不是对口小学"
+            problems.append((("feeders", i, "primary"), "primary_in_season", message))
+    return problems
+
+
+def parse_season(data: dict[str, Any], provenance: Provenance | None = None) -> SeasonFile:
+    """Validate season data.
+
+    :param provenance: where imported entries came from (their file and row).
+    :raises SeasonFileInvalid: with every problem, each naming file, row and field.
+    """
+    provenance = provenance or Provenance("(season)")
     try:
         return SeasonFile.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"招生季配置有误：{where}：{first['msg']}", field=where) from None
+        errors = exc.errors()
+        issues = issues_of(errors, provenance)
+    if not any(isinstance((e.get("ctx") or {}).get("error"), ReferenceProblems) for e in errors):
+        # Some entries are invalid, so the whole-season checks did not run: run them over
+        # the valid ones, for every problem to be reported at once.
+        problems = _reference_problems(_Entries.partial(data))
+        issues += issues_of([_as_error(problems)], provenance) if problems else []
+    raise SeasonFileInvalid(issues)
+
+
+def _as_error(problems: list[tuple[Loc, str, str]]) -> ErrorDetails:
+    return {
+        "type": "value_error",
+        "loc": (),
+        "msg": "",
+        "input": None,
+        "ctx": {"error": ReferenceProblems(problems)},
+    }
 
 
 def read_season_file(path: Path) -> SeasonFile:
-    """Read and validate a season TOML file."""
+    """Read a season TOML file, merge the spreadsheets it imports, and validate the whole.
+
+    :raises SeasonFileInvalid: every problem in the TOML and the imported files.
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"招生季配置文件不是合法的 TOML：{exc}") from None
-    return parse_season(data)
+        issue = SeasonIssue(path.name, None, "(file)", "toml_syntax", f"不是合法的 TOML：{exc}")
+        raise SeasonFileInvalid([issue]) from None
+    merged = merge_imports(data, path.parent, path.name)
+    try:
+        season = parse_season(merged.data, merged.provenance)
+    except SeasonFileInvalid as exc:
+        raise SeasonFileInvalid([*merged.issues, *exc.issues]) from None
+    if merged.issues:
+        raise SeasonFileInvalid(merged.issues)
+    return season

@@ -20,7 +20,6 @@ import typer
 from rich.console import Console
 
 from ruxue_core.domain.enums import Role
-from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import ConfigurationError, RuxueError
 from ruxue_core.handlers import HANDLERS, PERIODIC
 from ruxue_core.jobs import Worker
@@ -28,18 +27,14 @@ from ruxue_core.logs import configure_logging
 from ruxue_core.migrate import upgrade
 from ruxue_core.plugins.builtin import issue_dev_token
 from ruxue_core.plugins.contracts import Principal
-from ruxue_core.policy import read_season_file
 from ruxue_core.rules.national_id import parse_national_id
 from ruxue_core.runtime import Runtime
 from ruxue_core.services import operations, staff
-from ruxue_core.services.seasons import load_season
 from ruxue_core.settings import Settings
 
 app = typer.Typer(help="Ruxue (入学): district school enrollment as one public service.")
-season_app = typer.Typer(help="Enrollment seasons (招生季).")
 audit_app = typer.Typer(help="The tamper-evident audit log (审计日志).")
 staff_app = typer.Typer(help="Staff accounts (工作人员账号).")
-app.add_typer(season_app, name="season")
 app.add_typer(audit_app, name="audit")
 app.add_typer(staff_app, name="staff")
 console = Console()
@@ -192,26 +187,6 @@ def token(
         typer.echo(issue_dev_token(settings, principal, ttl=timedelta(hours=hours)))
     except ConfigurationError as exc:
         raise _fail(exc) from None
-
-
-@season_app.command("load")
-def season_load(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
-    open_now: Annotated[
-        bool, typer.Option(help="embedded mode only: open registration now, for two weeks")
-    ] = False,
-) -> None:
-    """Load or update a season from its TOML file (policy as data)."""
-    settings = Settings()
-    if open_now and not settings.embedded:
-        raise _fail(ConfigurationError("--open-now 仅用于嵌入式开发模式"))
-    window = (utcnow(), utcnow() + timedelta(days=14)) if open_now else None
-    try:
-        data = read_season_file(path)
-    except RuxueError as exc:
-        raise _fail(exc) from None
-    season = _run(lambda rt: load_season(rt, data, Principal.system(), window=window))
-    console.print(f"已加载招生季 {season.code} (season loaded)")
 
 
 @staff_app.command("add")
@@ -372,7 +347,9 @@ def _add_subcommands() -> None:
     from ruxue_gateway.cli_casesync import casesync_app
     from ruxue_gateway.cli_lottery import lottery_app
     from ruxue_gateway.cli_placement import placement_app
+    from ruxue_gateway.cli_season import season_app
 
+    app.add_typer(season_app, name="season")
     app.add_typer(casesync_app, name="casesync")
     app.add_typer(lottery_app, name="lottery")
     app.add_typer(placement_app, name="placement")

@@ -4,7 +4,7 @@ Pure and typed, with no database: the season's use cases feed it and store what 
 See docs/placement.md for the rules as the public reads them.
 """
 
-from ruxue_core.placement.engine import place
+from ruxue_core.placement.engine import feeder_first, place
 from ruxue_core.placement.explain import explain
 from ruxue_core.placement.model import (
     Applicant,
@@ -31,5 +31,6 @@ __all__ = [
     "Tier",
     "UnplacedReason",
     "explain",
+    "feeder_first",
     "place",
 ]

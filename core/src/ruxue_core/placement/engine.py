@@ -22,21 +22,46 @@ Rules (the public version is docs/placement.md):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from heapq import heappop, heappush, heappushpop, heapreplace
 
 from ruxue_core.errors import InvalidInput
 from ruxue_core.placement.model import (
     Applicant,
+    Choice,
     Cutoff,
     Lottery,
     Outcome,
     Placement,
     Priority,
     School,
+    Tier,
     UnplacedReason,
 )
+
+
+def feeder_first(
+    choices: Sequence[Choice], primary_school: str | None, feeders: Mapping[str, str]
+) -> tuple[Choice, ...]:
+    """小升初: a middle-school applicant's list with the middle school their primary school
+    feeds (对口直升) first, so the feeder mapping runs before zones and coordination.
+
+    A chosen private school stays ahead of it (公民同招: the family tries the private school
+    and falls back to public placement); the feeder school is not listed twice. An applicant
+    whose primary school has no mapping (moving in from elsewhere) keeps their list.
+
+    :param choices: the list derived so far (private choice, zoned schools, coordination).
+    :param primary_school: the code of the primary school the applicant graduates from.
+    :param feeders: the season's feeder mapping, primary school code → middle school code.
+    :return: the list to place with.
+    """
+    middle = feeders.get(primary_school) if primary_school is not None else None
+    if middle is None:
+        return tuple(choices)
+    private = [c for c in choices if c.tier is Tier.PRIVATE and c.school != middle]
+    rest = [c for c in choices if c.tier is not Tier.PRIVATE and c.school != middle]
+    return (*private, Choice(middle, Tier.FEEDER), *rest)
 
 
 @dataclass(slots=True)

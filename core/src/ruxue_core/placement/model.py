@@ -19,6 +19,7 @@ class Tier(StrEnum):
     """Why a school is on an applicant's list, in the order lists are derived (the round)."""
 
     PRIVATE = "private"
+    FEEDER = "feeder"
     ZONED = "zoned"
     COMMUNITY = "community"
     TOWNSHIP = "township"
@@ -33,6 +34,7 @@ class Tier(StrEnum):
 
 TIER_LABELS: Mapping[Tier, str] = {
     Tier.PRIVATE: "民办学校摇号（公民同招）",
+    Tier.FEEDER: "小升初对口直升",
     Tier.ZONED: "划片对口入学",
     Tier.COMMUNITY: "统筹：同村（社区）",
     Tier.TOWNSHIP: "统筹：同乡镇（街道）",
