@@ -26,7 +26,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from ruxue_core.handlers import HANDLERS, PERIODIC
 from ruxue_core.jobs import Worker
@@ -63,6 +66,9 @@ class RuxueGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.embedded else None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=settings.subscriptions.per_connection,
+            allowed_origins=settings.cors_origins,
         )
         self.runtime = runtime
 
@@ -106,9 +112,32 @@ class RuxueGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         """Authenticate the request through the configured identity providers."""
-        principal = await self.runtime.authenticate(request.headers.get("authorization"))
+        authorization = request.headers.get("authorization")
+        principal = await self.runtime.authenticate(authorization)
         client = request.client.host if request.client else None
-        return Context(runtime=self.runtime, principal=principal, request=request, client=client)
+        return Context(
+            runtime=self.runtime,
+            principal=principal,
+            request=request,
+            client=client,
+            authorization=authorization if principal is not None else None,
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """``connection_init``: its payload's ``Authorization`` (the same bearer token as over
+        HTTP) signs the connection in. A credential that proves no one (forged, expired,
+        ended) closes the connection (4403); no credential leaves it anonymous."""
+        params = context.connection_params or {}
+        raw = params.get("Authorization", params.get("authorization"))
+        if raw is None:
+            return UNSET
+        principal = await self.runtime.authenticate(raw) if isinstance(raw, str) else None
+        if principal is None:
+            raise ConnectionRejectionError(
+                {"code": "INVALID_CREDENTIALS", "message": "登录凭证无效或已过期，请重新登录"}
+            )
+        context.principal, context.authorization = principal, raw
+        return UNSET
 
 
 def create_app(

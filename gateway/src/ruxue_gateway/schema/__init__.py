@@ -43,6 +43,7 @@ from ruxue_gateway.schema.profile import ProfileQueries
 from ruxue_gateway.schema.sessions.resolvers import SessionMutations
 from ruxue_gateway.schema.staff.resolvers import StaffMutations
 from ruxue_gateway.schema.statistics import StatisticsQueries
+from ruxue_gateway.schema.subscriptions import Subscription
 
 MAX_DEPTH: Final = 10
 MAX_TOKENS: Final = 2_000
@@ -161,6 +162,7 @@ def build_schema(
     return RuxueSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         exception_handlers=exception_handlers(),
         config=StrawberryConfig(disable_field_suggestions=production),
