@@ -41,6 +41,7 @@ from ruxue_gateway.auth import AuthRoutes
 from ruxue_gateway.context import Context
 from ruxue_gateway.limits import BodyLimit, multipart_limit
 from ruxue_gateway.metrics import Metrics
+from ruxue_gateway.persisted import PersistedQueries
 from ruxue_gateway.receipts import ReceiptRoutes
 from ruxue_gateway.requests import HEADER, RequestIdMiddleware
 from ruxue_gateway.schema import build_schema
@@ -55,13 +56,15 @@ cross-site only after a CORS preflight, so a plain HTML form cannot forge an upl
 class RuxueGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with Ruxue's authenticated context and document limit."""
 
-    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
+    def __init__(
+        self, runtime: Runtime, metrics: Metrics, persisted_queries: PersistedQueries
+    ) -> None:
         settings = runtime.settings
         super().__init__(
             build_schema(
                 production=not settings.embedded,
                 cached_document_chars=settings.limits.cached_document_chars,
-                observers=[metrics.extension()],
+                observers=[metrics.extension(), persisted_queries.extension()],
             ),
             graphql_ide="graphiql" if settings.embedded else None,
             allow_queries_via_get=False,
@@ -159,7 +162,8 @@ def create_app(
     runtime = runtime or Runtime.create(settings, extra_plugins=extra_plugins)
     run_worker = settings.runs_in_process_worker if in_process_worker is None else in_process_worker
     metrics = Metrics(runtime)
-    graphql = RuxueGraphQL(runtime, metrics)
+    persisted_queries = PersistedQueries.from_settings(settings)
+    graphql = RuxueGraphQL(runtime, metrics, persisted_queries)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -224,4 +228,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.persisted_queries = persisted_queries
     return app

@@ -1,5 +1,5 @@
 """The ``ruxue`` command: serve, worker, demo, migrate, season, staff, token, audit, casesync,
-lottery."""
+lottery, queries."""
 
 from __future__ import annotations
 
@@ -371,9 +371,11 @@ def demo(
 def _add_subcommands() -> None:
     from ruxue_gateway.cli_casesync import casesync_app
     from ruxue_gateway.cli_lottery import lottery_app
+    from ruxue_gateway.cli_queries import queries_app
 
     app.add_typer(casesync_app, name="casesync")
     app.add_typer(lottery_app, name="lottery")
+    app.add_typer(queries_app, name="queries")
 
 
 _add_subcommands()

@@ -130,13 +130,14 @@ def build_schema(
     *,
     production: bool = False,
     cached_document_chars: int = DEFAULT_CACHED_CHARS,
-    observers: Sequence[type[SchemaExtension]] = (),
+    observers: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
 ) -> RuxueSchema:
     """The schema with its guards.
 
     :param production: mask unexpected errors, refuse introspection, hide field suggestions.
     :param cached_document_chars: documents up to this size enter the parser cache.
-    :param observers: extensions that watch each operation (metrics), run outermost.
+    :param observers: extensions that see each operation first, outermost (metrics, the
+        persisted-query allow-list, which acts before parsing).
     """
     # The depth and alias limiters are validation rules, and each limiter instance makes new
     # rule classes. ValidationCache keys on those classes, so limiters built per request make
