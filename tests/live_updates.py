@@ -22,7 +22,9 @@ FOLLOW: Final = """
 subscription Follow($id: ID!) {
   applicationUpdates(id: $id) {
     __typename
-    ... on ApplicationUpdate { applicationId receiptNo status statusLabel previousStatus version at }
+    ... on ApplicationUpdate {
+      applicationId receiptNo status statusLabel previousStatus version at
+    }
     ... on Error { code field message }
   }
 }"""

@@ -48,8 +48,12 @@ async def test_a_guardian_follows_changes_from_the_gateway_and_a_worker(tmp_path
     if deployment.database_url:
         pytest.skip("the e2e run uses its own SQLite file (PostgreSQL: tests/gateway)")
     await asyncio.to_thread(deployment.prepare)
-    guardian = deployment.token("--role", "guardian", "--subject", "g-1", "--id-number", GUARDIAN_ID)
-    counter = deployment.token("--role", "counter_staff", "--subject", "c-1", "--region", "420704101")
+    guardian = deployment.token(
+        "--role", "guardian", "--subject", "g-1", "--id-number", GUARDIAN_ID
+    )
+    counter = deployment.token(
+        "--role", "counter_staff", "--subject", "c-1", "--region", "420704101"
+    )
     with Processes(tmp_path / "logs") as processes:
         url = await asyncio.to_thread(deployment.serve, processes, "gateway", worker=False)
         form = {

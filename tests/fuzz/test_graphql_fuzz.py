@@ -236,9 +236,7 @@ def operations_of(schema: GraphQLSchema) -> list[Operation]:
     return found
 
 
-def fuzz(
-    operation: Operation, headers: dict[str, str], mode: GenerationMode, examples: int
-) -> int:
+def fuzz(operation: Operation, headers: dict[str, str], mode: GenerationMode, examples: int) -> int:
     """Send up to ``examples`` generated requests for one operation; fail on any server error.
 
     :return: how many requests were sent.

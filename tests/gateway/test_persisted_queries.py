@@ -84,9 +84,7 @@ def test_hash_only_requests_run_registered_documents(settings: Settings, manifes
         assert codes(unknown) == ["PERSISTED_QUERY_NOT_FOUND"]
         assert unknown["errors"][0]["message"] == "PersistedQueryNotFound"  # Apollo's retry cue
         # Not enforced: any document runs, and a hash sent with it must be its own.
-        assert client.post("/graphql", json={"query": VIEWER}).json() == {
-            "data": {"viewer": None}
-        }
+        assert client.post("/graphql", json={"query": VIEWER}).json() == {"data": {"viewer": None}}
         both = {"query": VIEWER, "extensions": persisted(document_hash(VIEWER))}
         assert client.post("/graphql", json=both).json() == {"data": {"viewer": None}}
         wrong = {"query": VIEWER, "extensions": persisted(document_hash(SEASONS))}
@@ -103,9 +101,7 @@ def test_enforced_lists_refuse_other_documents_before_costing(
     app = create_app(with_list(settings, manifest, enforce=True), in_process_worker=False)
     costly = "{ " + " ".join(f"a{i}: schools {{ code name }}" for i in range(15)) + " }"
     with TestClient(app) as client:
-        assert client.post("/graphql", json={"query": SEASONS}).json() == {
-            "data": {"seasons": []}
-        }
+        assert client.post("/graphql", json={"query": SEASONS}).json() == {"data": {"seasons": []}}
         by_hash = {"extensions": persisted(document_hash(SEASONS))}
         assert client.post("/graphql", json=by_hash).json() == {"data": {"seasons": []}}
         for document in (VIEWER, costly, "query {", SEASONS + " "):
@@ -116,8 +112,6 @@ def test_enforced_lists_refuse_other_documents_before_costing(
         # A front end's release registers more; the gateway reads the file again.
         register(manifest, [VIEWER])
         app.state.persisted_queries._checked = float("-inf")
-        assert client.post("/graphql", json={"query": VIEWER}).json() == {
-            "data": {"viewer": None}
-        }
+        assert client.post("/graphql", json={"query": VIEWER}).json() == {"data": {"viewer": None}}
         metrics = client.get("/metrics").text
         assert 'operation="invalid",outcome="error"' in metrics

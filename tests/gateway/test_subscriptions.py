@@ -34,7 +34,9 @@ FOLLOW: Final = """
 subscription($id: ID!) {
   applicationUpdates(id: $id) {
     __typename
-    ... on ApplicationUpdate { applicationId receiptNo status statusLabel previousStatus version at }
+    ... on ApplicationUpdate {
+      applicationId receiptNo status statusLabel previousStatus version at
+    }
     ... on Error { code field message }
   }
 }"""
@@ -60,12 +62,12 @@ async def follow(
     )
     assert not hasattr(stream, "errors"), stream
     try:
-        async for result in stream:  # type: ignore[union-attr]
+        async for result in stream:
             assert result.errors is None, result.errors
             assert result.data is not None
             yield result.data["applicationUpdates"]
     finally:
-        await stream.aclose()  # type: ignore[union-attr]
+        await stream.aclose()
 
 
 async def next_of(updates: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:

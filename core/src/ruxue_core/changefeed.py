@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 from sqlmodel import col
@@ -82,7 +82,7 @@ async def audit_rows_after(
     """Entries after ``last`` (at most ``limit``, by id) and those of the ``gaps`` ids that
     have appeared since: one statement on the primary key."""
     after = sa.select(*_COLUMNS).where(col(AuditEvent.id) > last).order_by(col(AuditEvent.id))
-    statement: sa.Select[tuple[int, str, str, str, datetime, dict[str, object]]]
+    statement: Any
     if gaps:
         filled = sa.select(*_COLUMNS).where(col(AuditEvent.id).in_(gaps))
         union = sa.union_all(filled, after.limit(limit).subquery().select()).subquery()
@@ -91,7 +91,10 @@ async def audit_rows_after(
         statement = after.limit(limit)
 
     def read(connection: sa.Connection) -> list[AuditRow]:
-        return [AuditRow(*row) for row in connection.execute(statement)]
+        return [
+            AuditRow(id=r[0], entity=r[1], entity_id=r[2], action=r[3], at=r[4], data=r[5])
+            for r in connection.execute(statement)
+        ]
 
     return await runtime.fetch(read)
 
@@ -100,9 +103,7 @@ async def recent_audit_ids(runtime: Runtime, lookback: int) -> tuple[int, set[in
     """The newest audit id (0 for an empty log) and which of the ``lookback`` ids below it
     exist: one statement."""
     newest = sa.select(sa.func.coalesce(sa.func.max(col(AuditEvent.id)), 0)).scalar_subquery()
-    statement = sa.select(col(AuditEvent.id), newest).where(
-        col(AuditEvent.id) > newest - lookback
-    )
+    statement = sa.select(col(AuditEvent.id), newest).where(col(AuditEvent.id) > newest - lookback)
 
     def read(connection: sa.Connection) -> tuple[int, set[int]]:
         rows = connection.execute(statement).all()

@@ -53,6 +53,10 @@ PREFLIGHT_HEADERS: Final = ("Apollo-Require-Preflight", "X-Apollo-Operation-Name
 cross-site only after a CORS preflight, so a plain HTML form cannot forge an upload (CSRF)."""
 
 
+ACK: Final[UnsetType] = UNSET
+"""``connection_ack`` without a payload."""
+
+
 class RuxueGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with Ruxue's authenticated context and document limit."""
 
@@ -133,14 +137,14 @@ class RuxueGraphQL(GraphQL[Context, None]):
         params = context.connection_params or {}
         raw = params.get("Authorization", params.get("authorization"))
         if raw is None:
-            return UNSET
+            return ACK
         principal = await self.runtime.authenticate(raw) if isinstance(raw, str) else None
         if principal is None:
             raise ConnectionRejectionError(
                 {"code": "INVALID_CREDENTIALS", "message": "登录凭证无效或已过期，请重新登录"}
             )
         context.principal, context.authorization = principal, raw
-        return UNSET
+        return ACK
 
 
 def create_app(

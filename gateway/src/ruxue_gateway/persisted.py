@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import tempfile
 import threading
@@ -86,9 +85,7 @@ def _describe(document: str) -> dict[str, str]:
         ast = parse(document)
     except GraphQLError as exc:
         raise ValueError(f"not a GraphQL document: {exc.message}") from None
-    operation = next(
-        (d for d in ast.definitions if isinstance(d, OperationDefinitionNode)), None
-    )
+    operation = next((d for d in ast.definitions if isinstance(d, OperationDefinitionNode)), None)
     if operation is None:
         raise ValueError("a document without an operation")
     name = operation.name.value if operation.name else ""
@@ -148,7 +145,7 @@ class PersistedQueries:
         with self._lock:
             self._checked = now
             try:
-                info = os.stat(self.path)
+                info = self.path.stat()
                 stamp = (info.st_mtime_ns, info.st_size)
             except FileNotFoundError:
                 stamp = None

@@ -9,7 +9,7 @@ receipt number: no personal data.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,7 +69,7 @@ async def follow_application(
     application_id: int,
     *,
     reauthenticate: Callable[[], Awaitable[Principal | None]],
-) -> AsyncIterator[StatusUpdate]:
+) -> AsyncGenerator[StatusUpdate, None]:
     """The application's status now, then each committed change until the feed closes.
 
     Before each change is passed on, ``reauthenticate`` must still vouch for the same

@@ -21,7 +21,6 @@ from ruxue_gateway.schema import enums as _enums  # noqa: F401 - registers the e
 from ruxue_gateway.schema.common import parse_id
 from ruxue_gateway.schema.errors import (
     ERROR_TYPES,
-    Error,
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
@@ -62,11 +61,14 @@ ApplicationUpdateResult = Annotated[
 ]
 
 
-def _error(exc: RuxueError) -> Error:
-    error_type = ERROR_TYPES.get(type(exc))
-    if error_type is None:
-        raise exc
-    return error_type(code=exc.code, message=exc.message, field=exc.field)
+def _error(
+    exc: RuxueError,
+) -> InvalidInputError | ForbiddenError | NotFoundError | RateLimitedError:
+    """The typed result of a refusal the subscription declares (anything else is a fault)."""
+    for error_type in (InvalidInputError, ForbiddenError, NotFoundError, RateLimitedError):
+        if ERROR_TYPES.get(type(exc)) is error_type:
+            return error_type(code=exc.code, message=exc.message, field=exc.field)
+    raise exc
 
 
 @strawberry.type(description="Live updates, over WebSocket (graphql-transport-ws).")
