@@ -113,8 +113,14 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def fuzz(session: nox.Session) -> None:
-    """schemathesis against the GraphQL endpoint with more examples than the test suite."""
+    """schemathesis against the GraphQL endpoint, positive and negative, as every role:
+    N (default 2000) generated requests per role and mode; prints the counts per role."""
     install_workspace(session)
     session.run(
-        "pytest", "tests/fuzz", "-q", env={"RUXUE_FUZZ_EXAMPLES": os.environ.get("N", "200")}
+        "pytest",
+        "tests/fuzz",
+        "-q",
+        "-s",
+        *session.posargs,
+        env={"RUXUE_FUZZ_EXAMPLES": os.environ.get("N", "2000")},
     )

@@ -5,8 +5,15 @@ season and a few records for generated input to hit. Each operation runs anonymo
 guardian (with a verified ID number), as counter staff, as a school reviewer, as a bureau
 officer, as an admin and as an auditor, under the one check ``not_a_server_error``: every
 expected refusal must come back as a typed union result, so an error raised inside a resolver
-(a refusal its union does not declare, say) fails the test. Examples per operation come from
-``RUXUE_FUZZ_EXAMPLES`` (15 by default; ``nox -s fuzz`` sets 200).
+(a refusal its union does not declare, say) fails the test.
+
+``RUXUE_FUZZ_EXAMPLES`` (N) is the number of generated requests per caller and per mode:
+each operation gets its share, N divided by the number of operations (rounded up), in
+positive mode (valid documents that reach the resolvers) and again in negative mode (wrong
+types and missing arguments, which validation must refuse without a server fault). The
+default, 150, keeps the test suite fast; ``N=2000 nox -s fuzz`` runs 2,000 per mode. Each
+caller's test prints how many requests it sent (hypothesis draws fewer than asked for an
+operation without arguments).
 
 The ``Upload`` scalar is drawn as strings and numbers (a JSON request has no file part), so
 ``uploadMaterial`` is fuzzed up to its refusal of a missing file; its multipart path is tested
@@ -25,6 +32,7 @@ Operations run as subtests of one test per caller rather than through
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -37,6 +45,7 @@ from schemathesis import Case
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.result import Err
+from schemathesis.generation import GenerationMode
 from schemathesis.graphql import nodes
 from schemathesis.python import asgi
 from schemathesis.schemas import APIOperation
@@ -66,7 +75,8 @@ from ruxue_core.testing.factories import (
 from ruxue_core.uow import UnitOfWork
 from ruxue_gateway.app import create_app
 
-EXAMPLES: Final = int(os.environ.get("RUXUE_FUZZ_EXAMPLES", "15"))
+EXAMPLES: Final = int(os.environ.get("RUXUE_FUZZ_EXAMPLES", "150"))
+MODES: Final = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 CALLERS: Final[dict[str, Principal | None]] = {
     "anonymous": None,
     "guardian": GUARDIAN,
@@ -238,20 +248,27 @@ def operations_of(schema: GraphQLSchema) -> list[Operation]:
     return found
 
 
-def fuzz(operation: Operation, headers: dict[str, str]) -> None:
-    """Send ``EXAMPLES`` generated requests for one operation; fail on any server error."""
+def fuzz(operation: Operation, headers: dict[str, str], mode: GenerationMode, examples: int) -> int:
+    """Send up to ``examples`` generated requests for one operation; fail on any server error.
 
-    @given(case=operation.as_strategy())
+    :return: how many requests were sent.
+    """
+    sent = 0
+
+    @given(case=operation.as_strategy(mode))
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=examples,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
     def run(case: Case[Operation]) -> None:
+        nonlocal sent
+        sent += 1
         case.call_and_validate(headers=dict(headers), checks=[not_a_server_error])
 
     run()
+    return sent
 
 
 @pytest.mark.usefixtures("known_values")
@@ -264,6 +281,15 @@ def test_no_server_errors(
     labels = {operation.label for operation in operations}
     assert labels >= OPERATIONS, f"operations missing from the schema: {OPERATIONS - labels}"
     headers = headers_for(settings, caller)
-    for operation in operations:
-        with subtests.test(operation.label):
-            fuzz(operation, headers)
+    share = -(-EXAMPLES // len(operations))
+    sent = dict.fromkeys(MODES, 0)
+    started = time.perf_counter()
+    for mode in MODES:
+        for operation in operations:
+            with subtests.test(operation.label, mode=mode.value):
+                sent[mode] += fuzz(operation, headers, mode, share)
+    print(  # the figures `nox -s fuzz` reports
+        f"\nfuzz {caller}: {sent[GenerationMode.POSITIVE]} positive + "
+        f"{sent[GenerationMode.NEGATIVE]} negative requests over {len(operations)} operations "
+        f"in {time.perf_counter() - started:.0f} s"
+    )

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from ruxue_core import keys
+from ruxue_core.changefeed import ChangeFeed
 from ruxue_core.checks import SourceGuards
 from ruxue_core.db import Database
 from ruxue_core.domain.enums import Role
@@ -73,12 +74,15 @@ class Runtime:
     guardian_sessions: GuardianSessions = field(init=False)
     sources: SourceGuards = field(init=False)
     materials: MaterialStore = field(init=False)
+    changes: ChangeFeed = field(init=False)
+    """Committed status changes, for live updates (one poller per process, when used)."""
 
     def __post_init__(self) -> None:
         self.staff = StaffDirectory(self)
         self.guardian_sessions = GuardianSessions(self)
         self.sources = SourceGuards(self.settings.verification)
         self.materials = open_material_store(self.settings)
+        self.changes = ChangeFeed(self)
 
     @classmethod
     def create(cls, settings: Settings, *, extra_plugins: Iterable[object] = ()) -> Runtime:
@@ -196,6 +200,7 @@ class Runtime:
                     await asyncio.wait_for(stop.wait(), 5.0)
 
     async def close(self) -> None:
-        """Close plugin clients and database connections."""
+        """End live-update subscriptions; close plugin clients and database connections."""
+        await self.changes.close()
         await self.host.aclose()
         await self.db.dispose()

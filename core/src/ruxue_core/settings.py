@@ -183,6 +183,38 @@ class SmsSettings(BaseModel):
         return self.vendors.get(name) or SmsVendorSettings()
 
 
+class SubscriptionSettings(BaseModel):
+    """Live updates (GraphQL subscriptions): how often each gateway process looks for status
+    changes, and how many subscriptions a connection or a caller may hold."""
+
+    poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="interval of the one change poller per process"
+    )
+    per_connection: int = Field(default=5, ge=1, le=100, description="per WebSocket")
+    per_caller: int = Field(
+        default=10, ge=1, le=1000, description="per signed-in principal, per gateway process"
+    )
+    gap_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long an audit id seen missing may still commit (PostgreSQL sequences "
+        "hand out ids before commit); longer than any unit of work",
+    )
+
+
+class PersistedQuerySettings(BaseModel):
+    """Persisted queries: the allow-list of documents front ends registered (by SHA-256)."""
+
+    file: Path | None = Field(
+        default=None,
+        description="the allow-list (an Apollo persisted-query manifest, written by `ruxue "
+        "queries register`); default <data_dir>/persisted-queries.json",
+    )
+    enforce: bool = Field(
+        default=False, description="refuse every document that is not on the allow-list"
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable about a Ruxue deployment."""
 
@@ -239,6 +271,8 @@ class Settings(BaseSettings):
     guardian_auth: GuardianAuthSettings = Field(default_factory=GuardianAuthSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
     cors_origins: list[str] = Field(default_factory=list)
+    subscriptions: SubscriptionSettings = Field(default_factory=SubscriptionSettings)
+    persisted_queries: PersistedQuerySettings = Field(default_factory=PersistedQuerySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -26,7 +26,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from ruxue_core.handlers import HANDLERS, PERIODIC
 from ruxue_core.jobs import Worker
@@ -38,6 +41,7 @@ from ruxue_gateway.auth import AuthRoutes
 from ruxue_gateway.context import Context
 from ruxue_gateway.limits import BodyLimit, multipart_limit
 from ruxue_gateway.metrics import Metrics
+from ruxue_gateway.persisted import PersistedQueries
 from ruxue_gateway.receipts import ReceiptRoutes
 from ruxue_gateway.requests import HEADER, RequestIdMiddleware
 from ruxue_gateway.schema import build_schema
@@ -49,20 +53,29 @@ PREFLIGHT_HEADERS: Final = ("Apollo-Require-Preflight", "X-Apollo-Operation-Name
 cross-site only after a CORS preflight, so a plain HTML form cannot forge an upload (CSRF)."""
 
 
+ACK: Final[UnsetType] = UNSET
+"""``connection_ack`` without a payload."""
+
+
 class RuxueGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with Ruxue's authenticated context and document limit."""
 
-    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
+    def __init__(
+        self, runtime: Runtime, metrics: Metrics, persisted_queries: PersistedQueries
+    ) -> None:
         settings = runtime.settings
         super().__init__(
             build_schema(
                 production=not settings.embedded,
                 cached_document_chars=settings.limits.cached_document_chars,
-                observers=[metrics.extension()],
+                observers=[metrics.extension(), persisted_queries.extension()],
             ),
             graphql_ide="graphiql" if settings.embedded else None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=settings.subscriptions.per_connection,
+            allowed_origins=settings.cors_origins,
         )
         self.runtime = runtime
 
@@ -106,9 +119,32 @@ class RuxueGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         """Authenticate the request through the configured identity providers."""
-        principal = await self.runtime.authenticate(request.headers.get("authorization"))
+        authorization = request.headers.get("authorization")
+        principal = await self.runtime.authenticate(authorization)
         client = request.client.host if request.client else None
-        return Context(runtime=self.runtime, principal=principal, request=request, client=client)
+        return Context(
+            runtime=self.runtime,
+            principal=principal,
+            request=request,
+            client=client,
+            authorization=authorization if principal is not None else None,
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """``connection_init``: its payload's ``Authorization`` (the same bearer token as over
+        HTTP) signs the connection in. A credential that proves no one (forged, expired,
+        ended) closes the connection (4403); no credential leaves it anonymous."""
+        params = context.connection_params or {}
+        raw = params.get("Authorization", params.get("authorization"))
+        if raw is None:
+            return ACK
+        principal = await self.runtime.authenticate(raw) if isinstance(raw, str) else None
+        if principal is None:
+            raise ConnectionRejectionError(
+                {"code": "INVALID_CREDENTIALS", "message": "登录凭证无效或已过期，请重新登录"}
+            )
+        context.principal, context.authorization = principal, raw
+        return ACK
 
 
 def create_app(
@@ -130,7 +166,8 @@ def create_app(
     runtime = runtime or Runtime.create(settings, extra_plugins=extra_plugins)
     run_worker = settings.runs_in_process_worker if in_process_worker is None else in_process_worker
     metrics = Metrics(runtime)
-    graphql = RuxueGraphQL(runtime, metrics)
+    persisted_queries = PersistedQueries.from_settings(settings)
+    graphql = RuxueGraphQL(runtime, metrics, persisted_queries)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -195,4 +232,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.persisted_queries = persisted_queries
     return app

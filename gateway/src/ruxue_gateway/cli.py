@@ -1,5 +1,5 @@
 """The ``ruxue`` command: serve, worker, demo, migrate, season, staff, token, audit, casesync,
-lottery, placement."""
+lottery, placement, queries."""
 
 from __future__ import annotations
 
@@ -348,11 +348,13 @@ def _add_subcommands() -> None:
     from ruxue_gateway.cli_lottery import lottery_app
     from ruxue_gateway.cli_placement import placement_app
     from ruxue_gateway.cli_season import season_app
+    from ruxue_gateway.cli_queries import queries_app
 
     app.add_typer(season_app, name="season")
     app.add_typer(casesync_app, name="casesync")
     app.add_typer(lottery_app, name="lottery")
     app.add_typer(placement_app, name="placement")
+    app.add_typer(queries_app, name="queries")
 
 
 _add_subcommands()

@@ -46,6 +46,7 @@ from ruxue_gateway.schema.profile import ProfileQueries
 from ruxue_gateway.schema.sessions.resolvers import SessionMutations
 from ruxue_gateway.schema.staff.resolvers import StaffMutations
 from ruxue_gateway.schema.statistics import StatisticsQueries
+from ruxue_gateway.schema.subscriptions import Subscription
 
 MAX_DEPTH: Final = 10
 MAX_TOKENS: Final = 2_000
@@ -141,13 +142,14 @@ def build_schema(
     *,
     production: bool = False,
     cached_document_chars: int = DEFAULT_CACHED_CHARS,
-    observers: Sequence[type[SchemaExtension]] = (),
+    observers: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
 ) -> RuxueSchema:
     """The schema with its guards.
 
     :param production: mask unexpected errors, refuse introspection, hide field suggestions.
     :param cached_document_chars: documents up to this size enter the parser cache.
-    :param observers: extensions that watch each operation (metrics), run outermost.
+    :param observers: extensions that see each operation first, outermost (metrics, the
+        persisted-query allow-list, which acts before parsing).
     """
     # The depth and alias limiters are validation rules, and each limiter instance makes new
     # rule classes. ValidationCache keys on those classes, so limiters built per request make
@@ -173,6 +175,7 @@ def build_schema(
     return RuxueSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         exception_handlers=exception_handlers(),
         config=StrawberryConfig(disable_field_suggestions=production),
