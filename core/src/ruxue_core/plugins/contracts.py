@@ -140,6 +140,9 @@ class NotifierRegistration:
     name: str
     factory: Callable[[Settings], Notifier]
     description: str = ""
+    receipts: bool = True
+    """Whether the vendor pushes delivery receipts to ``/sms/receipts/<name>/<token>``;
+    production then refuses to start without a strong ``sms.receipt_token``."""
 
 
 # --- case reporters --------------------------------------------------------------------------
