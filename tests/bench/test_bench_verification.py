@@ -18,10 +18,13 @@ It asserts only that every check answered and every application was verified.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 import tomllib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -59,6 +62,26 @@ CHECKS: Final = 400
 APPLICATIONS: Final = 240
 REPETITIONS: Final = 3
 OPTIONS: Final = DepartmentOptions("http://sandbox", SANDBOX_APP_KEY, SANDBOX_SECRET, 5.0)
+
+
+@contextmanager
+def profiled(label: str) -> Iterator[None]:
+    """Profile the block with pyinstrument when ``RUXUE_BENCH_PROFILE`` names a directory
+    (``pip install pyinstrument``); the text report lands there as ``<label>.txt``."""
+    directory = os.environ.get("RUXUE_BENCH_PROFILE")
+    if not directory:
+        yield
+        return
+    from pyinstrument import Profiler  # type: ignore[import-not-found, unused-ignore]
+
+    profiler = Profiler(async_mode="enabled")
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        report = profiler.output_text(unicode=True, show_all=False)
+        (Path(directory) / f"{label}.txt").write_text(report, encoding="utf-8")
 
 
 def _population(size: int) -> Population:
@@ -139,7 +162,8 @@ async def test_job_throughput_against_the_bound(
             )
         started = time.perf_counter()
         crew = [Worker(runtime, HANDLERS, worker_id=f"bench-{n}") for n in range(workers)]
-        await asyncio.gather(*(worker.drain() for worker in crew))
+        with profiled(f"jobs-{batch}-{workers}"):
+            await asyncio.gather(*(worker.drain() for worker in crew))
         seconds = time.perf_counter() - started
     finally:
         await runtime.close()
