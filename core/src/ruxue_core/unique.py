@@ -17,7 +17,7 @@ _state: tuple[int, random.Random] | None = None
 
 
 def _generator() -> random.Random:
-    global _state  # noqa: PLW0603 - one generator per process, made on first use
+    global _state  # one generator per process, made on first use
     pid = os.getpid()
     if _state is None or _state[0] != pid:
         _state = (pid, random.Random(secrets.randbits(256)))  # noqa: S311 - unique, not secret
