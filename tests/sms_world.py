@@ -115,9 +115,21 @@ def sms_world(
     :param stall: the share of sends both fakes accept but answer only after the core's
         ``plugin_timeout`` has run out (a timeout after acceptance).
     """
-    late = {"stall_fraction": stall, "stall_seconds": plugin_timeout + 0.5}
-    aliyun = SmsVendorFake(credentials=dict([ALIYUN]), fail_fraction=aliyun_fail, seed=1, **late)
-    tencent = SmsVendorFake(credentials=dict([TENCENT]), fail_fraction=tencent_fail, seed=2, **late)
+    late = plugin_timeout + 0.5
+    aliyun = SmsVendorFake(
+        credentials=dict([ALIYUN]),
+        fail_fraction=aliyun_fail,
+        seed=1,
+        stall_fraction=stall,
+        stall_seconds=late,
+    )
+    tencent = SmsVendorFake(
+        credentials=dict([TENCENT]),
+        fail_fraction=tencent_fail,
+        seed=2,
+        stall_fraction=stall,
+        stall_seconds=late,
+    )
     vendors = {
         name: SmsVendorSettings(rate_per_second=(rates or {}).get(name))
         for name in ("aliyun", "tencent")
