@@ -355,7 +355,7 @@ async def send_handler(context: jobs.JobContext) -> jobs.Apply | None:
             if isinstance(known, SmsReceipt):
                 return _settled(sent, known)
             if known is UNKNOWN:
-                return _still_unknown(sent, final_round)
+                return await _still_unknown(context, sent, final_round)
             await context.transaction(functools.partial(count_repeat, sent=sent))
         receipt = await call_vendor(runtime, sent)
         if receipt.vendor_code == TIMED_OUT:
@@ -366,7 +366,7 @@ async def send_handler(context: jobs.JobContext) -> jobs.Apply | None:
                 return _settled(sent, known)
             if known is UNKNOWN:
                 runtime.sms_tallies.add(sent.vendor, error=True)
-                return _still_unknown(sent, final_round)
+                return await _still_unknown(context, sent, final_round)
         temporary = receipt.status is MessageStatus.TEMPORARY_FAILURE
         runtime.sms_tallies.add(sent.vendor, error=temporary)
         reason = _reason(sent.vendor, receipt)
@@ -382,7 +382,7 @@ async def send_handler(context: jobs.JobContext) -> jobs.Apply | None:
         reasons.append(reason)
 
 
-def _still_unknown(sent: Claim, final_round: bool) -> jobs.Apply:
+async def _still_unknown(context: jobs.JobContext, sent: Claim, final_round: bool) -> jobs.Apply:
     """The vendor may hold the message but cannot say: send it nowhere now.
 
     The message stays ``sending`` with this vendor, and the job is retried with backoff (the
@@ -392,4 +392,12 @@ def _still_unknown(sent: Claim, final_round: bool) -> jobs.Apply:
     reason = f"{sent.vendor}: 调用超时且服务商暂无法确认是否已受理"
     if final_round:
         return functools.partial(fail, message_id=sent.message_id, reason=reason)
+    await context.transaction(functools.partial(_note, message_id=sent.message_id, reason=reason))
     raise TemporaryPluginError(reason)
+
+
+def _note(uow: UnitOfWork, message_id: int, reason: str) -> None:
+    """Keep why a message is still ``sending`` (staff see it; a final failure quotes it)."""
+    uow.session.execute(
+        sa.update(Message).where(col(Message.id) == message_id).values(error=reason[:500])
+    )
