@@ -94,6 +94,7 @@ def plugin_options(aliyun: str, tencent: str) -> dict[str, dict[str, Any]]:
             "endpoint": tencent,
             "protocol": "http",
             "threads": 16,
+            "report_wait_seconds": 3.0,
         },
     }
 
@@ -106,10 +107,29 @@ def sms_world(
     tencent_fail: float = 0.0,
     rates: Mapping[str, float] | None = None,
     batch_size: int = 25,
+    stall: float = 0.0,
+    plugin_timeout: float = 5.0,
 ) -> Iterator[SmsWorld]:
-    """Serve both fakes and a gateway (receipts only) on loopback; yield the world."""
-    aliyun = SmsVendorFake(credentials=dict([ALIYUN]), fail_fraction=aliyun_fail, seed=1)
-    tencent = SmsVendorFake(credentials=dict([TENCENT]), fail_fraction=tencent_fail, seed=2)
+    """Serve both fakes and a gateway (receipts only) on loopback; yield the world.
+
+    :param stall: the share of sends both fakes accept but answer only after the core's
+        ``plugin_timeout`` has run out (a timeout after acceptance).
+    """
+    late = plugin_timeout + 0.5
+    aliyun = SmsVendorFake(
+        credentials=dict([ALIYUN]),
+        fail_fraction=aliyun_fail,
+        seed=1,
+        stall_fraction=stall,
+        stall_seconds=late,
+    )
+    tencent = SmsVendorFake(
+        credentials=dict([TENCENT]),
+        fail_fraction=tencent_fail,
+        seed=2,
+        stall_fraction=stall,
+        stall_seconds=late,
+    )
     vendors = {
         name: SmsVendorSettings(rate_per_second=(rates or {}).get(name))
         for name in ("aliyun", "tencent")
@@ -127,7 +147,7 @@ def sms_world(
                 "worker": base.worker.model_copy(
                     update={"batch_size": batch_size, "backoff_base": 0.05, "backoff_cap": 0.5}
                 ),
-                "plugin_timeout_seconds": 5.0,
+                "plugin_timeout_seconds": plugin_timeout,
             }
         )
         gateway = stack.enter_context(

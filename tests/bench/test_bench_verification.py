@@ -11,6 +11,12 @@ Two figures, in one run:
   source is hukou (two checks per application), so its checks per second are compared with
   the bound.
 
+The jobs figure is printed twice per worker count: ``barrier`` (the former loop: a batch
+claimed and run to its end before the next claim, so the batch's slowest job idles every
+slot) and ``pipeline`` (the worker's loop: slots refilled as soon as half are free), so the
+run shows before and after side by side. ``RUXUE_BENCH_PROFILE=<dir>`` writes a
+pyinstrument profile of each jobs run there.
+
 Prints medians (run with ``-s``); machines are noisy, so nothing here is a pass/fail time.
 It asserts only that every check answered and every application was verified.
 """
@@ -18,10 +24,13 @@ It asserts only that every check answered and every application was verified.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 import tomllib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -59,6 +68,26 @@ CHECKS: Final = 400
 APPLICATIONS: Final = 240
 REPETITIONS: Final = 3
 OPTIONS: Final = DepartmentOptions("http://sandbox", SANDBOX_APP_KEY, SANDBOX_SECRET, 5.0)
+
+
+@contextmanager
+def profiled(label: str) -> Iterator[None]:
+    """Profile the block with pyinstrument when ``RUXUE_BENCH_PROFILE`` names a directory
+    (``pip install pyinstrument``); the text report lands there as ``<label>.txt``."""
+    directory = os.environ.get("RUXUE_BENCH_PROFILE")
+    if not directory:
+        yield
+        return
+    from pyinstrument import Profiler  # type: ignore[import-not-found, unused-ignore]
+
+    profiler = Profiler(async_mode="enabled")
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        report = profiler.output_text(unicode=True, show_all=False)
+        (Path(directory) / f"{label}.txt").write_text(report, encoding="utf-8")
 
 
 def _population(size: int) -> Population:
@@ -102,10 +131,21 @@ async def test_engine_throughput_against_the_bound() -> None:
     )
 
 
-@pytest.mark.parametrize(("batch", "workers"), [(50, 1), (50, 4)])
+async def _barrier_drain(worker: Worker) -> None:
+    """The former worker loop, for comparison: claim a batch, run it to its end, repeat."""
+    while await worker.run_once():
+        pass
+
+
+@pytest.mark.parametrize(
+    ("batch", "workers", "flow"),
+    [(50, 1, "barrier"), (50, 1, "pipeline"), (50, 4, "barrier"), (50, 4, "pipeline")],
+)
 async def test_job_throughput_against_the_bound(
-    settings: Settings, season_file: SeasonFile, batch: int, workers: int
+    settings: Settings, season_file: SeasonFile, batch: int, workers: int, flow: str
 ) -> None:
+    """``barrier``: each batch runs to its end before the next claim (before); ``pipeline``:
+    the worker's own loop, refilling as slots free up (after)."""
     people = _population(APPLICATIONS)
     services = department_services(people, seed=11)
     for service in services.values():
@@ -139,7 +179,11 @@ async def test_job_throughput_against_the_bound(
             )
         started = time.perf_counter()
         crew = [Worker(runtime, HANDLERS, worker_id=f"bench-{n}") for n in range(workers)]
-        await asyncio.gather(*(worker.drain() for worker in crew))
+        with profiled(f"jobs-{batch}-{workers}-{flow}"):
+            if flow == "barrier":
+                await asyncio.gather(*(_barrier_drain(worker) for worker in crew))
+            else:
+                await asyncio.gather(*(worker.drain() for worker in crew))
         seconds = time.perf_counter() - started
     finally:
         await runtime.close()
@@ -149,5 +193,5 @@ async def test_job_throughput_against_the_bound(
     print(
         f"\nverification jobs: {APPLICATIONS} applications in {seconds:.1f} s "
         f"({APPLICATIONS / seconds:.1f}/s); hukou {rate:.1f} checks/s vs bound {BOUND:.0f}/s "
-        f"(batch {batch}, {workers} worker(s)); fraction {rate / BOUND:.2f}"
+        f"(batch {batch}, {workers} worker(s), {flow}); fraction {rate / BOUND:.2f}"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -23,9 +24,10 @@ from sqlmodel import col
 from ruxue_core import receipts, sms_vendors
 from ruxue_core.domain import Message, SmsVendorState
 from ruxue_core.domain.enums import MessageStatus
+from ruxue_core.errors import TemporaryPluginError
 from ruxue_core.handlers import HANDLERS
 from ruxue_core.jobs import Worker
-from ruxue_core.plugins.contracts import SmsReceipt
+from ruxue_core.plugins.contracts import SmsReceipt, SmsRequest
 from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
 from ruxue_core.settings import Settings, SmsSettings, SmsVendorSettings
@@ -290,3 +292,65 @@ async def test_a_vendor_that_cannot_send_a_template_passes_it_on(
     assert statuses(rows) == {MessageStatus.ACCEPTED: len(rows)}
     assert all(m.vendor == "up" for m in rows)
     assert broken.calls > 0
+
+
+class AcceptsThenStalls(ScriptedNotifier):
+    """Takes every message at once but answers only after ``delay`` (past the core's
+    timeout); its ``query_status`` answers from what it took, or cannot tell."""
+
+    def __init__(self, name: str, *, can_tell: bool = True) -> None:
+        super().__init__(name)
+        self.can_tell = can_tell
+        self.queries = 0
+
+    async def send(self, request: SmsRequest) -> SmsReceipt:
+        self.calls += 1
+        self.accepted[request.message_id] += 1
+        await asyncio.sleep(5.0)
+        return SmsReceipt(MessageStatus.ACCEPTED, vendor_message_id="late")
+
+    async def query_status(self, request: SmsRequest, sent_at: datetime) -> SmsReceipt | None:
+        self.queries += 1
+        if not self.can_tell:
+            raise TemporaryPluginError("查询暂不可用")
+        if self.accepted[request.message_id]:
+            return SmsReceipt(
+                MessageStatus.ACCEPTED, f"{self.name}-{request.message_id}", "OK", None
+            )
+        return None
+
+
+async def test_a_timeout_after_acceptance_is_settled_by_asking_the_vendor(
+    quick: Settings, season_file: SeasonFile
+) -> None:
+    stalls, up = AcceptsThenStalls("stalls"), ScriptedNotifier("up")
+    rt = await start(quick, stalls, up, vendors={"stalls": {"weight": 1000}, "up": {"weight": 1}})
+    try:
+        season = await open_sample_season(rt, season_file)
+        await queue_messages(rt, season, 2)
+        await drain(rt)
+        rows = await messages(rt)
+    finally:
+        await rt.close()
+    assert statuses(rows) == {MessageStatus.ACCEPTED: len(rows)}
+    assert all(m.vendor == "stalls" and m.repeats == 0 for m in rows)
+    assert stalls.queries == len(rows)
+    assert sent_total(stalls, up) == {str(m.id): 1 for m in rows}, "none sent twice"
+
+
+async def test_a_vendor_that_cannot_tell_never_hands_the_message_elsewhere(
+    quick: Settings, season_file: SeasonFile
+) -> None:
+    stalls, up = AcceptsThenStalls("stalls", can_tell=False), ScriptedNotifier("up")
+    rt = await start(quick, stalls, up, vendors={"stalls": {"weight": 1000}, "up": {"weight": 1}})
+    try:
+        season = await open_sample_season(rt, season_file)
+        await queue_messages(rt, season, 1)
+        await drain(rt)
+        rows = await messages(rt)
+    finally:
+        await rt.close()
+    assert statuses(rows) == {MessageStatus.FAILED: len(rows)}
+    assert up.calls == 0, "an outcome the vendor could not confirm is never sent elsewhere"
+    assert stalls.calls == len(rows), "nor sent to the same vendor again"
+    assert all(m.error and "无法确认是否已受理" in m.error for m in rows), [m.error for m in rows]

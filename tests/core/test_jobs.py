@@ -882,8 +882,8 @@ class ObservedWorker(Worker):
         self.rounds = 0
         self.idle = asyncio.Event()
 
-    async def run_once(self) -> int:
-        claimed = await super().run_once()
+    async def claim_batch(self, limit: int) -> list[ClaimedJob]:
+        claimed = await super().claim_batch(limit)
         self.rounds += 1
         if not claimed:
             self.idle.set()

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -590,3 +590,60 @@ def test_hooks_are_not_called_at_import_or_build_time_beyond_registration(plain:
     host.notifiers()
     host.notifiers()
     assert built == ["built"]
+
+
+# ---- SMS receipt token in production ---------------------------------------------------------
+
+
+VENDOR_OPTIONS: Final = {
+    "aliyun": {"access_key_id": "LTAI-x", "access_key_secret": "s", "sign_name": "临空"},
+}
+STRONG_TOKEN: Final = "kX3v9Qp-2rT_8mZbLw4yNc7Hs1Dj5Fg6"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "short-token", "a" * 40, "x" * 31 + "AbcdEfgh", STRONG_TOKEN[:-1] + "/"],
+)
+def test_production_with_receipts_needs_a_strong_receipt_token(
+    production_env: Path, token: str | None
+) -> None:
+    """A vendor pushing receipts makes the token the callback route's only guard."""
+    settings = production_settings(
+        production_env,
+        notifiers=["aliyun"],
+        plugin_options=VENDOR_OPTIONS,
+        sms={} if token is None else {"receipt_token": token},
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        Runtime.create(settings)
+    assert "RUXUE_SMS__RECEIPT_TOKEN" in caught.value.message
+    if token:
+        assert token not in caught.value.message
+
+
+async def test_production_with_a_strong_receipt_token_starts(production_env: Path) -> None:
+    settings = production_settings(
+        production_env,
+        notifiers=["aliyun"],
+        plugin_options=VENDOR_OPTIONS,
+        sms={"receipt_token": STRONG_TOKEN},
+    )
+    runtime = Runtime.create(settings)
+    try:
+        assert runtime.host.receipt_notifiers() == ["aliyun"]
+    finally:
+        await runtime.close()
+
+
+async def test_a_notifier_without_receipts_needs_no_token(production_env: Path) -> None:
+    runtime = Runtime.create(production_settings(production_env, notifiers=["devlog"]))
+    try:
+        assert runtime.host.receipt_notifiers() == []
+    finally:
+        await runtime.close()
+
+
+def test_embedded_mode_does_not_insist_on_a_token(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, notifiers=["aliyun"], plugin_options=VENDOR_OPTIONS)
+    PluginHost.create(settings).check_configuration()

@@ -6,8 +6,13 @@ from __future__ import annotations
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
+from ruxue_core.domain.enums import MessageStatus
+from ruxue_core.plugins.contracts import SmsRequest
+from ruxue_core.runtime import Runtime
 from ruxue_core.settings import Settings
-from ruxue_gateway.embedded import serve_app
+from ruxue_gateway.embedded import serve_app, with_sms_fakes
+
+PARAMS = {"child": "张*", "receipt_no": "420704202600001", "query_code": "123456"}
 
 
 def mounts(app: object) -> set[str]:
@@ -31,3 +36,26 @@ def test_a_configured_service_is_not_replaced(settings: Settings) -> None:
         update={"verifiers": ["gongan", "renshe"], "plugin_options": options}
     )
     assert mounts(serve_app(chosen, "127.0.0.1", 8123)) == {"/sandbox/gongan"}
+
+
+async def test_vendor_notifiers_without_an_endpoint_reach_fake_vendors(settings: Settings) -> None:
+    chosen = settings.model_copy(update={"notifiers": ["aliyun", "tencent"]})
+    wired = with_sms_fakes(chosen, "0.0.0.0", 8123)
+    assert wired.sms.receipt_token is not None
+    runtime = Runtime.create(wired)
+    try:
+        for name in ("aliyun", "tencent"):
+            assert wired.options_for(name)["endpoint"].startswith("127.0.0.1:")
+            notifier = runtime.host.notifier(name)
+            assert notifier is not None
+            request = SmsRequest("1", "13800000000", "RX_SUBMITTED", PARAMS, "测试")
+            receipt = await notifier.send(request)
+            assert receipt.status is MessageStatus.ACCEPTED, receipt
+    finally:
+        await runtime.close()
+
+
+def test_a_configured_vendor_endpoint_is_not_replaced(settings: Settings) -> None:
+    options = {"aliyun": {"endpoint": "dysmsapi.aliyuncs.com"}}
+    chosen = settings.model_copy(update={"notifiers": ["aliyun"], "plugin_options": options})
+    assert with_sms_fakes(chosen, "127.0.0.1", 8123) == chosen

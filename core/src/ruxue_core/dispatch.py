@@ -30,8 +30,9 @@ import functools
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final, cast
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -41,7 +42,7 @@ from ruxue_core.domain import Application, Message, Season
 from ruxue_core.domain.enums import MessageStatus
 from ruxue_core.errors import PermanentPluginError, TemporaryPluginError
 from ruxue_core.notify import render, template_by_code, template_fields
-from ruxue_core.plugins.contracts import SmsReceipt, SmsRequest
+from ruxue_core.plugins.contracts import SmsReceipt, SmsRequest, StatusQuery
 
 if TYPE_CHECKING:
     from ruxue_core.runtime import Runtime
@@ -54,6 +55,17 @@ UNABLE: Final = "ruxue.unable"
 """The code of a receipt standing for the plugin's own ``PermanentPluginError`` (say, no
 vendor template for this message): this vendor cannot send it, another one may."""
 CLAIMABLE: Final = (MessageStatus.QUEUED, MessageStatus.SENDING)
+TIMED_OUT: Final = "ruxue.timeout"
+"""The code of a receipt standing for a vendor call the core's timeout cut short: the
+vendor may have accepted the message, so it is asked (:func:`ask_vendor`) before failover."""
+
+
+class Unknown:
+    """The vendor could not say whether it holds the message (see :func:`ask_vendor`)."""
+
+
+UNKNOWN: Final = Unknown()
+NOT_ASKABLE: Final = "not askable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,10 @@ class Claim:
     vendor: str
     request: SmsRequest = field(repr=False)
     departs: float = 0.0
+    repeat: bool = False
+    """An earlier call to ``vendor`` has an unknown outcome (it timed out, or a worker died)."""
+    since: datetime | None = None
+    """When the first call for this message to ``vendor`` may have reached it."""
 
 
 class NoVendorLeft:
@@ -157,6 +173,7 @@ def claim(
         fail(uow, message.id, str(exc))
         return None
     repeat = message.status is MessageStatus.SENDING
+    since = _utc(message.sending_at) if repeat and message.sending_at else _utc(uow.now)
     now = sms_vendors.database_clock(uow.session)
     states = sms_vendors.lock(uow.session, candidates)
     for name, (sends, errors) in outcomes.items():
@@ -174,13 +191,25 @@ def claim(
             status=MessageStatus.SENDING,
             vendor=vendor,
             attempts=col(Message.attempts) + 1,
-            repeats=col(Message.repeats) + (1 if repeat else 0),
-            sending_at=uow.now,
+            sending_at=message.sending_at if repeat and message.sending_at else uow.now,
         )
     )
-    if repeat:
-        log.warning("sms %s: sent again to %s after an unknown outcome", message.id, vendor)
-    return Claim(message.id, vendor, request, departs)
+    repeat = repeat and vendor == message.vendor
+    return Claim(message.id, vendor, request, departs, repeat, since)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def count_repeat(uow: UnitOfWork, sent: Claim) -> None:
+    """A message whose earlier outcome stayed unknown is handed to its vendor again."""
+    uow.session.execute(
+        sa.update(Message)
+        .where(col(Message.id) == sent.message_id)
+        .values(repeats=col(Message.repeats) + 1)
+    )
+    log.warning("sms %s: sent again to %s after an unknown outcome", sent.message_id, sent.vendor)
 
 
 def accepted(uow: UnitOfWork, sent: Claim, receipt: SmsReceipt) -> None:
@@ -249,11 +278,41 @@ async def call_vendor(runtime: Runtime, sent: Claim) -> SmsReceipt:
         async with asyncio.timeout(runtime.settings.plugin_timeout_seconds):
             return await notifier.send(sent.request)
     except TimeoutError:
-        return SmsReceipt(MessageStatus.TEMPORARY_FAILURE, detail="调用超时")
+        return SmsReceipt(MessageStatus.TEMPORARY_FAILURE, vendor_code=TIMED_OUT, detail="调用超时")
     except TemporaryPluginError as exc:
         return SmsReceipt(MessageStatus.TEMPORARY_FAILURE, detail=str(exc))
     except PermanentPluginError as exc:
         return SmsReceipt(MessageStatus.PERMANENT_FAILURE, vendor_code=UNABLE, detail=str(exc))
+
+
+async def ask_vendor(runtime: Runtime, sent: Claim) -> SmsReceipt | Unknown | str | None:
+    """Ask ``sent.vendor`` what became of a call whose outcome is unknown.
+
+    :return: the vendor's receipt when it holds the message; ``None`` when it certainly
+        does not; :data:`UNKNOWN` when it cannot tell now (its query failed or timed out);
+        :data:`NOT_ASKABLE` when its notifier has no ``query_status`` (the documented
+        default: the core then treats the outcome as not accepted).
+    """
+    notifier = runtime.host.notifier(sent.vendor)
+    if notifier is None or not callable(getattr(notifier, "query_status", None)):
+        return NOT_ASKABLE
+    asker = cast(StatusQuery, notifier)
+    try:
+        async with asyncio.timeout(runtime.settings.plugin_timeout_seconds):
+            found = await asker.query_status(sent.request, sent.since or datetime.now(UTC))
+    except (TimeoutError, TemporaryPluginError, PermanentPluginError):
+        log.warning("sms %s: %s cannot tell what became of it", sent.message_id, sent.vendor)
+        return UNKNOWN
+    if found is not None and found.status is MessageStatus.TEMPORARY_FAILURE:
+        return None  # the vendor holds a refusal worth retrying: as if it never took it
+    return found
+
+
+def _settled(sent: Claim, receipt: SmsReceipt) -> jobs.Apply:
+    """The final step for a vendor's definite answer (accepted, delivered or refused)."""
+    if receipt.status in SENT:
+        return functools.partial(accepted, sent=sent, receipt=receipt)
+    return functools.partial(refused, sent=sent, reason=_reason(sent.vendor, receipt))
 
 
 def _reason(vendor: str, receipt: SmsReceipt) -> str:
@@ -291,7 +350,23 @@ async def send_handler(context: jobs.JobContext) -> jobs.Apply | None:
                 return None
             raise TemporaryPluginError("; ".join(reasons) or "没有可用的短信服务商")
         last = sent
+        if sent.repeat:
+            known = await ask_vendor(runtime, sent)
+            if isinstance(known, SmsReceipt):
+                return _settled(sent, known)
+            if known is UNKNOWN:
+                return await _still_unknown(context, sent, final_round)
+            await context.transaction(functools.partial(count_repeat, sent=sent))
         receipt = await call_vendor(runtime, sent)
+        if receipt.vendor_code == TIMED_OUT:
+            timed_out = replace(sent, since=sent.since or datetime.now(UTC))
+            known = await ask_vendor(runtime, timed_out)
+            if isinstance(known, SmsReceipt):
+                runtime.sms_tallies.add(sent.vendor, error=True)
+                return _settled(sent, known)
+            if known is UNKNOWN:
+                runtime.sms_tallies.add(sent.vendor, error=True)
+                return await _still_unknown(context, sent, final_round)
         temporary = receipt.status is MessageStatus.TEMPORARY_FAILURE
         runtime.sms_tallies.add(sent.vendor, error=temporary)
         reason = _reason(sent.vendor, receipt)
@@ -305,3 +380,24 @@ async def send_handler(context: jobs.JobContext) -> jobs.Apply | None:
         await context.transaction(functools.partial(requeue, sent=sent, reason=reason))
         tried.append(sent.vendor)
         reasons.append(reason)
+
+
+async def _still_unknown(context: jobs.JobContext, sent: Claim, final_round: bool) -> jobs.Apply:
+    """The vendor may hold the message but cannot say: send it nowhere now.
+
+    The message stays ``sending`` with this vendor, and the job is retried with backoff (the
+    next try asks again). On the job's last try the message is failed with the reason, so
+    nothing stays open for ever.
+    """
+    reason = f"{sent.vendor}: 调用超时且服务商暂无法确认是否已受理"
+    if final_round:
+        return functools.partial(fail, message_id=sent.message_id, reason=reason)
+    await context.transaction(functools.partial(_note, message_id=sent.message_id, reason=reason))
+    raise TemporaryPluginError(reason)
+
+
+def _note(uow: UnitOfWork, message_id: int, reason: str) -> None:
+    """Keep why a message is still ``sending`` (staff see it; a final failure quotes it)."""
+    uow.session.execute(
+        sa.update(Message).where(col(Message.id) == message_id).values(error=reason[:500])
+    )

@@ -397,18 +397,9 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set; sleep until woken (a commit queued jobs) or polled."""
         log.info("worker %s started (pid %d)", self.id, os.getpid())
-        wake = self.runtime.jobs_ready
         listener = self.runtime.listen_for_jobs(stop)
         try:
-            while not stop.is_set():
-                wake.clear()
-                try:
-                    claimed = await self.run_once()
-                except Exception:
-                    log.exception("worker %s: claiming failed; backing off", self.id)
-                    claimed = 0
-                if not claimed:
-                    await _first_of(stop, wake, seconds=self.settings.poll_interval)
+            await self._flow(stop)
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -416,23 +407,87 @@ class Worker:
         log.info("worker %s stopped", self.id)
 
     async def drain(self, *, max_rounds: int = 10_000) -> int:
-        """Run until no job is due (used by the demo and tests); return jobs processed.
+        """Run until no job is due and none is running (used by the demo and tests); return
+        the jobs processed. Periodic jobs are not due right after they run, so draining ends.
 
-        Periodic jobs are not due right after they run, so draining ends.
+        :param max_rounds: at most this many claims.
         """
-        total = 0
-        for _ in range(max_rounds):
-            claimed = await self.run_once()
-            if not claimed:
-                return total
-            total += claimed
+        return await self._flow(None, max_rounds=max_rounds)
+
+    async def _flow(self, stop: asyncio.Event | None, *, max_rounds: int | None = None) -> int:
+        """Keep up to ``batch_size`` jobs in flight, claiming more as soon as half the slots
+        are free, so that one slow job never holds up the jobs behind it (a batch run to its
+        end before the next claim spent most of its time waiting for its slowest job).
+
+        ``stop`` ``None`` drains: return once nothing is running and a claim finds nothing.
+        """
+        if not self._periodic_ready and self.periodic:
+            await self.runtime.db.run(self._ensure_periodic)
+            self._periodic_ready = True
+        size = self.settings.batch_size
+        refill_at = max(1, size // 2)
+        wake = self.runtime.jobs_ready
+        running: dict[int, ClaimedJob] = {}
+        tasks: set[asyncio.Task[None]] = set()
+        beat = asyncio.create_task(self._heartbeat(running))
+        total = rounds = 0
+        try:
+            while stop is None or not stop.is_set():
+                free = size - len(tasks)
+                claimed: list[ClaimedJob] = []
+                if free >= refill_at and (max_rounds is None or rounds < max_rounds):
+                    wake.clear()
+                    rounds += 1
+                    try:
+                        claimed = await self.claim_batch(free)
+                    except Exception:
+                        if stop is None:
+                            raise
+                        log.exception("worker %s: claiming failed; backing off", self.id)
+                    for job in claimed:
+                        running[job.id] = job
+                        tasks.add(asyncio.create_task(self._run(job, running)))
+                    total += len(claimed)
+                if not tasks:
+                    if stop is None:
+                        return total
+                    await _first_of(stop, wake, seconds=self.settings.poll_interval)
+                    continue
+                if free - len(claimed) >= refill_at and stop is not None:
+                    # Room left and nothing was due: also wake for newly queued jobs.
+                    waiter = asyncio.create_task(_first_of(stop, wake, seconds=3600.0))
+                    done, _ = await asyncio.wait(
+                        {*tasks, waiter},
+                        timeout=self.settings.poll_interval,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    waiter.cancel()
+                else:
+                    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                tasks -= done
+        finally:
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
         return total
+
+    async def claim_batch(self, limit: int) -> list[ClaimedJob]:
+        """Claim up to ``limit`` due jobs for this worker (one transaction)."""
+        return await self.runtime.db.run(
+            lambda session: claim(
+                session, self.id, limit=limit, lease_seconds=self.settings.lease_seconds
+            )
+        )
 
     async def _heartbeat(self, running: dict[int, ClaimedJob]) -> None:
         lease = self.settings.lease_seconds
-        while running:
+        while True:  # until cancelled
             await asyncio.sleep(self.settings.heartbeat_seconds)
             current = list(running.values())
+            if not current:
+                continue
             try:
                 held = await self.runtime.db.run(
                     functools.partial(heartbeat, held=current, lease_seconds=lease)

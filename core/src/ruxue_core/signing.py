@@ -21,13 +21,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, unquote
+
+from ruxue_core.unique import unique_hex
 
 APP_KEY: Final = "X-App-Key"
 TIMESTAMP: Final = "X-Timestamp"
@@ -117,7 +118,7 @@ def sign_request(
     and signature. ``path`` is the URL path as the service sees it (no query string)."""
     headers = context.headers()
     stamp = str(int(time.time()) if timestamp is None else timestamp)
-    once = nonce or secrets.token_hex(16)
+    once = nonce or unique_hex(16)
     digest = _digest(body, headers)
     signature = _mac(secret, _canonical(method, path, stamp, once, digest, app_key))
     return headers | {

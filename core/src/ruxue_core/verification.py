@@ -10,7 +10,6 @@ season's review route call for. It all runs in the outbox: no GraphQL request wa
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -26,6 +25,7 @@ from ruxue_core.lifecycle import Case, Event, apply_event, load_case
 from ruxue_core.plugins.contracts import Principal, VerificationRequest, VerificationResult
 from ruxue_core.rules import assessment as rules
 from ruxue_core.rules.assessment import SeasonRules
+from ruxue_core.unique import unique_hex
 from ruxue_core.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ def plan_for(uow: UnitOfWork, case: Case, consent: Consent | None) -> Plan:
             name=people[subject][1],
             claimed_address=address,
             purpose=PURPOSE,
-            request_id=uuid.uuid4().hex,
+            request_id=unique_hex(16),
             guardian_id_number=guardian_id if subject == "child" else None,
             consent_ref=consent.ref,
             acting_user=consent.recorded_by,

@@ -39,6 +39,7 @@ from ruxue_core.services.operations import ping
 from ruxue_core.settings import Settings
 from ruxue_gateway.auth import AuthRoutes
 from ruxue_gateway.context import Context
+from ruxue_gateway.downloads import DownloadRoutes
 from ruxue_gateway.limits import BodyLimit, multipart_limit
 from ruxue_gateway.metrics import Metrics
 from ruxue_gateway.persisted import PersistedQueries
@@ -227,6 +228,7 @@ def create_app(
             Route("/metrics", metrics.endpoint),
             *AuthRoutes(runtime).routes(),
             *ReceiptRoutes(runtime).routes(),
+            *DownloadRoutes(runtime).routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -12,8 +12,12 @@ materials; counter staff confirm the materials of manual cases, schools and the 
 over GraphQL; then admission (see ``demo_admission``): seat warnings, plans tightened so some
 overflow is coordinated, the lottery committed and revealed, placement run and published,
 schools confirm enrollment (two no-shows), the overflow coordinated into the freed seats and
-enrolled; the development notifier writes the SMS; the Hubei plugin pushes every case
-record to the platform until each is acknowledged. Then the summary is read back from the
+enrolled. The Alibaba Cloud and Tencent Cloud notifiers send every SMS through their official
+SDKs to the sandbox's fake vendors on loopback (signatures checked, one vendor failing a share
+of sends and both answering some only after the core's timeout, so weighted choice, failover,
+status queries and rate limits all run), which call delivery receipts back to the gateway; the
+Hubei plugin pushes every case record to the platform until each is acknowledged. Then the
+summary is read back from the
 database and every verification compared with the population's ground truth.
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import string
 import tempfile
 import time
 import tomllib
@@ -53,6 +58,7 @@ from ruxue_core.settings import (
     CaseSyncSettings,
     GuardianAuthSettings,
     Settings,
+    SmsSettings,
     VerificationSettings,
     WorkerSettings,
 )
@@ -119,6 +125,70 @@ class PlatformFaults:
     ack_jitter: float = 1.5
 
 
+@dataclass(frozen=True, slots=True)
+class SmsFaults:
+    """How the fake SMS vendors behave during the demo.
+
+    :ivar aliyun_fail: share of Alibaba Cloud sends answered with a temporary error.
+    :ivar stall: share of sends (both vendors) accepted but answered after the timeout.
+    :ivar timeout: the core's plugin timeout in the demo (seconds).
+    """
+
+    aliyun_fail: float = 0.15
+    stall: float = 0.03
+    timeout: float = 1.0
+
+
+DEMO_RECEIPT_TOKEN: Final = "demo-receipt-token-not-for-production-0123"  # noqa: S105 - demo
+DEMO_SMS_KEYS: Final = {
+    "aliyun": ("LTAI-demo", "aliyun-demo-secret"),
+    "tencent": ("AKID-demo", "tencent-demo-secret"),
+}
+DEMO_SMS_VENDORS: Final = {
+    "aliyun": {"weight": 3, "rate_per_second": 40},
+    "tencent": {"weight": 1, "rate_per_second": 20},
+}
+"""Weights and rate limits of the demo's vendors (``[sms.vendors.*]`` in ``ruxue.toml``)."""
+
+
+def _placeholders(text: str) -> list[str]:
+    """A template text's placeholders in the order they appear (Tencent's positions)."""
+    names = (name for _, name, _, _ in string.Formatter().parse(text) if name)
+    return list(dict.fromkeys(names))
+
+
+def sms_plugin_options(season_file: Path, aliyun: str, tencent: str) -> dict[str, dict[str, Any]]:
+    """Options for both vendor notifiers against fakes at ``host:port``: one vendor template
+    per template code of the season (Tencent's take the season text's placeholders, in
+    order)."""
+    season = tomllib.loads(season_file.read_text(encoding="utf-8"))
+    templates = season.get("sms", {}).get("templates", {})
+    codes = {str(t["code"]): str(t["text"]) for t in templates.values()}
+    return {
+        "aliyun": {
+            "access_key_id": DEMO_SMS_KEYS["aliyun"][0],
+            "access_key_secret": DEMO_SMS_KEYS["aliyun"][1],
+            "sign_name": "临空经济区教育",
+            "templates": {code: f"SMS_{300000001 + i}" for i, code in enumerate(sorted(codes))},
+            "endpoint": aliyun,
+            "protocol": "http",
+        },
+        "tencent": {
+            "secret_id": DEMO_SMS_KEYS["tencent"][0],
+            "secret_key": DEMO_SMS_KEYS["tencent"][1],
+            "sdk_app_id": "1400000001",
+            "sign_name": "临空经济区教育",
+            "templates": {
+                code: {"id": str(2000001 + i), "params": _placeholders(codes[code])}
+                for i, code in enumerate(sorted(codes))
+            },
+            "endpoint": tencent,
+            "protocol": "http",
+            "report_wait_seconds": 3.0,
+        },
+    }
+
+
 def run_demo(
     *,
     families: int,
@@ -127,6 +197,7 @@ def run_demo(
     console: Console,
     season_file: Path = SEASON_FILE,
     faults: PlatformFaults | None = None,
+    sms_faults: SmsFaults | None = None,
 ) -> dict[str, Any]:
     """Run the demo and return its JSON-ready summary."""
     directory = data_dir or Path(tempfile.mkdtemp(prefix="ruxue-demo-"))
@@ -139,6 +210,7 @@ def run_demo(
             season_file,
             console,
             faults or PlatformFaults(),
+            sms_faults or SmsFaults(),
         )
     )
 
@@ -157,13 +229,17 @@ async def _run(
     season_file: Path,
     console: Console,
     faults: PlatformFaults,
+    sms_faults: SmsFaults,
 ) -> dict[str, Any]:
     from ruxue_sandbox import (
         FakeIdentityProvider,
         FakePlatform,
+        SmsVendorFake,
+        create_aliyun_sms_app,
         create_department_app,
         create_identity_app,
         create_platform_app,
+        create_tencent_sms_app,
         department_services,
         serve_in_thread,
     )
@@ -179,7 +255,25 @@ async def _run(
     )
     idp = FakeIdentityProvider()
     idp.add(*idp_users(families))
+    stall, stall_seconds = sms_faults.stall, sms_faults.timeout + 0.5
+    aliyun = SmsVendorFake(
+        credentials=dict([DEMO_SMS_KEYS["aliyun"]]),
+        fail_fraction=sms_faults.aliyun_fail,
+        duplicate_fraction=0.1,
+        seed=seed,
+        stall_fraction=stall,
+        stall_seconds=stall_seconds,
+    )
+    tencent = SmsVendorFake(
+        credentials=dict([DEMO_SMS_KEYS["tencent"]]),
+        duplicate_fraction=0.1,
+        seed=seed + 1,
+        stall_fraction=stall,
+        stall_seconds=stall_seconds,
+    )
     with (
+        serve_in_thread(create_aliyun_sms_app(aliyun)) as aliyun_url,
+        serve_in_thread(create_tencent_sms_app(tencent)) as tencent_url,
         serve_in_thread(create_department_app(services["gongan"])) as gongan_url,
         serve_in_thread(create_department_app(services["ziranziyuan"])) as ziranziyuan_url,
         serve_in_thread(create_department_app(services["renshe"])) as renshe_url,
@@ -190,9 +284,14 @@ async def _run(
             data_dir=directory,
             database_url=None,
             verifiers=["gongan", "ziranziyuan", "renshe"],
-            notifiers=["devlog"],
+            notifiers=["aliyun", "tencent"],
             case_reporters=["hubei"],
-            plugin_options={
+            plugin_options=sms_plugin_options(
+                season_file,
+                aliyun_url.removeprefix("http://"),
+                tencent_url.removeprefix("http://"),
+            )
+            | {
                 "gongan": {"base_url": gongan_url},
                 "ziranziyuan": {"base_url": ziranziyuan_url},
                 "renshe": {"base_url": renshe_url},
@@ -200,6 +299,10 @@ async def _run(
                 "hubei_portal": {"api_url": idp_url},
             },
             verification=VerificationSettings(attempts=3, wait_initial=0.05, wait_max=0.2),
+            sms=SmsSettings.model_validate(
+                {"receipt_token": DEMO_RECEIPT_TOKEN, "vendors": DEMO_SMS_VENDORS}
+            ),
+            plugin_timeout_seconds=sms_faults.timeout,
             worker=WorkerSettings(backoff_base=0.2, backoff_cap=2.0),
             casesync=CaseSyncSettings(
                 ack_timeout_seconds=1.0, ack_poll_seconds=0.3, retry_after_seconds=2.0
@@ -216,6 +319,8 @@ async def _run(
             season = await load_season(observer, data, Principal.system(), window=window)
             console.print(f"[bold]招生季[/bold] {season.name}，{len(families)} 户模拟家庭")
             with serve_in_thread(create_app(settings, in_process_worker=True)) as gateway_url:
+                for name, fake in (("aliyun", aliyun), ("tencent", tencent)):
+                    fake.receipt_url = f"{gateway_url}/sms/receipts/{name}/{DEMO_RECEIPT_TOKEN}"
                 async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
                     demo = _Demo(client, settings, season.code, console)
                     await demo.phase(
@@ -243,10 +348,21 @@ async def _run(
             summary["case_sync"] = await _case_sync_summary(observer)
         finally:
             await observer.close()
-    sms_log = directory / "sms-outbox.jsonl"
     summary["families_by_kind"] = dict(Counter(f.kind for f in families))
     summary["ground_truth"] = agreement
-    summary["sms_written"] = len(sms_log.read_text().splitlines()) if sms_log.exists() else 0
+    summary["sms_vendors"] = {
+        name: {
+            "accepted": sum(fake.accepted.values()),
+            "sent_twice": sum(1 for n in fake.accepted.values() if n > 1),
+            "failed_on_demand": fake.failed,
+            "answered_late": fake.stalled,
+            "status_queries": fake.queries,
+            "throttled": fake.throttled,
+            "receipts_sent": fake.receipts_sent,
+            "refused_signatures": fake.refused_signatures,
+        }
+        for name, fake in (("aliyun", aliyun), ("tencent", tencent))
+    }
     summary["logins"] = {"portal": demo.logins}
     summary["platform"] = platform.summary() | {
         "fail_rate": faults.fail_rate,
@@ -485,6 +601,15 @@ def _print(summary: dict[str, Any], console: Console) -> None:
         table.add_row(f"核验：{outcome}", str(n))
     for status, n in sorted(summary["messages"].items()):
         table.add_row(f"短信：{status}", str(n))
+    for vendor, by_status in sorted(summary["messages_by_vendor"].items()):
+        for status, n in sorted(by_status.items()):
+            table.add_row(f"短信 {vendor}：{status}", str(n))
+    for vendor, counts in summary["sms_vendors"].items():
+        table.add_row(
+            f"短信服务商 {vendor} (accepted / failed / late / queries / receipts)",
+            f"{counts['accepted']} / {counts['failed_on_demand']} / {counts['answered_late']}"
+            f" / {counts['status_queries']} / {counts['receipts_sent']}",
+        )
     for status, n in sorted(summary["jobs"].items()):
         table.add_row(f"任务：{status}", str(n))
     for name, n in summary["case_sync"].items():

@@ -5,15 +5,26 @@ them over real, signed HTTP.
 The sandbox holds the demo's synthetic population (``ruxue_sandbox.make_population`` over the
 sample season's zones), so front-end developers can submit applications that verify.
 Production never mounts it.
+
+Likewise, the ``aliyun`` and ``tencent`` notifiers selected without an ``endpoint`` of their
+own (``RUXUE_NOTIFIERS='["aliyun","tencent"]' ruxue serve``) are pointed at the sandbox's
+fake vendors, started on loopback for the life of the process (the SDKs talk to ``host:port``
+only, so they cannot be mounted under a path), with the demo's credentials and templates;
+their delivery receipts come back to this gateway. Weights and rate limits come from
+``[sms.vendors.*]`` as configured.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import logging
+import secrets
 import tomllib
+from contextlib import ExitStack
 from typing import Final
 
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from ruxue_core.settings import Mode, Settings
@@ -26,9 +37,57 @@ SAMPLE_FAMILIES: Final = 100
 SAMPLE_SEED: Final = 2026
 
 
+def with_sms_fakes(settings: Settings, host: str, port: int) -> Settings:
+    """``settings`` with the vendor notifiers that have no ``endpoint`` pointed at fake
+    vendors on loopback (embedded mode only; started here, stopped at exit)."""
+    wanted = [
+        name
+        for name in ("aliyun", "tencent")
+        if name in settings.notifiers and "endpoint" not in settings.options_for(name)
+    ]
+    if (
+        settings.mode is not Mode.EMBEDDED
+        or not wanted
+        or importlib.util.find_spec("ruxue_sandbox") is None
+    ):
+        return settings
+    from ruxue_gateway.demo import DEMO_SMS_KEYS, SEASON_FILE, sms_plugin_options
+    from ruxue_sandbox import (
+        SmsVendorFake,
+        create_aliyun_sms_app,
+        create_tencent_sms_app,
+        serve_in_thread,
+    )
+
+    token = settings.sms.receipt_token or SecretStr(secrets.token_urlsafe(32))
+    own_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    stack = ExitStack()
+    atexit.register(stack.close)
+    endpoints: dict[str, str] = {}
+    factories = {"aliyun": create_aliyun_sms_app, "tencent": create_tencent_sms_app}
+    for name in wanted:
+        fake = SmsVendorFake(credentials=dict([DEMO_SMS_KEYS[name]]))
+        fake.receipt_url = (
+            f"http://{own_host}:{port}/sms/receipts/{name}/{token.get_secret_value()}"
+        )
+        url = stack.enter_context(serve_in_thread(factories[name](fake)))
+        endpoints[name] = url.removeprefix("http://")
+    sandboxed = sms_plugin_options(
+        SEASON_FILE, endpoints.get("aliyun", ""), endpoints.get("tencent", "")
+    )
+    options = dict(settings.plugin_options)
+    for name in wanted:
+        options[name] = sandboxed[name] | settings.options_for(name)
+    log.warning("fake SMS vendors for %s on %s", wanted, sorted(endpoints.values()))
+    sms = settings.sms.model_copy(update={"receipt_token": token})
+    return settings.model_copy(update={"plugin_options": options, "sms": sms})
+
+
 def serve_app(settings: Settings, host: str, port: int) -> Starlette:
     """The app ``ruxue serve`` runs: with the sandbox mounted when embedded mode wants it (a
-    bundled verifier is selected without a ``base_url`` of its own)."""
+    bundled verifier is selected without a ``base_url`` of its own), and fake SMS vendors
+    for vendor notifiers without an endpoint (:func:`with_sms_fakes`)."""
+    settings = with_sms_fakes(settings, host, port)
     mounted = [
         name
         for name in ("gongan", "ziranziyuan", "renshe")

@@ -6,6 +6,9 @@ The platform's API as assumed here:
   ``{"mobile", "signName", "templateId", "params", "bizId"}``; ``bizId`` is Ruxue's message
   id (the correlation field, echoed in receipts). Answer ``{"code": "0000", "msgId": …}``
   or an error code (:data:`RESULT_CODES`).
+- Status query: ``GET {base_url}/api/sms/status/{bizId}`` answers ``{"code": "0000",
+  "msgId", "status": "SENT" | "DELIVRD" | "UNDELIV"}`` or ``{"code": "3001"}`` when the
+  platform never took that ``bizId``.
 - Delivery receipts: ``POST`` to Ruxue's callback with ``{"reports": [{"msgId", "bizId",
   "status": "DELIVRD" | "UNDELIV", "errCode", "desc"}]}``.
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Final
 
 import httpx
@@ -87,6 +91,15 @@ class GovSmsNotifier:
             timeout_seconds=float(options.get("timeout_seconds", config.plugin_timeout_seconds)),
         )
 
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=self.timeout_seconds,
+                headers={"Authorization": f"Bearer {self._token}"},
+            )
+        return self._client
+
     async def send(self, request: SmsRequest) -> SmsReceipt:
         """Send one SMS; ``accepted`` with the platform's id, or a failure with its code.
 
@@ -96,12 +109,7 @@ class GovSmsNotifier:
         template = self.templates.get(request.template)
         if template is None:
             raise PermanentPluginError(f"政务短信平台未配置模板 {request.template}")
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                base_url=self.base_url,
-                timeout=self.timeout_seconds,
-                headers={"Authorization": f"Bearer {self._token}"},
-            )
+        client = self._http()
         body = {
             "mobile": request.phone,
             "signName": self.sign_name,
@@ -110,7 +118,7 @@ class GovSmsNotifier:
             "bizId": request.message_id,
         }
         try:
-            response = await self._client.post("/api/sms/send", json=body)
+            response = await client.post("/api/sms/send", json=body)
         except httpx.HTTPError as exc:
             raise TemporaryPluginError(f"政务短信平台不可达：{type(exc).__name__}") from None
         if response.status_code >= 500:
@@ -127,6 +135,36 @@ class GovSmsNotifier:
             vendor_message_id=str(answer.get("msgId") or "") or None,
             vendor_code=code,
             detail=None if code == "0000" else str(answer.get("msg") or ""),
+            message_id=request.message_id,
+        )
+
+    async def query_status(self, request: SmsRequest, sent_at: datetime) -> SmsReceipt | None:
+        """Ask the platform about ``request.message_id`` (its ``bizId``); the optional
+        ``query_status`` hook the core calls before failing over a timed-out send.
+
+        :return: the platform's record as a receipt, or ``None`` when it never took it.
+        :raises TemporaryPluginError: the platform cannot be asked now.
+        """
+        del sent_at  # this platform looks messages up by bizId alone
+        client = self._http()
+        try:
+            response = await client.get(f"/api/sms/status/{request.message_id}")
+            answer = response.json()
+            code = str(answer["code"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            raise TemporaryPluginError("政务短信平台状态查询失败") from None
+        if response.status_code >= 400:
+            raise TemporaryPluginError(f"政务短信平台状态查询返回 HTTP {response.status_code}")
+        if code == "3001":
+            return None
+        status = {
+            "DELIVRD": MessageStatus.DELIVERED,
+            "UNDELIV": MessageStatus.PERMANENT_FAILURE,
+        }.get(str(answer.get("status")), MessageStatus.ACCEPTED)
+        return SmsReceipt(
+            status=status,
+            vendor_message_id=str(answer.get("msgId") or "") or None,
+            vendor_code=str(answer.get("status") or code),
             message_id=request.message_id,
         )
 

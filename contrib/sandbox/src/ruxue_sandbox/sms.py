@@ -34,7 +34,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -46,6 +46,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 MAX_SKEW_SECONDS = 900
+CHINA = timezone(timedelta(hours=8))
 
 
 @dataclass
@@ -63,6 +64,14 @@ class SmsVendorFake:
     :ivar receipt_delay: seconds between a send and its receipt.
     :ivar duplicate_fraction: the share of receipts sent twice (vendors repeat callbacks).
     :ivar undeliverable_prefix: phones starting with it get a failed delivery receipt.
+    :ivar stall_fraction: the share of accepted sends answered only after ``stall_seconds``
+        (a vendor that took the message but whose answer is late: the caller times out).
+
+    Both fakes answer their vendor's status queries from what they accepted: Alibaba Cloud
+    ``QuerySendDetails`` (by phone and day; a record exists from acceptance, ``SendStatus``
+    1 waiting for its report, 3 delivered, 2 failed) and Tencent Cloud
+    ``PullSmsSendStatusByPhoneNumber`` (by phone and time range; like the real service, only
+    messages whose carrier report has come in).
     """
 
     credentials: dict[str, str]
@@ -73,6 +82,8 @@ class SmsVendorFake:
     receipt_delay: float = 0.05
     duplicate_fraction: float = 0.0
     undeliverable_prefix: str | None = None
+    stall_fraction: float = 0.0
+    stall_seconds: float = 1.0
     seed: int | None = None
     accepted: Counter[str] = field(default_factory=Counter)
     """Accepted sends per correlation id."""
@@ -81,6 +92,8 @@ class SmsVendorFake:
     failed: int = 0
     throttled: int = 0
     refused_signatures: int = 0
+    stalled: int = 0
+    queries: int = 0
     receipts_sent: int = 0
     receipt_errors: int = 0
     arrivals: list[float] = field(default_factory=list)
@@ -94,6 +107,7 @@ class SmsVendorFake:
         self._tat = 0.0
         self._nonces: set[str] = set()
         self._pending: list[dict[str, Any]] = []
+        self._records: list[SentRecord] = []
 
     def max_per_window(self, window: float = 1.0) -> int:
         """The most sends that arrived within any ``window`` seconds."""
@@ -143,11 +157,42 @@ class SmsVendorFake:
                 return "fail"
             return "ok"
 
-    def _accept(self, correlation: str, phone: str, params: dict[str, Any]) -> None:
+    def _accept(
+        self,
+        correlation: str,
+        phone: str,
+        params: dict[str, Any],
+        *,
+        vendor_id: str = "",
+        delivered: bool = True,
+        template: str = "",
+    ) -> bool:
+        """Count an accepted send and keep its record; ``True`` when its answer should
+        stall (see ``stall_fraction``)."""
         with self._lock:
             self.accepted[correlation] += 1
             self.phones[phone] += 1
             self.last = params
+            self._records.append(
+                SentRecord(
+                    correlation,
+                    phone,
+                    vendor_id,
+                    delivered,
+                    template,
+                    time.time(),
+                    time.time() + self.receipt_delay,
+                )
+            )
+            stall = self.stall_fraction > 0 and self._random.random() < self.stall_fraction
+            self.stalled += int(stall)
+            return stall
+
+    def records_for(self, phone: str, start: float, end: float) -> list[SentRecord]:
+        """The accepted sends to ``phone`` between ``start`` and ``end`` (epoch seconds)."""
+        with self._lock:
+            self.queries += 1
+            return [r for r in self._records if r.phone == phone and start <= r.sent <= end]
 
     def _queue_receipt(self, receipt: dict[str, Any]) -> None:
         if self.receipt_url is None:
@@ -165,6 +210,24 @@ class SmsVendorFake:
                 ids = {id(r) for r in due}
                 self._pending = [r for r in self._pending if id(r) not in ids]
         return [r["body"] for r in due]
+
+
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """One accepted send as the vendor keeps it (what its status queries answer from)."""
+
+    correlation: str
+    phone: str
+    vendor_id: str
+    delivered: bool
+    template: str
+    sent: float
+    reported: float
+    """When the carrier's report comes in (epoch seconds)."""
+
+
+def _china_time(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, CHINA)
 
 
 async def _post_receipts(fake: SmsVendorFake, stop: asyncio.Event) -> None:
@@ -332,10 +395,13 @@ def create_aliyun_sms_app(fake: SmsVendorFake) -> ASGIApp:
         refused = await _aliyun_verify(fake, request)
         if refused is not None:
             return refused
-        if request.headers.get("x-acs-action") != "SendSms":
+        action = request.headers.get("x-acs-action")
+        if action not in ("SendSms", "QuerySendDetails"):
             return _aliyun_error(404, "InvalidAction.NotFound", "Specified api is not found.")
         params = dict(parse_qsl(request.url.query, keep_blank_values=True))
         params |= dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        if action == "QuerySendDetails":
+            return _aliyun_details(fake, params)
         phone = params.get("PhoneNumbers", "")
         if not phone.isdigit():
             return JSONResponse(
@@ -361,8 +427,15 @@ def create_aliyun_sms_app(fake: SmsVendorFake) -> ASGIApp:
             )
         out_id = params.get("OutId", "")
         biz_id = f"{random.randint(100000, 999999)}^{uuid.uuid4().int % 10**12}"
-        fake._accept(out_id, phone, params)
         delivered = not (fake.undeliverable_prefix and phone.startswith(fake.undeliverable_prefix))
+        stall = fake._accept(
+            out_id,
+            phone,
+            params,
+            vendor_id=biz_id,
+            delivered=delivered,
+            template=params.get("TemplateCode", ""),
+        )
         fake._queue_receipt(
             {
                 "phone_number": phone,
@@ -376,12 +449,53 @@ def create_aliyun_sms_app(fake: SmsVendorFake) -> ASGIApp:
                 "out_id": out_id,
             }
         )
+        if stall:
+            await asyncio.sleep(fake.stall_seconds)
         return JSONResponse(
             {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": request_id}
         )
 
     app = Starlette(routes=[Route("/", endpoint, methods=["POST"])], lifespan=_lifespan(fake))
     return _Arrivals(app, fake)
+
+
+def _aliyun_details(fake: SmsVendorFake, params: dict[str, str]) -> JSONResponse:
+    """``QuerySendDetails``: one phone's sends on one day (China time), paged."""
+    phone, day = params.get("PhoneNumber", ""), params.get("SendDate", "")
+    try:
+        start = datetime.strptime(day, "%Y%m%d").replace(tzinfo=CHINA).timestamp()
+        size, page = int(params.get("PageSize", "0")), int(params.get("CurrentPage", "0"))
+    except ValueError:
+        return JSONResponse({"Code": "isv.INVALID_PARAMETERS", "Message": "参数格式错误"})
+    if not phone.isdigit() or not 1 <= size <= 50 or page < 1:
+        return JSONResponse({"Code": "isv.INVALID_PARAMETERS", "Message": "参数格式错误"})
+    records = fake.records_for(phone, start, start + 86400 - 0.001)
+    if params.get("BizId"):
+        records = [r for r in records if r.vendor_id == params["BizId"]]
+    now = time.time()
+    shown = records[(page - 1) * size : page * size]
+    details = [
+        {
+            "OutId": r.correlation,
+            "PhoneNum": r.phone,
+            "SendStatus": (3 if r.delivered else 2) if r.reported <= now else 1,
+            "ErrCode": ("DELIVERED" if r.delivered else "MK:0001") if r.reported <= now else "",
+            "TemplateCode": r.template,
+            "Content": "",
+            "SendDate": _china_time(r.sent).strftime("%Y-%m-%d %H:%M:%S"),
+            "ReceiveDate": _china_time(r.reported).strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        for r in shown
+    ]
+    return JSONResponse(
+        {
+            "Code": "OK",
+            "Message": "OK",
+            "RequestId": str(uuid.uuid4()).upper(),
+            "TotalCount": str(len(records)),
+            "SmsSendDetailDTOs": {"SmsSendDetailDTO": details},
+        }
+    )
 
 
 # --- Tencent Cloud ---------------------------------------------------------------------------
@@ -479,12 +593,15 @@ def create_tencent_sms_app(fake: SmsVendorFake) -> ASGIApp:
         refused = _tencent_verify(fake, request, body)
         if refused is not None:
             return refused
-        if request.headers.get("x-tc-action") != "SendSms":
+        action = request.headers.get("x-tc-action")
+        if action not in ("SendSms", "PullSmsSendStatusByPhoneNumber"):
             return _tencent_error("InvalidAction", "接口不存在。")
         try:
             params = json.loads(body)
         except ValueError:
             return _tencent_error("InvalidParameter", "请求体不是 JSON。")
+        if action == "PullSmsSendStatusByPhoneNumber":
+            return _tencent_pull(fake, params)
         decision = fake._decide(request.state.arrived)
         if decision == "throttle":
             return _tencent_error("RequestLimitExceeded", "请求的次数超过了频率限制。")
@@ -492,12 +609,20 @@ def create_tencent_sms_app(fake: SmsVendorFake) -> ASGIApp:
             return _tencent_error("InternalError.Timeout", "请求下发短信超时。")
         context = str(params.get("SessionContext") or "")
         statuses = []
+        stall = False
         for number in params.get("PhoneNumberSet") or []:
             phone = str(number).removeprefix("+86")
             serial = f"2645:{uuid.uuid4().int % 10**20}"
-            fake._accept(context, phone, params)
             delivered = not (
                 fake.undeliverable_prefix and phone.startswith(fake.undeliverable_prefix)
+            )
+            stall |= fake._accept(
+                context,
+                phone,
+                params,
+                vendor_id=serial,
+                delivered=delivered,
+                template=str(params.get("TemplateId") or ""),
             )
             fake._queue_receipt(
                 {
@@ -521,9 +646,46 @@ def create_tencent_sms_app(fake: SmsVendorFake) -> ASGIApp:
                     "IsoCode": "CN",
                 }
             )
+        if stall:
+            await asyncio.sleep(fake.stall_seconds)
         return JSONResponse(
             {"Response": {"SendStatusSet": statuses, "RequestId": str(uuid.uuid4())}}
         )
 
     app = Starlette(routes=[Route("/", endpoint, methods=["POST"])], lifespan=_lifespan(fake))
     return _Arrivals(app, fake)
+
+
+def _tencent_pull(fake: SmsVendorFake, params: dict[str, Any]) -> JSONResponse:
+    """``PullSmsSendStatusByPhoneNumber``: one phone's *reported* sends in a time range."""
+    try:
+        begin, end = int(params["BeginTime"]), int(params.get("EndTime") or time.time())
+        offset, limit = int(params.get("Offset", 0)), int(params["Limit"])
+        phone = str(params["PhoneNumber"]).removeprefix("+86")
+    except (KeyError, TypeError, ValueError):
+        return _tencent_error("InvalidParameter", "参数错误。")
+    if not 1 <= limit <= 100:
+        return _tencent_error("InvalidParameterValue.InvalidLimit", "Limit 取值范围 1–100。")
+    now = time.time()
+    records = [r for r in fake.records_for(phone, begin, end + 0.999) if r.reported <= now]
+    shown = records[offset : offset + limit]
+    return JSONResponse(
+        {
+            "Response": {
+                "PullSmsSendStatusSet": [
+                    {
+                        "UserReceiveTime": int(r.reported),
+                        "CountryCode": "86",
+                        "SubscriberNumber": r.phone,
+                        "PhoneNumber": f"+86{r.phone}",
+                        "SerialNo": r.vendor_id,
+                        "ReportStatus": "SUCCESS" if r.delivered else "FAIL",
+                        "Description": "用户短信送达成功" if r.delivered else "用户停机",
+                        "SessionContext": r.correlation,
+                    }
+                    for r in shown
+                ],
+                "RequestId": str(uuid.uuid4()),
+            }
+        }
+    )

@@ -133,6 +133,30 @@ class Notifier(Protocol):
         ...
 
 
+@runtime_checkable
+class StatusQuery(Protocol):
+    """The optional hook of a :class:`Notifier` that can ask its vendor what became of a
+    message whose send timed out (or was cut short by a crash).
+
+    A call that timed out may still have been accepted, so before a message goes to another
+    vendor (or is sent again) the core asks the first vendor by the message's correlation id.
+    A notifier without this method gets the documented default: the core cannot tell, and
+    fails over as for any temporary failure (the guardian may then get the SMS twice).
+    """
+
+    async def query_status(self, request: SmsRequest, sent_at: datetime) -> SmsReceipt | None:
+        """What the vendor holds for ``request.message_id`` (sent at or after ``sent_at``).
+
+        :return: a receipt (``accepted``, ``delivered`` or ``permanent_failure``, with the
+            vendor's message id) when the vendor has the message; ``None`` only when it
+            certainly has not (it is then safe to send it elsewhere).
+        :raises TemporaryPluginError: the vendor cannot tell now (unreachable, or its
+            records may not show the message yet); the core asks again later and sends
+            nowhere meanwhile.
+        """
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class NotifierRegistration:
     """Registers an SMS notifier factory under a unique vendor ``name``."""
@@ -140,6 +164,9 @@ class NotifierRegistration:
     name: str
     factory: Callable[[Settings], Notifier]
     description: str = ""
+    receipts: bool = True
+    """Whether the vendor pushes delivery receipts to ``/sms/receipts/<name>/<token>``;
+    production then refuses to start without a strong ``sms.receipt_token``."""
 
 
 # --- case reporters --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Protocol, TypeVar
+from typing import Final, Protocol, TypeVar
 
 import pluggy
 
@@ -171,6 +171,11 @@ class PluginHost:
             self._notifiers = [(r.name, r.factory(self.settings)) for r in regs]
         return self._notifiers
 
+    def receipt_notifiers(self) -> list[str]:
+        """The configured notifiers whose vendor pushes delivery receipts to the gateway."""
+        regs = _select(self._notifier_regs, self.settings.notifiers, "notifiers")
+        return [r.name for r in regs if r.receipts]
+
     def notifier(self, name: str) -> Notifier | None:
         """One configured notifier by vendor name (for delivery-receipt callbacks)."""
         return dict(self.notifiers()).get(name)
@@ -235,6 +240,8 @@ class PluginHost:
         self.verifiers()
         self.notifiers()
         self.case_reporters()
+        if not self.settings.embedded and self.receipt_notifiers():
+            check_receipt_token(self.settings)
         if self.login_providers() and "guardian" not in self.settings.selected_identity_providers:
             raise ConfigurationError(
                 "配置了 guardian_auth.login_providers 时，identity_providers（环境变量 "
@@ -258,6 +265,40 @@ class PluginHost:
             closing = close() if callable(close) else None
             if inspect.isawaitable(closing):
                 await closing
+
+
+RECEIPT_TOKEN_MIN_LENGTH: Final = 32
+RECEIPT_TOKEN_ALPHABET: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
+
+
+def check_receipt_token(settings: Settings) -> None:
+    """Refuse a missing or guessable delivery-receipt path token (production, receipts on).
+
+    Neither vendor signs its callbacks: the token is the only guard, so it must be long,
+    URL-safe and not a repeated pattern (at least 32 characters of ``[A-Za-z0-9_-]`` with
+    at least 12 distinct ones, as ``secrets.token_urlsafe(32)`` gives).
+
+    :raises ConfigurationError: naming ``RUXUE_SMS__RECEIPT_TOKEN``.
+    """
+    hint = "（可用 python -c 'import secrets; print(secrets.token_urlsafe(32))' 生成）"
+    secret = settings.sms.receipt_token
+    if secret is None:
+        raise ConfigurationError(
+            "生产模式启用了带回执的短信服务商，必须通过环境变量 RUXUE_SMS__RECEIPT_TOKEN "
+            f"提供回执地址口令{hint}"
+        )
+    token = secret.get_secret_value()
+    if (
+        len(token) < RECEIPT_TOKEN_MIN_LENGTH
+        or not set(token) <= RECEIPT_TOKEN_ALPHABET
+        or len(set(token)) < 12
+    ):
+        raise ConfigurationError(
+            "RUXUE_SMS__RECEIPT_TOKEN 强度不足：须为至少 32 个字母、数字、- 或 _ 组成的随机串"
+            f"{hint}"
+        )
 
 
 def _flatten(results: Sequence[Iterable[R]]) -> list[R]:

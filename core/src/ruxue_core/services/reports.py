@@ -17,6 +17,19 @@ def _count_by(uow: UnitOfWork, column: Any) -> dict[str, int]:
     return {str(getattr(value, "value", value)): n for value, n in rows}
 
 
+def _messages_by_vendor(uow: UnitOfWork) -> dict[str, dict[str, int]]:
+    """Messages per vendor (``-`` for none yet) and status."""
+    rows = uow.session.exec(
+        select(Message.vendor, Message.status, func.count()).group_by(
+            col(Message.vendor), col(Message.status)
+        )
+    ).all()
+    counts: dict[str, dict[str, int]] = {}
+    for vendor, status, n in rows:
+        counts.setdefault(vendor or "-", {})[str(getattr(status, "value", status))] = n
+    return counts
+
+
 def system_summary(uow: UnitOfWork) -> dict[str, Any]:
     """Counts per application status, verification outcome, message, job and case record
     state, plus the audit log's integrity. Plain JSON-ready data."""
@@ -29,6 +42,7 @@ def system_summary(uow: UnitOfWork) -> dict[str, Any]:
         "by_status_label": {STATUS_LABELS[Status(k)]: v for k, v in by_status.items()},
         "verification_checks": _count_by(uow, col(Evidence.outcome)),
         "messages": _count_by(uow, col(Message.status)),
+        "messages_by_vendor": _messages_by_vendor(uow),
         "jobs": _count_by(uow, col(Job.status)),
         "case_records": _count_by(uow, col(CaseRecord.status)),
         "audit": {

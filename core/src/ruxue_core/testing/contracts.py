@@ -28,7 +28,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Final, NoReturn
 
 import pytest
@@ -49,6 +49,7 @@ from ruxue_core.plugins.contracts import (
     PushReceipt,
     SmsReceipt,
     SmsRequest,
+    StatusQuery,
     VerificationRequest,
     VerificationResult,
     Verifier,
@@ -510,6 +511,59 @@ class NotifierContract:
         finally:
             await misconfigured_notifier.aclose()
         assert receipt.status not in {MessageStatus.ACCEPTED, MessageStatus.DELIVERED}, receipt
+
+    @pytest.mark.asyncio
+    async def test_query_status_finds_a_sent_message(
+        self, notifier: Notifier, sms_request: SmsRequest
+    ) -> None:
+        """The optional ``query_status`` hook: a message the vendor took is found by its
+        correlation id (polling a few seconds, as vendors may list it only once reported)."""
+        if not isinstance(notifier, StatusQuery):
+            pytest.skip("no query_status: the core fails over after a timeout (the default)")
+        request = replace(sms_request, message_id="7301")
+        sent_at = datetime.now(UTC) - timedelta(seconds=1)
+        sent = await notifier.send(request)
+        assert sent.status is MessageStatus.ACCEPTED, sent
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                found = await notifier.query_status(request, sent_at)
+            except TemporaryPluginError:
+                found = None
+            if found is not None or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert found is not None, "the vendor took the message but query_status cannot find it"
+        assert found.status in {MessageStatus.ACCEPTED, MessageStatus.DELIVERED}, found
+        assert found.message_id in (None, request.message_id)
+
+    @pytest.mark.asyncio
+    async def test_query_status_never_invents_a_message(
+        self, notifier: Notifier, sms_request: SmsRequest
+    ) -> None:
+        """A correlation id never sent is ``None`` (or "cannot tell yet"), never a receipt."""
+        if not isinstance(notifier, StatusQuery):
+            pytest.skip("no query_status")
+        request = replace(sms_request, message_id="7302-never-sent")
+        try:
+            found = await notifier.query_status(request, datetime.now(UTC))
+        except TemporaryPluginError:
+            return
+        assert found is None, found
+
+    @pytest.mark.asyncio
+    async def test_query_status_of_an_unavailable_vendor_cannot_tell(
+        self, unavailable_notifier: Notifier | None, sms_request: SmsRequest
+    ) -> None:
+        """A vendor that cannot be reached raises ``TemporaryPluginError`` (never ``None``,
+        which would let the core send the message elsewhere)."""
+        if unavailable_notifier is None or not isinstance(unavailable_notifier, StatusQuery):
+            pytest.skip("no unavailable vendor arranged, or no query_status")
+        try:
+            with pytest.raises(TemporaryPluginError):
+                await unavailable_notifier.query_status(sms_request, datetime.now(UTC))
+        finally:
+            await unavailable_notifier.aclose()
 
     @pytest.mark.parametrize("body", [b"not json", b"{}", b"[{}]", b"\xff\xfe"])
     def test_malformed_receipts_are_refused(self, notifier: Notifier, body: bytes) -> None:

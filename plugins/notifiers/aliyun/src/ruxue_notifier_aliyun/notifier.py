@@ -14,7 +14,8 @@ Options (``plugin_options.aliyun``; the secret from the environment, as
 
 The SDK signs with ACS3-HMAC-SHA256 and blocks: each call runs in this notifier's own threads,
 with the SDK's own retries off (retries and failover are the core's). The message id travels
-as ``OutId`` and comes back in the delivery receipts (SmsReport).
+as ``OutId`` and comes back in the delivery receipts (SmsReport) and in ``QuerySendDetails``,
+which :meth:`AliyunNotifier.query_status` uses to learn whether a timed-out send was taken.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 from alibabacloud_dysmsapi20170525 import models as dysms
@@ -129,6 +131,28 @@ class AliyunOptions:
         )
 
 
+CHINA: Final = timezone(timedelta(hours=8))
+DETAIL_PAGE_SIZE: Final = 50
+MAX_DETAIL_PAGES: Final = 20
+
+
+def _detail_receipt(message_id: str, dto: Any) -> SmsReceipt:
+    """One ``SmsSendDetailDTO`` (``SendStatus`` 1 waiting for its report, 2 failed, 3
+    delivered) as a receipt."""
+    status = {
+        2: MessageStatus.PERMANENT_FAILURE,
+        3: MessageStatus.DELIVERED,
+    }.get(int(dto.send_status or 1), MessageStatus.ACCEPTED)
+    return SmsReceipt(
+        status=status,
+        vendor_code=str(dto.err_code or "") or None,
+        detail="QuerySendDetails"
+        if status is not MessageStatus.PERMANENT_FAILURE
+        else str(dto.err_code or ""),
+        message_id=message_id,
+    )
+
+
 class HideQueryStrings(logging.Filter):
     """Cuts query strings out of urllib3's request lines (logged at DEBUG).
 
@@ -225,6 +249,57 @@ class AliyunNotifier:
             detail=None if code == "OK" else str(body.message or ""),
             message_id=request.message_id,
         )
+
+    def _details_blocking(self, query: dysms.QuerySendDetailsRequest) -> Any:
+        millis = int(self.options.timeout_seconds * 1000)
+        runtime = RuntimeOptions(
+            autoretry=False, max_attempts=0, read_timeout=millis, connect_timeout=millis
+        )
+        return self._client().query_send_details_with_options(query, runtime)
+
+    async def query_status(self, request: SmsRequest, sent_at: datetime) -> SmsReceipt | None:
+        """Look the message up with ``QuerySendDetails`` (by phone and day, China time),
+        matching its ``OutId``. A record exists from acceptance, so none means not taken.
+
+        :raises TemporaryPluginError: the query failed (the core asks again later).
+        """
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.options.threads, "aliyun-sms")
+        loop = asyncio.get_running_loop()
+        first = sent_at.astimezone(CHINA).date()
+        last = datetime.now(CHINA).date()
+        day = first
+        while day <= last:
+            for page in range(1, MAX_DETAIL_PAGES + 1):
+                query = dysms.QuerySendDetailsRequest(
+                    phone_number=request.phone,
+                    send_date=day.strftime("%Y%m%d"),
+                    page_size=DETAIL_PAGE_SIZE,
+                    current_page=page,
+                )
+                try:
+                    response = await loop.run_in_executor(
+                        self._executor, self._details_blocking, query
+                    )
+                except Exception as exc:  # SDK and network faults alike: cannot tell now
+                    raise TemporaryPluginError(
+                        f"阿里云短信状态查询失败：{type(exc).__name__}"
+                    ) from None
+                body = response.body
+                if str(body.code or "") != "OK":
+                    raise TemporaryPluginError(f"阿里云短信状态查询失败：{body.code}")
+                dtos = (
+                    body.sms_send_detail_dtos.sms_send_detail_dto
+                    if body.sms_send_detail_dtos
+                    else []
+                )
+                for dto in dtos or []:
+                    if dto.out_id == request.message_id:
+                        return _detail_receipt(request.message_id, dto)
+                if not dtos or page * DETAIL_PAGE_SIZE >= int(body.total_count or 0):
+                    break
+            day += timedelta(days=1)
+        return None
 
     def parse_receipts(self, body: bytes) -> list[SmsReceipt]:
         """Parse an SmsReport callback (a JSON array); :raises PermanentPluginError: malformed."""

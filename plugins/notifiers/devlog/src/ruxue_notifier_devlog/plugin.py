@@ -16,5 +16,6 @@ def ruxue_notifiers(config: Settings) -> Iterable[NotifierRegistration]:
             name="devlog",
             factory=DevlogNotifier.from_settings,
             description="开发用短信通道：写入本地 sms-outbox.jsonl，不真正发送",
+            receipts=False,
         )
     ]

@@ -11,7 +11,9 @@ Options (``plugin_options.tencent``; the secret from the environment, as
   parameters in the order ``params`` lists.
 - ``endpoint`` (default ``sms.tencentcloudapi.com``), ``protocol`` (``https``; ``http`` for a
   local fake), ``region`` (``ap-guangzhou``), ``timeout_seconds`` (default: the core's
-  plugin timeout), ``threads`` (concurrent SDK calls, default 8).
+  plugin timeout), ``threads`` (concurrent SDK calls, default 8), ``report_wait_seconds``
+  (default 300: how long after a send its absence from ``PullSmsSendStatusByPhoneNumber``
+  is not yet believed, since Tencent lists a message only once the carrier reported it).
 
 The SDK signs with TC3-HMAC-SHA256 and blocks: each call runs in this notifier's own threads.
 The message id travels as ``SessionContext``; delivery receipts name the ``SerialNo`` (sid).
@@ -23,9 +25,11 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 from tencentcloud.common import credential
@@ -103,6 +107,7 @@ class TencentOptions:
     region: str = "ap-guangzhou"
     timeout_seconds: float = 10.0
     threads: int = 8
+    report_wait_seconds: float = 300.0
 
     @classmethod
     def from_settings(cls, config: Settings) -> TencentOptions:
@@ -127,6 +132,7 @@ class TencentOptions:
             region=str(options.get("region", "ap-guangzhou")),
             timeout_seconds=float(options.get("timeout_seconds", config.plugin_timeout_seconds)),
             threads=int(options.get("threads", 8)),
+            report_wait_seconds=float(options.get("report_wait_seconds", 300.0)),
         )
 
 
@@ -154,6 +160,8 @@ def e164(phone: str) -> str:
 
 
 SDK_LOGGER: Final = "tencentcloud_sdk_common"
+PULL_LIMIT: Final = 100
+MAX_PULL_PAGES: Final = 20
 
 
 class HideBodies(logging.Filter):
@@ -255,6 +263,56 @@ class TencentNotifier:
             detail=None if code == "Ok" else str(sent.Message or ""),
             message_id=sent.SessionContext or request.message_id,
         )
+
+    def _pull_blocking(self, pull: models.PullSmsSendStatusByPhoneNumberRequest) -> Any:
+        return self._client().PullSmsSendStatusByPhoneNumber(pull)
+
+    async def query_status(self, request: SmsRequest, sent_at: datetime) -> SmsReceipt | None:
+        """Look the message up with ``PullSmsSendStatusByPhoneNumber``, matching its
+        ``SessionContext``. Tencent lists a message only once the carrier reported it, so
+        "not there" is believed only ``report_wait_seconds`` after the send; before that
+        the answer is "cannot tell yet".
+
+        :raises TemporaryPluginError: the query failed, or it is too early to tell.
+        """
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.options.threads, "tencent-sms")
+        loop = asyncio.get_running_loop()
+        begin = int(sent_at.timestamp()) - 1
+        for page in range(MAX_PULL_PAGES):
+            pull = models.PullSmsSendStatusByPhoneNumberRequest()
+            pull.BeginTime = begin
+            pull.EndTime = int(time.time()) + 1
+            pull.Offset = page * PULL_LIMIT
+            pull.Limit = PULL_LIMIT
+            pull.PhoneNumber = e164(request.phone)
+            pull.SmsSdkAppId = self.options.sdk_app_id
+            try:
+                response = await loop.run_in_executor(self._executor, self._pull_blocking, pull)
+            except TencentCloudSDKException as exc:
+                raise TemporaryPluginError(f"腾讯云短信状态查询失败：{exc.get_code()}") from None
+            except Exception as exc:
+                raise TemporaryPluginError(
+                    f"腾讯云短信状态查询网络错误：{type(exc).__name__}"
+                ) from None
+            found = response.PullSmsSendStatusSet or []
+            for item in found:
+                if item.SessionContext == request.message_id:
+                    delivered = item.ReportStatus == "SUCCESS"
+                    return SmsReceipt(
+                        status=MessageStatus.DELIVERED
+                        if delivered
+                        else MessageStatus.PERMANENT_FAILURE,
+                        vendor_message_id=item.SerialNo or None,
+                        vendor_code=str(item.ReportStatus or ""),
+                        detail=None if delivered else str(item.Description or ""),
+                        message_id=request.message_id,
+                    )
+            if len(found) < PULL_LIMIT:
+                break
+        if time.time() - sent_at.timestamp() < self.options.report_wait_seconds:
+            raise TemporaryPluginError("腾讯云短信尚未回报该短信的状态")
+        return None
 
     def parse_receipts(self, body: bytes) -> list[SmsReceipt]:
         """Parse a status callback (a JSON array); :raises PermanentPluginError: malformed."""
