@@ -5,7 +5,7 @@ import { tokens } from './api/session'
 const guardian: RouteRecordRaw[] = [
   { path: '', name: 'guide', component: () => import('./pages/guardian/GuidePage.vue'), meta: { title: '办事指南' } },
   { path: 'login', name: 'login', component: () => import('./pages/guardian/LoginPage.vue'), meta: { title: '统一身份认证登录' } },
-  { path: 'auth/done', name: 'auth-done', component: () => import('./pages/guardian/AuthDonePage.vue'), meta: { title: '登录' } },
+  { path: 'signed-in', name: 'signed-in', component: () => import('./pages/guardian/AuthDonePage.vue'), meta: { title: '登录' } },
   { path: 'apply', name: 'apply', component: () => import('./pages/guardian/ApplyPage.vue'), meta: { title: '入学报名', guardian: true } },
   { path: 'mine', name: 'mine', component: () => import('./pages/guardian/MinePage.vue'), meta: { title: '我的报名', guardian: true } },
   { path: 'mine/:id', name: 'mine-detail', component: () => import('./pages/guardian/StatusPage.vue'), meta: { title: '办理进度', guardian: true } },
