@@ -51,7 +51,7 @@ async function apply(page: Page, family: Family): Promise<{ receiptNo: string; q
   await expect(page.getByTestId('submitted')).toBeVisible()
   const receipt = (await page.getByTestId('receipt-no').textContent()) ?? ''
   const code = (await page.getByTestId('query-code').textContent()) ?? ''
-  await page.getByRole('link', { name: '查看办理进度' }).click()
+  await page.getByRole('button', { name: '查看办理进度' }).click()
   return { receiptNo: receipt, queryCode: code }
 }
 
@@ -65,7 +65,7 @@ async function openCase(page: Page, receipt: string, status: string): Promise<vo
 }
 
 async function decide(page: Page, decision: '通过' | '退回补正' | '不通过', comment = ''): Promise<void> {
-  await page.getByRole('radio', { name: decision }).click()
+  await page.getByRole('radio', { name: new RegExp(`(^|\\s)${decision}$`) }).click()
   if (comment) await page.locator('#r-comment').fill(comment)
   await page.getByRole('button', { name: '提交审核结论' }).click()
   await expect(page.getByTestId('notice')).toContainText(`已${decision}`)
@@ -113,7 +113,7 @@ test('a guardian signs in, sees typed errors at their fields, applies and follow
   queryCode = (await page.getByTestId('query-code').textContent()) ?? ''
   expect(receiptNo).not.toBe('')
   await checkPage(page, '07-submitted')
-  await page.getByRole('link', { name: '查看办理进度' }).click()
+  await page.getByRole('button', { name: '查看办理进度' }).click()
   await expect(page.getByTestId('status')).toHaveText('学校审核', { timeout: 60_000 })
   await expect(page.getByTestId('school')).toContainText('小学')
   await checkPage(page, '08-status-school-review')
