@@ -1,12 +1,13 @@
 """``ruxue serve`` in embedded mode mounts the three sandbox departments and points the
-bundled verifiers at them; a configured ``base_url`` (or production) mounts nothing."""
+bundled verifiers at them; a configured ``base_url`` (or production) mounts nothing. The
+sandbox identity provider becomes the guardians' login unless one is configured."""
 
 from __future__ import annotations
 
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from ruxue_core.settings import Settings
+from ruxue_core.settings import GuardianAuthSettings, Settings
 from ruxue_gateway.embedded import serve_app
 
 
@@ -30,4 +31,34 @@ def test_a_configured_service_is_not_replaced(settings: Settings) -> None:
     chosen = settings.model_copy(
         update={"verifiers": ["gongan", "renshe"], "plugin_options": options}
     )
-    assert mounts(serve_app(chosen, "127.0.0.1", 8123)) == {"/sandbox/gongan"}
+    departments = {"/sandbox/gongan", "/sandbox/ziranziyuan", "/sandbox/renshe"}
+    assert mounts(serve_app(chosen, "127.0.0.1", 8123)) & departments == {"/sandbox/gongan"}
+
+
+def test_the_sandbox_identity_provider_is_the_guardians_login(settings: Settings) -> None:
+    bundled = settings.model_copy(update={"verifiers": ["gongan"]})
+    app = serve_app(bundled, "127.0.0.1", 8123)
+    assert "/sandbox/idp" in mounts(app)
+    with TestClient(app) as client:
+        providers = client.get("/auth/providers").json()["providers"]
+        assert providers == [{"name": "hubei_portal", "redirect": True}]
+        back = "http://127.0.0.1:8123/signed-in"
+        start = client.get(
+            "/auth/hubei_portal/login", params={"return_to": back}, follow_redirects=False
+        )
+        assert start.status_code == 302
+        assert start.headers["location"].startswith(
+            "http://127.0.0.1:8123/sandbox/idp/web/user/uias_login.do?"
+        )
+        form = client.get(start.headers["location"].removeprefix("http://127.0.0.1:8123"))
+        assert 'action="uias_login.do"' in form.text
+
+
+def test_a_configured_login_is_kept(settings: Settings) -> None:
+    chosen = settings.model_copy(
+        update={
+            "verifiers": ["gongan"],
+            "guardian_auth": GuardianAuthSettings(login_providers=["hubei_ehb"]),
+        }
+    )
+    assert "/sandbox/idp" not in mounts(serve_app(chosen, "127.0.0.1", 8123))

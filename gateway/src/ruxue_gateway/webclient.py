@@ -1,8 +1,9 @@
 """The reference web client (``contrib/web``), served at ``/`` by ``ruxue serve`` in embedded
 mode once it is built (``nox -s web`` or ``npm ci && npm run build`` there).
 
-Files under ``dist/`` are served as they are; any other path that is not the API's answers
-with ``index.html``, so the client's own routes (``/apply``, ``/staff/…``) survive a reload.
+Files under ``dist/`` are served as they are; any other path that is neither the API's nor a
+file name answers with ``index.html``, so the client's own routes (``/apply``, ``/staff/…``)
+survive a reload while a missing script is still a 404.
 Production deployments serve ``dist/`` from any static host instead.
 """
 
@@ -38,7 +39,8 @@ class SinglePageApp(StaticFiles):
             return await super().get_response(path, scope)
         except HTTPException as exc:
             request_path = str(scope.get("path", ""))
-            if exc.status_code != 404 or request_path.startswith(API_PREFIXES):
+            is_file = "." in request_path.rsplit("/", 1)[-1]
+            if exc.status_code != 404 or is_file or request_path.startswith(API_PREFIXES):
                 raise
             return await super().get_response("index.html", scope)
 
