@@ -6,6 +6,7 @@ Every session installs the workspace's distributions in editable mode into its o
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -15,6 +16,7 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
+WEB = ROOT / "contrib" / "web"
 DISTRIBUTIONS = (
     "core[testing]",
     "gateway[embedded]",
@@ -97,11 +99,62 @@ def schema(session: nox.Session) -> None:
     )
 
 
+def build_web(session: nox.Session, *, required: bool) -> bool:
+    """Build the reference web client (contrib/web/dist), which `ruxue serve` then serves at /.
+
+    Needs Node.js >= 20 with npm; without them the client is skipped (or, if required, the
+    session fails). Operations are type-checked against tests/schema.graphql on the way.
+    """
+    if shutil.which("npm") is None:
+        if required:
+            session.error("contrib/web needs Node.js >= 20 and npm")
+        session.warn("npm not found: the web client is not built (the API works without it)")
+        return False
+    with session.chdir(WEB):
+        if required or not (WEB / "node_modules").is_dir():
+            session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+        session.run("npm", "run", "build", external=True)
+    return True
+
+
 @nox.session(python="3.11")
 def demo(session: nox.Session) -> None:
-    """`ruxue demo`: a season end to end on a fresh SQLite file (pass options after --)."""
+    """`ruxue demo`: a season end to end on a fresh SQLite file (pass options after --); builds
+    the web client too when npm is present, for `nox -s serve`."""
     install_workspace(session)
+    build_web(session, required=False)
     session.run("ruxue", "demo", *(session.posargs or ["--json", "demo-summary.json"]))
+    session.log("open the system in a browser: nox -s serve  ->  http://127.0.0.1:8000/")
+
+
+@nox.session(python="3.11")
+def serve(session: nox.Session) -> None:
+    """`ruxue serve` in embedded mode on a fresh var/web with the sample season open, demo staff
+    accounts and the sandbox's guardians, serving the web client at http://127.0.0.1:8000/."""
+    install_workspace(session)
+    build_web(session, required=False)
+    port = session.posargs[0] if session.posargs else "8000"
+    session.run("python", str(WEB / "e2e" / "sandbox.py"), "--port", port)
+
+
+@nox.session(python="3.11")
+def web(session: nox.Session) -> None:
+    """The web client: npm ci, codegen + vue-tsc against tests/schema.graphql, eslint, build,
+    then the Playwright tests in Chromium against `ruxue serve` (args after -- go to
+    Playwright)."""
+    install_workspace(session)
+    build_web(session, required=True)
+    python = shutil.which("python", path=session.bin) or "python"
+    with session.chdir(WEB):
+        session.run("npm", "run", "lint", external=True)
+        session.run(
+            "npx",
+            "playwright",
+            "test",
+            *session.posargs,
+            external=True,
+            env={"RUXUE_PYTHON": python},
+        )
 
 
 @nox.session(python="3.11")

@@ -1,10 +1,12 @@
 """The embedded default for ``ruxue serve``: the sandbox department services (公安, 自然资源,
 人社) mounted in-process at ``/sandbox/<name>``, with the bundled verifier plugins pointed at
-them over real, signed HTTP.
+them over real, signed HTTP; the sandbox's unified identity provider at ``/sandbox/idp`` as the
+guardians' login (unless one is configured); and the reference web client at ``/`` once built.
 
 The sandbox holds the demo's synthetic population (``ruxue_sandbox.make_population`` over the
-sample season's zones), so front-end developers can submit applications that verify.
-Production never mounts it.
+sample season's zones), so front-end developers can submit applications that verify and sign
+in as its guardians (``g<index>``, password :func:`ruxue_gateway.demo_login.password_of`).
+Production never mounts any of it.
 
 Likewise, the ``aliyun`` and ``tencent`` notifiers selected without an ``endpoint`` of their
 own (``RUXUE_NOTIFIERS='["aliyun","tencent"]' ruxue serve``) are pointed at the sandbox's
@@ -21,18 +23,22 @@ import importlib.util
 import logging
 import secrets
 import tomllib
+from collections.abc import Sequence
 from contextlib import ExitStack
-from typing import Final
+from typing import Any, Final
 
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from ruxue_core.settings import Mode, Settings
 from ruxue_gateway.app import create_app
+from ruxue_gateway.webclient import mount_web_client
 
 log = logging.getLogger(__name__)
 
 SANDBOX_PREFIX: Final = "/sandbox"
+IDP_PATH: Final = f"{SANDBOX_PREFIX}/idp"
+LOGIN_PROVIDER: Final = "hubei_portal"
 SAMPLE_FAMILIES: Final = 100
 SAMPLE_SEED: Final = 2026
 
@@ -85,8 +91,8 @@ def with_sms_fakes(settings: Settings, host: str, port: int) -> Settings:
 
 def serve_app(settings: Settings, host: str, port: int) -> Starlette:
     """The app ``ruxue serve`` runs: with the sandbox mounted when embedded mode wants it (a
-    bundled verifier is selected without a ``base_url`` of its own), and fake SMS vendors
-    for vendor notifiers without an endpoint (:func:`with_sms_fakes`)."""
+    bundled verifier is selected without a ``base_url`` of its own), fake SMS vendors for
+    vendor notifiers without an endpoint (:func:`with_sms_fakes`), and the web client."""
     settings = with_sms_fakes(settings, host, port)
     mounted = [
         name
@@ -99,7 +105,9 @@ def serve_app(settings: Settings, host: str, port: int) -> Starlette:
         and importlib.util.find_spec("ruxue_sandbox") is not None
     )
     if not wants_sandbox:
-        return create_app(settings)
+        app = create_app(settings)
+        _web_client(app, settings)
+        return app
     from ruxue_gateway.demo import SEASON_FILE
     from ruxue_sandbox import (
         create_department_app,
@@ -109,12 +117,24 @@ def serve_app(settings: Settings, host: str, port: int) -> Starlette:
     )
 
     own_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    base = f"http://{own_host}:{port}"
     options = dict(settings.plugin_options)
     for name in mounted:
-        options[name] = settings.options_for(name) | {
-            "base_url": f"http://{own_host}:{port}{SANDBOX_PREFIX}/{name}"
+        options[name] = settings.options_for(name) | {"base_url": f"{base}{SANDBOX_PREFIX}/{name}"}
+    update: dict[str, Any] = {"plugin_options": options}
+    sandbox_login = not settings.guardian_auth.login_providers
+    if sandbox_login:
+        options[LOGIN_PROVIDER] = settings.options_for(LOGIN_PROVIDER) | {
+            "api_url": f"{base}{IDP_PATH}"
         }
-    app = create_app(settings.model_copy(update={"plugin_options": options}))
+        returns = {f"{base}/", f"http://localhost:{port}/", f"http://127.0.0.1:{port}/"}
+        update["guardian_auth"] = settings.guardian_auth.model_copy(
+            update={
+                "login_providers": [LOGIN_PROVIDER],
+                "return_urls": [*settings.guardian_auth.return_urls, *sorted(returns)],
+            }
+        )
+    app = create_app(settings.model_copy(update=update))
     places, materials = season_places(tomllib.loads(SEASON_FILE.read_text(encoding="utf-8")))
     population = make_population(
         SAMPLE_FAMILIES, seed=SAMPLE_SEED, places=places, materials=materials
@@ -123,4 +143,24 @@ def serve_app(settings: Settings, host: str, port: int) -> Starlette:
     for department in mounted:
         app.mount(f"{SANDBOX_PREFIX}/{department}", create_department_app(services[department]))
     log.warning("sandbox department services mounted at %s/%s", SANDBOX_PREFIX, mounted)
+    if sandbox_login:
+        _mount_identity_provider(app, population.families)
+    _web_client(app, settings)
     return app
+
+
+def _mount_identity_provider(app: Starlette, families: Sequence[Any]) -> None:
+    """The sandbox's unified identity provider, one real-name account per family."""
+    from ruxue_gateway.demo_login import idp_users
+    from ruxue_sandbox import FakeIdentityProvider, create_identity_app
+
+    idp = FakeIdentityProvider()
+    idp.add(*idp_users(families))
+    app.mount(IDP_PATH, create_identity_app(idp))
+    log.warning("sandbox identity provider mounted at %s (%d guardians)", IDP_PATH, len(families))
+
+
+def _web_client(app: Starlette, settings: Settings) -> None:
+    """Serve the built reference client at ``/`` in embedded mode."""
+    if settings.mode is Mode.EMBEDDED and mount_web_client(app):
+        log.warning("web client served at / (contrib/web/dist)")

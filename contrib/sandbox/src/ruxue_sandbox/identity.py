@@ -206,6 +206,8 @@ _FORM: Final = """<!doctype html><meta charset="utf-8"><title>{title}</title>
 
 
 def _form(title: str, action: str, hidden: dict[str, str]) -> HTMLResponse:
+    """The sign-in form; ``action`` is relative, so the provider also works mounted under a
+    prefix (``ruxue serve`` mounts it at ``/sandbox/idp``)."""
     fields = "".join(
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
         for k, v in hidden.items()
@@ -232,7 +234,7 @@ def create_identity_app(idp: FakeIdentityProvider) -> Starlette:
             params = dict(request.query_params)
             if params.get("appCode") != idp.app_code or not params.get("gotoUrl"):
                 return _error(400, "appCode 或 gotoUrl 无效")
-            return _form("湖北政务服务网统一身份认证", "/web/user/uias_login.do", params)
+            return _form("湖北政务服务网统一身份认证", "uias_login.do", params)
         form = await request.form()
         values = {k: str(v) for k, v in form.items()}
         if values.get("appCode") != idp.app_code or not values.get("gotoUrl"):
@@ -320,7 +322,7 @@ def create_identity_app(idp: FakeIdentityProvider) -> Starlette:
             params = dict(request.query_params)
             if params.get("client_id") != idp.client_id or params.get("response_type") != "code":
                 return _error(400, "client_id 或 response_type 无效")
-            return _form("统一身份认证（OpenID Connect）", "/oidc/authorize", params)
+            return _form("统一身份认证（OpenID Connect）", "authorize", params)
         values = {k: str(v) for k, v in (await request.form()).items()}
         if values.get("client_id") != idp.client_id or not values.get("redirect_uri"):
             return _error(400, "client_id 或 redirect_uri 无效")

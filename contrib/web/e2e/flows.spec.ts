@@ -1,0 +1,214 @@
+/**
+ * Every role's flow in a real Chromium against `ruxue serve` with the sandbox: guardians on a
+ * phone-sized screen, staff on a desktop one. Each page is screenshotted and checked by axe-core.
+ * Placement and publication (admission to a school) wait for their API operations; the
+ * guardian's flow goes as far as the bureau's approval.
+ */
+import { devices, expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test'
+import { checkPage, families, guardianSignIn, staffSignIn, type Family } from './support'
+
+const PHONE = devices['Pixel 7']
+const DESKTOP = { viewport: { width: 1280, height: 900 }, locale: 'zh-CN' }
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+)
+
+test.describe.configure({ mode: 'serial' })
+
+const contexts: BrowserContext[] = []
+async function open(browser: Browser, phone: boolean): Promise<Page> {
+  const { defaultBrowserType: _ignored, ...phoneOptions } = PHONE
+  const context = await browser.newContext(phone ? { ...phoneOptions, locale: 'zh-CN' } : DESKTOP)
+  contexts.push(context)
+  return context.newPage()
+}
+test.afterAll(async () => {
+  for (const c of contexts) await c.close()
+})
+
+let guardianPage: Page
+let receiptNo = ''
+let queryCode = ''
+
+async function fillApplication(page: Page, family: Family, childId = family.childId): Promise<void> {
+  await page.locator('#f-child-name').fill(family.childName)
+  await page.locator('#f-child-id').fill(childId)
+  await page.locator('#f-guardian-name').fill(family.guardianName)
+  await page.locator('#f-guardian-id').fill(family.guardianId)
+  await page.locator('#f-phone').fill(family.phone)
+  const label = { FATHER: '父亲', MOTHER: '母亲', OTHER: '其他' }[family.relationship]
+  await page.getByRole('radio', { name: label }).click()
+  await page.locator('#f-township').selectOption(family.townshipCode)
+  await page.locator('#f-address').fill(family.address)
+  const consent = page.getByRole('checkbox', { name: /本人授权核对/ })
+  if ((await consent.getAttribute('aria-checked')) !== 'true') await consent.click()
+}
+
+async function apply(page: Page, family: Family): Promise<{ receiptNo: string; queryCode: string }> {
+  await fillApplication(page, family)
+  await page.getByRole('button', { name: '提交报名' }).click()
+  await expect(page.getByTestId('submitted')).toBeVisible()
+  const receipt = (await page.getByTestId('receipt-no').textContent()) ?? ''
+  const code = (await page.getByTestId('query-code').textContent()) ?? ''
+  await page.getByRole('button', { name: '查看办理进度' }).click()
+  return { receiptNo: receipt, queryCode: code }
+}
+
+async function openCase(page: Page, receipt: string, status: string): Promise<void> {
+  await page.goto('/staff')
+  await page.locator('#w-status').selectOption(status)
+  await page.locator('#w-receipt').fill(receipt)
+  await page.getByRole('button', { name: '查询' }).click()
+  await page.getByRole('link', { name: receipt }).click()
+  await expect(page.getByTestId('status')).toBeVisible()
+}
+
+async function decide(page: Page, decision: '通过' | '退回补正' | '不通过', comment = ''): Promise<void> {
+  await page.getByRole('radio', { name: new RegExp(`(^|\\s)${decision}$`) }).click()
+  if (comment) await page.locator('#r-comment').fill(comment)
+  await page.getByRole('button', { name: '提交审核结论' }).click()
+  await expect(page.getByTestId('notice')).toContainText(`已${decision}`)
+}
+
+test('service guide and lookup pages, anonymous', async ({ browser }) => {
+  const page = await open(browser, true)
+  await page.goto('/')
+  await expect(page.getByRole('heading', { name: '义务教育入学“一件事”' })).toBeVisible()
+  await expect(page.getByText('报名中').first()).toBeVisible()
+  await checkPage(page, '01-guide')
+  await page.getByRole('link', { name: '结果查询' }).first().click()
+  await page.getByRole('button', { name: '查询' }).click()
+  await expect(page.getByText('请填写办件编号')).toBeVisible()
+  await checkPage(page, '02-lookup-empty')
+})
+
+test('a guardian signs in, sees typed errors at their fields, applies and follows the status live', async ({ browser }) => {
+  const family = families().local_owner
+  guardianPage = await open(browser, true)
+  const page = guardianPage
+  await page.goto('/login')
+  await checkPage(page, '03-login')
+  await guardianSignIn(page, family)
+  await expect(page.locator('#f-guardian-name')).toHaveValue(family.guardianName)
+  await checkPage(page, '04-apply')
+  // the browser's own checks first
+  await page.locator('#f-guardian-name').fill('')
+  await page.getByRole('button', { name: '提交报名' }).click()
+  await expect(page.getByText('请填写儿童姓名')).toBeVisible()
+  await expect(page.getByText('请填写 11 位手机号码')).toBeVisible()
+  await checkPage(page, '05-apply-inline-errors')
+  // then the API's typed error at its field: an ID number whose check digit is wrong
+  const last = family.childId.slice(-1)
+  const wrong = family.childId.slice(0, -1) + (last === '0' ? '1' : '0')
+  await fillApplication(page, family, wrong)
+  await page.getByRole('button', { name: '提交报名' }).click()
+  const childIdError = page.locator('.van-field', { has: page.locator('#f-child-id') }).locator('.van-field__error-message')
+  await expect(childIdError).toBeVisible()
+  await checkPage(page, '06-apply-api-error')
+  await page.locator('#f-child-id').fill(family.childId)
+  await page.getByRole('button', { name: '提交报名' }).click()
+  await expect(page.getByTestId('submitted')).toBeVisible()
+  receiptNo = (await page.getByTestId('receipt-no').textContent()) ?? ''
+  queryCode = (await page.getByTestId('query-code').textContent()) ?? ''
+  expect(receiptNo).not.toBe('')
+  await checkPage(page, '07-submitted')
+  await page.getByRole('button', { name: '查看办理进度' }).click()
+  await expect(page.getByTestId('status')).toHaveText('学校审核', { timeout: 60_000 })
+  await expect(page.getByTestId('school')).toContainText('小学')
+  await checkPage(page, '08-status-school-review')
+  await page.goto('/mine')
+  await expect(page.getByText(receiptNo)).toBeVisible()
+  await checkPage(page, '09-mine')
+  await page.getByText(receiptNo).click()
+  await expect(page.getByTestId('status')).toHaveText('学校审核')
+})
+
+test('the school reviewer and the bureau officer approve; the guardian sees it without reloading', async ({ browser }) => {
+  const school = await open(browser, false)
+  await staffSignIn(school, 'school')
+  await checkPage(school, '10-staff-worklist')
+  await openCase(school, receiptNo, 'SCHOOL_REVIEW')
+  await checkPage(school, '11-staff-detail')
+  await decide(school, '通过', '材料齐全')
+  await expect(school.getByTestId('status')).toHaveText('区审核')
+  const bureau = await open(browser, false)
+  await staffSignIn(bureau, 'bureau')
+  await openCase(bureau, receiptNo, 'BUREAU_REVIEW')
+  await decide(bureau, '通过')
+  await expect(bureau.getByTestId('status')).toHaveText('审核通过')
+  await expect(guardianPage.getByTestId('status')).toHaveText('审核通过', { timeout: 20_000 })
+  await checkPage(guardianPage, '12-status-approved')
+  await checkPage(bureau, '13-staff-detail-approved')
+})
+
+test('anyone looks the result up by receipt number and query code', async ({ browser }) => {
+  const page = await open(browser, true)
+  await page.goto('/lookup')
+  await page.locator('#l-receipt').fill(receiptNo)
+  await page.locator('#l-code').fill('000000')
+  await page.getByRole('button', { name: '查询' }).click()
+  await expect(page.getByTestId('lookup-error').or(page.locator('.van-field__error-message'))).toBeVisible()
+  await page.locator('#l-code').fill(queryCode)
+  await page.getByRole('button', { name: '查询' }).click()
+  await expect(page.getByTestId('lookup-result')).toContainText('审核通过')
+  await checkPage(page, '14-lookup-result')
+})
+
+test('a family whose declared relationship the hukou contradicts corrects it', async ({ browser }) => {
+  const family = families().wrong_relationship
+  const page = await open(browser, true)
+  await guardianSignIn(page, family)
+  await apply(page, family)
+  await expect(page.getByTestId('status')).toHaveText('退回补正', { timeout: 60_000 })
+  await expect(page.getByRole('heading', { name: '补正信息' })).toBeVisible()
+  await checkPage(page, '15-status-needs-correction')
+  const other = family.relationship === 'MOTHER' ? 'FATHER' : 'MOTHER'
+  await page.locator('#c-relationship').selectOption(other)
+  await page.locator('#c-address').fill(family.address)
+  await page.getByRole('button', { name: '重新提交核验' }).click()
+  await expect(page.getByTestId('notice')).toContainText('已重新提交核验')
+  await expect(page.getByTestId('status')).toHaveText('学校审核', { timeout: 60_000 })
+})
+
+test('undecidable data: the guardian uploads what is asked, the counter clerk records the paper and approves', async ({ browser }) => {
+  const family = families().ambiguous
+  const page = await open(browser, true)
+  await guardianSignIn(page, family)
+  const ambiguous = await apply(page, family)
+  await expect(page.getByTestId('status')).toHaveText('人工核验', { timeout: 60_000 })
+  await expect(page.getByRole('heading', { name: '需要提交的材料' })).toBeVisible()
+  const input = page.locator('input[type=file]').first()
+  await input.setInputFiles({ name: 'hukoubu.png', mimeType: 'image/png', buffer: PNG })
+  await page.getByRole('button', { name: /^上传/ }).first().click()
+  await expect(page.getByTestId('notice')).toContainText('已上传')
+  await checkPage(page, '16-status-manual-review-uploaded')
+
+  const counter = await open(browser, false)
+  await staffSignIn(counter, 'counter')
+  await openCase(counter, ambiguous.receiptNo, 'MANUAL_REVIEW')
+  await expect(counter.getByRole('cell', { name: 'hukoubu.png' })).toBeVisible()
+  await expect(counter.getByRole('heading', { name: '窗口登记原件' })).toBeVisible()
+  await checkPage(counter, '17-counter-detail')
+  const material = counter.locator('#main').getByRole('checkbox').first()
+  await material.click()
+  await counter.getByRole('button', { name: '登记' }).click()
+  await expect(counter.getByTestId('notice')).toContainText('已登记')
+  await decide(counter, '通过', '原件已核验')
+  await expect(counter.getByTestId('status')).not.toHaveText('人工核验')
+  await expect(page.getByTestId('status')).not.toHaveText('人工核验', { timeout: 20_000 })
+})
+
+test('statistics as charts, failed messages and dead jobs', async ({ browser }) => {
+  const page = await open(browser, false)
+  await staffSignIn(page, 'bureau')
+  await page.getByRole('link', { name: '统计' }).click()
+  await expect(page.getByTestId('total')).not.toHaveText('0')
+  await expect(page.getByRole('img', { name: /按办件状态/ })).toBeVisible()
+  await checkPage(page, '18-statistics')
+  await page.getByRole('link', { name: '失败短信与任务' }).click()
+  await expect(page.getByRole('heading', { name: '发送失败的短信' })).toBeVisible()
+  await checkPage(page, '19-operations')
+  await page.goto('/staff/login')
+  await checkPage(page, '20-staff-login')
+})
