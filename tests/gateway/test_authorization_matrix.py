@@ -416,6 +416,7 @@ MANUAL = (
 GUIDE = 'query { serviceGuide(townshipCode: "420704101") { ' + RESULT + " } }"
 CATCHMENT = (
     'query { schoolsForAddress(townshipCode: "420704104", village: "机场社区") { ' + RESULT + " } }"
+)
 LOTTERY = "query Q($s: String!) { lottery(seasonCode: $s) { " + RESULT + " } }"
 COMMIT_LOTTERY = (
     "mutation M($input: CommitLotteryInput!) { commitLottery(input: $input) { " + RESULT + " } }"

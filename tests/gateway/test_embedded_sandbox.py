@@ -63,7 +63,6 @@ def test_a_configured_vendor_endpoint_is_not_replaced(settings: Settings) -> Non
     assert with_sms_fakes(chosen, "127.0.0.1", 8123) == chosen
 
 
-
 def test_the_sandbox_identity_provider_is_the_guardians_login(settings: Settings) -> None:
     bundled = settings.model_copy(update={"verifiers": ["gongan"]})
     app = serve_app(bundled, "127.0.0.1", 8123)

@@ -347,8 +347,8 @@ def _add_subcommands() -> None:
     from ruxue_gateway.cli_casesync import casesync_app
     from ruxue_gateway.cli_lottery import lottery_app
     from ruxue_gateway.cli_placement import placement_app
-    from ruxue_gateway.cli_season import season_app
     from ruxue_gateway.cli_queries import queries_app
+    from ruxue_gateway.cli_season import season_app
 
     app.add_typer(season_app, name="season")
     app.add_typer(casesync_app, name="casesync")
