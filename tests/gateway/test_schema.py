@@ -9,6 +9,7 @@ from strawberry.types.enum import StrawberryEnumDefinition
 
 from ruxue_core import errors
 from ruxue_core.domain.enums import STATUS_LABELS, Status
+from ruxue_core.season_issues import SeasonFileInvalid
 from ruxue_gateway.schema import schema
 from ruxue_gateway.schema.errors import ERROR_TYPES
 
@@ -33,6 +34,7 @@ def test_every_core_refusal_has_a_typed_result() -> None:
     refusals = _subclasses(errors.RuxueError) - {
         errors.RuxueError,
         errors.ConfigurationError,  # an operator's problem, never a client's
+        SeasonFileInvalid,  # a season file's problems, shown to the operator loading it
     }
     assert refusals == set(ERROR_TYPES)
     for refusal, error_type in ERROR_TYPES.items():
@@ -46,7 +48,8 @@ def test_error_codes_are_one_graphql_enum() -> None:
     enum = schema.get_type_by_name("ErrorCode")
     assert isinstance(enum, StrawberryEnumDefinition)
     assert {v.name for v in enum.values} == {c.name for c in errors.ErrorCode}
-    classes = _subclasses(errors.RuxueError) - {errors.RuxueError}
+    # SeasonFileInvalid is InvalidInput with a file/row/field table: it shares the code.
+    classes = _subclasses(errors.RuxueError) - {errors.RuxueError, SeasonFileInvalid}
     assert sorted(cls.code for cls in classes) == sorted(errors.ErrorCode)
     assert "code: ErrorCode!" in str(schema)
 
