@@ -128,3 +128,16 @@ def placed_in_published_run(uow: UnitOfWork, application_id: int) -> None:
             notice_no=f"T-{application.receipt_no}",
         )
     )
+
+
+PRIVATE: Final = "LK-MB-01"
+"""The sample season's private school (公民同招), offered as its private option."""
+
+
+def with_private(season_file: SeasonFile) -> SeasonFile:
+    """:func:`tight`, with one seat at the private school."""
+    schools = [
+        s.model_copy(update={"classes": 1, "class_size": 1}) if s.code == PRIVATE else s
+        for s in tight(season_file).schools
+    ]
+    return season_file.model_copy(update={"schools": schools})

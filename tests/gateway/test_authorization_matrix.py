@@ -449,6 +449,12 @@ PLACE_COORDINATED = (
     + RESULT
     + " } }"
 )
+PRIVATE_OPTIONS = "query Q($s: String!) { privateSchoolOptions(seasonCode: $s) { " + RESULT + " } }"
+CHOOSE_PRIVATE = (
+    "mutation M($input: ChoosePrivateSchoolInput!) { choosePrivateSchool(input: $input) { "
+    + RESULT
+    + " } }"
+)
 STAFF: Final = {"counter", "other_counter", "school", "other_school", "bureau", "admin", "auditor"}
 
 
@@ -563,6 +569,8 @@ OPERATIONS: Final = (
     _op("confirm enrollment", {"school"}, status=Status.ADMITTED),
     _op("record no show", {"school"}, status=Status.ADMITTED),
     _op("place coordinated", {"bureau"}, status=Status.COORDINATING),
+    _op("private school options", set(CALLERS)),
+    _op("choose private school", {"guardian", "counter"}, status=Status.SUBMITTED),
 )
 SUBMIT_OPERATION: Final = next(op for op in OPERATIONS if op.name == "submit")
 EXPECTED_SUCCESS: Final = {
@@ -603,6 +611,8 @@ EXPECTED_SUCCESS: Final = {
     "confirm enrollment": "EnrollmentChangedPayload",
     "record no show": "EnrollmentChangedPayload",
     "place coordinated": "EnrollmentChangedPayload",
+    "private school options": "PrivateSchoolOptionList",
+    "choose private school": "PrivateSchoolChosen",
 }
 
 
@@ -758,6 +768,11 @@ def _placement_request(
     if name == "place coordinated":
         placed = {"applicationId": application_id, "schoolCode": "LK-YJ-01"}
         return PLACE_COORDINATED, {"input": placed}
+    if name == "private school options":
+        return PRIVATE_OPTIONS, {"s": server.season}
+    if name == "choose private school":
+        chosen = {"applicationId": application_id, "schoolCode": "LK-MB-01"}
+        return CHOOSE_PRIVATE, {"input": chosen}
     raise AssertionError(name)
 
 

@@ -1,5 +1,6 @@
 """Load a season's placement input from the database: schools with the seats already taken,
-and each candidate application's category, zoned schools, verified facts and care claim."""
+and each candidate application's category, zoned schools, verified facts, care claim and
+private-school choice (公民同招)."""
 
 from __future__ import annotations
 
@@ -99,6 +100,7 @@ def load_inputs(uow: UnitOfWork, season: Season, status: Status) -> Inputs:
                 family=application.guardian_id,
                 facts=facts.get(application.id, {}),
                 care=care.get(application.id),
+                private=code_of.get(application.private_school_id),
             )
         )
     categories = season.policy.get("categories", [])

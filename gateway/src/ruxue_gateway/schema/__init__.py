@@ -41,6 +41,7 @@ from ruxue_gateway.schema.guide import GuideQueries
 from ruxue_gateway.schema.intake import IntakeMutations, IntakeQueries
 from ruxue_gateway.schema.messages.resolvers import MessageMutations, MessageQueries
 from ruxue_gateway.schema.operations.resolvers import OperationMutations, OperationQueries
+from ruxue_gateway.schema.placement.private import PrivateChoiceMutations, PrivateChoiceQueries
 from ruxue_gateway.schema.placement.resolvers import PlacementMutations, PlacementQueries
 from ruxue_gateway.schema.profile import ProfileQueries
 from ruxue_gateway.schema.sessions.resolvers import SessionMutations
@@ -71,6 +72,7 @@ class Query(
     IntakeQueries,
     GuideQueries,
     PlacementQueries,
+    PrivateChoiceQueries,
 ):
     """All queries."""
 
@@ -84,6 +86,7 @@ class Mutation(
     SessionMutations,
     MessageMutations,
     PlacementMutations,
+    PrivateChoiceMutations,
 ):
     """All mutations."""
 
