@@ -17,6 +17,7 @@ from ruxue_core.domain import (
 )
 from ruxue_core.domain.types import utcnow
 from ruxue_core.lifecycle import Event, apply_event, load_case
+from ruxue_core.phases import Phase, rehearsal
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile
 from ruxue_core.rules.national_id import make_national_id
@@ -53,6 +54,13 @@ async def open_tight_season(runtime: Runtime, season_file: SeasonFile) -> str:
     window = (utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
     await load_season(runtime, tight(season_file), Principal.system(), window=window)
     return season_file.season.code
+
+
+async def turn(runtime: Runtime, data: SeasonFile, *phases: Phase) -> None:
+    """Load ``data`` again with its calendar turned so that ``phases`` are open now (the
+    earlier ones over), as a district changes its calendar: the tests run a season in
+    seconds, and every operation stays gated by its phase."""
+    await load_season(runtime, rehearsal(data, utcnow(), *phases), Principal.system())
 
 
 async def approved(

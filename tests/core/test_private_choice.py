@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from placement_helpers import PRIVATE, SEED, approved, with_private
+from placement_helpers import PRIVATE, SEED, approved, turn, with_private
 
 from ruxue_core.domain.types import utcnow
-from ruxue_core.errors import Conflict, Forbidden, Ineligible, InvalidTransition, NotFound
+from ruxue_core.errors import Conflict, Forbidden, Ineligible, NotFound, OutOfPhase
+from ruxue_core.phases import Phase
 from ruxue_core.placement.lottery import commitment
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile
@@ -85,9 +86,9 @@ async def test_choice_refused_once_registration_has_closed(
     season = await _load(runtime, season_file)
     (application,) = await approved(runtime, season, 0)
     await _load(runtime, season_file, open_now=False)
-    with pytest.raises(InvalidTransition) as refused:
+    with pytest.raises(OutOfPhase) as refused:
         await choose_private_school(runtime, ChoosePrivateSchool(application, PRIVATE), COUNTER)
-    assert "报名" in refused.value.message
+    assert refused.value.phase == "registration" and "不在报名时间内" in refused.value.message
 
 
 async def test_placement_tries_the_private_school_first_and_falls_back(
@@ -97,6 +98,7 @@ async def test_placement_tries_the_private_school_first_and_falls_back(
     ids = [i for family in range(3) for i in await approved(runtime, season, family)]
     for application in ids[:2]:  # two families want the private school's one seat
         await choose_private_school(runtime, ChoosePrivateSchool(application, PRIVATE), COUNTER)
+    await turn(runtime, with_private(season_file), Phase.PLACEMENT)
     await commit_lottery(runtime, season, commitment(SEED), BUREAU)
     await reveal_lottery(runtime, season, SEED, BUREAU)
     draft = await run_placement(runtime, season, BUREAU)

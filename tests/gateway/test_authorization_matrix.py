@@ -28,6 +28,7 @@ from ruxue_core.domain import Application, ApplicationDraft, Guardian, Job, Mate
 from ruxue_core.domain.enums import JobStatus, MessageStatus, Relationship, Status
 from ruxue_core.domain.types import utcnow
 from ruxue_core.lifecycle import Event, apply_event, load_case
+from ruxue_core.phases import Phase, rehearsal
 from ruxue_core.placement.lottery import commitment
 from ruxue_core.plugins.builtin import issue_dev_token
 from ruxue_core.plugins.contracts import Principal
@@ -158,6 +159,12 @@ def _headers(settings: Settings) -> dict[str, dict[str, str]]:
     return headers
 
 
+def all_open(data: SeasonFile) -> SeasonFile:
+    """``data`` with every phase open now: the matrix checks who may, not when (the phase
+    tests check when)."""
+    return rehearsal(data, utcnow(), *Phase)
+
+
 @pytest.fixture(scope="module")
 def server(
     module_database_url: str, tmp_path_factory: pytest.TempPathFactory, season_file: SeasonFile
@@ -168,8 +175,7 @@ def server(
     settings = Settings(data_dir=directory / "var", database_url=url, verifiers=[], notifiers=[])
     loop = asyncio.new_event_loop()
     runtime = Runtime.create(settings)
-    window = (utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
-    loop.run_until_complete(load_season(runtime, season_file, Principal.system(), window=window))
+    loop.run_until_complete(load_season(runtime, all_open(season_file), Principal.system()))
     season = season_file.season.code
     other_family = submit_command(
         season,
@@ -722,9 +728,8 @@ def fresh_season(server: Server, *, committed: bool = False, revealed: bool = Fa
     data = server.season_file.model_copy(
         update={"season": server.season_file.season.model_copy(update={"code": code})}
     )
-    window = (utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
     runtime = server.runtime
-    server.run(load_season(runtime, data, Principal.system(), window=window))
+    server.run(load_season(runtime, all_open(data), Principal.system()))
     if committed or revealed:
         server.run(commit_lottery(runtime, code, commitment(SEED), Principal.system()))
     if revealed:

@@ -65,4 +65,5 @@ async def test_a_guardian_chooses_and_each_refusal_is_typed(
     }
     await _open(runtime, season_file, days=-1)  # registration closed yesterday
     closed = await choose(None)
-    assert closed["__typename"] == "InvalidTransitionError" and "报名" in closed["message"]
+    assert closed["__typename"] == "OutOfPhaseError" and "不在报名时间内" in closed["message"]
+    assert (closed["code"], closed["field"]) == ("OUT_OF_PHASE", "schoolCode")

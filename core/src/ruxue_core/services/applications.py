@@ -21,9 +21,10 @@ from sqlmodel import col, select
 from ruxue_core import routing
 from ruxue_core.domain import Application, Child, Consent, Region, Review, School, Season
 from ruxue_core.domain.enums import Channel, Relationship, ReviewDecision, Role, Status
-from ruxue_core.errors import Duplicate, Forbidden, Ineligible, InvalidInput
+from ruxue_core.errors import Duplicate, Forbidden, InvalidInput
 from ruxue_core.lifecycle import Case, Event, apply_event, load_case, open_case, transition_for
 from ruxue_core.permissions import require_role, visible
+from ruxue_core.phases import Phase, require_phase
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.rules import codes
 from ruxue_core.rules.eligibility import AgeWindow, age_exception
@@ -110,7 +111,8 @@ async def submit_application(
     on a family's behalf after checking its papers.
 
     :raises InvalidInput: a field is malformed (``field`` names it).
-    :raises Ineligible: the season is closed or the child's age does not fit.
+    :raises Ineligible: the child's age does not fit.
+    :raises OutOfPhase: registration is not open.
     :raises Duplicate: the child already has an application this season (unless this is a
         retry with the first submission's idempotency key: then the first answer comes back).
     :raises Forbidden: neither a guardian nor counter staff, or a login without real-name
@@ -184,8 +186,7 @@ def submit_form(
     if before is not None:
         before()
     season, school = _season_and_township(uow, command)
-    if not season.opens_at <= uow.now <= season.closes_at:
-        raise Ineligible("不在报名时间内", field="seasonCode")
+    require_phase(season, Phase.REGISTRATION, uow.now)
     exception = age_exception(form.child_birth, AgeWindow.of(season))
     cipher = uow.cipher
     try:
@@ -274,7 +275,11 @@ def _season_and_township_query() -> sa.Select[Season, int | None, School]:
         .outerjoin(Region, township)
         .outerjoin(
             School,
-            sa.and_(col(School.township_id) == Region.id, col(School.stage) == Season.stage),
+            sa.and_(
+                col(School.township_id) == Region.id,
+                col(School.stage) == Season.stage,
+                col(School.public).is_(True),  # a private school is never the zoned one
+            ),
         )
         .where(col(Season.code) == sa.bindparam("season_code"))
         .limit(2)
@@ -285,8 +290,8 @@ def _season_and_township(
     uow: UnitOfWork, command: SubmitApplication
 ) -> tuple[Season, School | None]:
     """The season, after checking the township is one of its regions, and, while zones are by
-    township, the township's school (its one school of the season's stage; none when it has
-    several): one statement.
+    township, the township's school (its one public school of the season's stage; none when it
+    has several): one statement.
 
     :raises InvalidInput: no such season, or a township outside it.
     """

@@ -17,6 +17,7 @@ from ruxue_core.domain.enums import Role, Status
 from ruxue_core.errors import InvalidTransition, NotFound
 from ruxue_core.lifecycle import load_case
 from ruxue_core.permissions import require_role, visible
+from ruxue_core.phases import Phase, require_phase
 from ruxue_core.placement import Placement, explain, place
 from ruxue_core.placement.derive import applicants_for, schools_for
 from ruxue_core.placement.lottery import commitment, draw, new_seed, published_order, to_csv
@@ -121,6 +122,8 @@ async def run_placement(
 
     def run(uow: UnitOfWork) -> RunView:
         season = season_by_code(uow, season_code)
+        if not dry_run:
+            require_run_phase(season, kind, uow.now)
         lottery = draw_of(uow, season)
         seed = lottery.seed if lottery is not None else None
         if seed is not None and lottery is not None and commitment(seed) != lottery.commitment:
@@ -173,6 +176,18 @@ async def run_placement(
         return RunView(row.id, season.code, kind, row.status, row.seed_commitment, summary, uow.now)
 
     return await rt.write(run)
+
+
+def require_run_phase(season: Season, kind: str, now: datetime) -> None:
+    """A main run (and its lottery) belongs to 派位; coordination, over the seats left after
+    publication, runs from 公布 through 报到.
+
+    :raises OutOfPhase: outside that window.
+    """
+    if kind == MAIN:
+        require_phase(season, Phase.PLACEMENT, now)
+    else:
+        require_phase(season, Phase.PUBLICATION, now, until=Phase.ENROLLMENT)
 
 
 def load_run(uow: UnitOfWork, run_id: int) -> tuple[PlacementRun, Season]:

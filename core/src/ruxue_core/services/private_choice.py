@@ -17,6 +17,7 @@ from ruxue_core.domain.enums import Role, Status
 from ruxue_core.errors import Conflict, Ineligible, InvalidTransition, NotFound
 from ruxue_core.lifecycle import load_case
 from ruxue_core.permissions import require_role, visible
+from ruxue_core.phases import Phase, require_phase
 from ruxue_core.placement.policy import PlacementPolicy
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.rules.fields import validate_code
@@ -107,7 +108,8 @@ async def choose_private_school(
     :raises Forbidden: not the guardian (or counter staff in scope).
     :raises NotFound: no such application visible to the caller, or no such school.
     :raises Ineligible: the school is not one of the season's private options.
-    :raises InvalidTransition: registration is not open, or the application is past placement.
+    :raises OutOfPhase: registration is not open.
+    :raises InvalidTransition: the application is past placement (or withdrawn).
     :raises Conflict: ``expected_version`` is stale.
     """
     actor = require_role(principal, Role.GUARDIAN, Role.COUNTER_STAFF)
@@ -129,8 +131,7 @@ async def choose_private_school(
             if school.code not in {o.code for o in options_of(uow, season)}:
                 raise Ineligible("该校不是本招生季公民同招的民办学校", field="schoolCode")
             school_id = school.id
-        if not season.opens_at <= uow.now <= season.closes_at:
-            raise InvalidTransition("不在报名时间内，不能选择民办学校", field="schoolCode")
+        require_phase(season, Phase.REGISTRATION, uow.now, field="schoolCode")
         if application.status not in OPEN_STATUSES:
             raise InvalidTransition("当前状态不能再选择民办学校", field="applicationId")
         if command.expected_version is not None and application.version != command.expected_version:

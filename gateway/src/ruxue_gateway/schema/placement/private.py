@@ -16,6 +16,7 @@ from ruxue_gateway.schema.errors import (
     InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
+    OutOfPhaseError,
 )
 
 Info = strawberry.Info[Context, None]
@@ -71,7 +72,8 @@ ChoosePrivateSchoolResult = Annotated[
     | NotFoundError
     | IneligibleError
     | InvalidTransitionError
-    | ConflictError,
+    | ConflictError
+    | OutOfPhaseError,
     strawberry.union("ChoosePrivateSchoolResult"),
 ]
 
