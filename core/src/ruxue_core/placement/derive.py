@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 
+from ruxue_core.placement.engine import feeder_first
 from ruxue_core.placement.model import Applicant, Choice, School, Tier
 from ruxue_core.placement.policy import PlacementPolicy
 
@@ -50,6 +51,8 @@ class ApplicationRow:
     facts: Mapping[tuple[str, str], Mapping[str, object]] = field(default_factory=dict)
     care: str | None = None
     private: str | None = None
+    primary_school: str | None = None
+    """小升初: the primary school the child graduates from (see :func:`feeder_first`)."""
 
 
 def schools_for(
@@ -77,8 +80,14 @@ def applicants_for(
     category_codes: Sequence[str],
     schools: Sequence[SchoolRow],
     rows: Sequence[ApplicationRow],
+    feeders: Mapping[str, str] | None = None,
 ) -> list[Applicant]:
-    """The engine's applicants, with lists derived from policy (never asked of families)."""
+    """The engine's applicants, with lists derived from policy (never asked of families).
+
+    :param feeders: 小升初: the season's feeder mapping (primary → middle school code); a
+        graduate of a mapped primary school has its middle school first (after a chosen
+        private school).
+    """
     rank = {code: i for i, code in enumerate(category_codes, start=1)}
     public = sorted((s for s in schools if s.public), key=lambda s: s.code)
     known = {s.code for s in schools}
@@ -89,6 +98,8 @@ def applicants_for(
     applicants = []
     for row in rows:
         choices = _choices(policy, row, public, known, private)
+        if feeders:
+            choices = feeder_first(choices, row.primary_school, feeders)
         group = None
         if policy.siblings.together and families[row.family] > 1:
             group = f"family-{row.family}"

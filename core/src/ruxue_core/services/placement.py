@@ -85,7 +85,8 @@ def run_engine(
     inputs = load_inputs(uow, season, status)
     codes = [str(c.get("code")) for c in season.policy.get("categories", [])]
     schools = schools_for(policy, inputs.schools, coordination=kind == COORDINATION)
-    applicants = applicants_for(policy, codes, inputs.schools, inputs.applications)
+    feeders = {str(f["primary"]): str(f["middle"]) for f in season.policy.get("feeders", [])}
+    applicants = applicants_for(policy, codes, inputs.schools, inputs.applications, feeders)
     return place(schools, applicants, draw(seed)), inputs.ids, inputs.category_names
 
 

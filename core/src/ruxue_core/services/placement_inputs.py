@@ -101,6 +101,7 @@ def load_inputs(uow: UnitOfWork, season: Season, status: Status) -> Inputs:
                 facts=facts.get(application.id, {}),
                 care=care.get(application.id),
                 private=code_of.get(application.private_school_id),
+                primary_school=application.primary_school_code,
             )
         )
     categories = season.policy.get("categories", [])
