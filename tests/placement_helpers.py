@@ -64,20 +64,36 @@ async def turn(runtime: Runtime, data: SeasonFile, *phases: Phase) -> None:
 
 
 async def approved(
-    runtime: Runtime, season: str, family: int, *, category: str = "A", children: int = 1
+    runtime: Runtime,
+    season: str,
+    family: int,
+    *,
+    category: str = "A",
+    children: int = 1,
+    township: str = "420704101",
+    address: str = "燕矶镇新街10号",
+    zoned: str = "LK-YJ-01",
 ) -> list[int]:
-    """``children`` approved applications of family ``family`` in 燕矶镇 (zoned LK-YJ-01),
-    submitted at the counter, with a verified assessment of ``category``."""
+    """``children`` approved applications of family ``family`` at ``address`` (by default in
+    燕矶镇, zoned LK-YJ-01), submitted at the township's counter, with a verified assessment
+    of ``category``."""
     guardian = make_national_id("420704", date(1985, 1, 1), 100 + family)
+    counter = Principal(f"counter-{township}", COUNTER.role, "窗口", region_code=township)
+    reviewer = Principal(f"reviewer-{zoned}", SCHOOL_REVIEWER.role, "老师", school_code=zoned)
     ids = []
     for _ in range(children):
         command = submit_command(
-            season, child_id=child_id_number(), guardian_id=guardian, guardian_name="李四"
+            season,
+            child_id=child_id_number(),
+            guardian_id=guardian,
+            guardian_name="李四",
+            township_code=township,
+            address=address,
         )
-        ids.append((await submit_application(runtime, command, COUNTER)).application_id)
+        ids.append((await submit_application(runtime, command, counter)).application_id)
 
     def advance(uow: UnitOfWork) -> None:
-        school = uow.session.exec(select(School).where(School.code == "LK-YJ-01")).one()
+        school = uow.session.exec(select(School).where(School.code == zoned)).one()
         for application_id in ids:
             uow.session.add(
                 Assessment(
@@ -86,13 +102,13 @@ async def approved(
                     reason_code="verified",
                     reason="核验合格",
                     category=category,
-                    schools=["LK-YJ-01"],
+                    schools=[zoned],
                 )
             )
             steps: tuple[tuple[Event, Principal, dict[str, object]], ...] = (
                 (Event.START_VERIFICATION, Principal.system(), {}),
                 (Event.PASS_VERIFICATION, Principal.system(), {"school_id": school.id}),
-                (Event.APPROVE, SCHOOL_REVIEWER, {}),
+                (Event.APPROVE, reviewer, {}),
                 (Event.APPROVE, BUREAU, {}),
             )
             for event, actor, changes in steps:

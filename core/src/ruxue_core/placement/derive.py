@@ -5,8 +5,9 @@ service loads the rows and stores the result).
 A list is: the chosen private school (公民同招) if any, the zoned school(s) from the
 assessment, then the coordination tiers: the other public schools of the same township, those
 of the neighbouring townships (the season's ``[placement.neighbours]``), then every other
-public school of the stage with room. The village tier (同村/社区) needs the village of the
-proven address, which is not stored apart from the encrypted address, so it is not derived.
+public school of the stage with room. The village tier (同村/社区) holds the schools the
+season's zone rules name for the village or community the application's address matched (the
+placement service matches the decrypted address against the zones, as the assessment did).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class ApplicationRow:
     private: str | None = None
     primary_school: str | None = None
     """小升初: the primary school the child graduates from (see :func:`feeder_first`)."""
+    community: tuple[str, ...] = ()
+    """The schools the zone rules name for the address's village/community (同村/社区)."""
 
 
 def schools_for(
@@ -135,6 +138,10 @@ def _choices(
         add(row.private, Tier.PRIVATE)
     for code in row.zoned:
         add(code, Tier.ZONED)
+    public_codes = {school.code for school in public}
+    for code in row.community:
+        if code in public_codes:
+            add(code, Tier.COMMUNITY)
     neighbours = policy.neighbours.get(row.township or "", [])
     for school in public:
         if school.township == row.township:
