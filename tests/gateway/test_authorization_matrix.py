@@ -35,6 +35,7 @@ from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.applications import submit_application
+from ruxue_core.services.care_claims import declare_care
 from ruxue_core.services.drafts import DraftFields, StartDraft, start_draft
 from ruxue_core.services.lottery_draws import commit_lottery, reveal_lottery
 from ruxue_core.services.placement import run_placement
@@ -461,6 +462,17 @@ CHOOSE_PRIVATE = (
     + RESULT
     + " } }"
 )
+CARE_CATEGORIES = "query Q($s: String!) { careCategories(seasonCode: $s) { " + RESULT + " } }"
+DECLARE_CARE = (
+    "mutation M($input: DeclareCareClaimInput!) { declareCareClaim(input: $input) { "
+    + RESULT
+    + " } }"
+)
+DECIDE_CARE = (
+    "mutation M($input: DecideCareClaimInput!) { decideCareClaim(input: $input) { "
+    + RESULT
+    + " } }"
+)
 STAFF: Final = {"counter", "other_counter", "school", "other_school", "bureau", "admin", "auditor"}
 
 
@@ -577,6 +589,9 @@ OPERATIONS: Final = (
     _op("place coordinated", {"bureau"}, status=Status.COORDINATING),
     _op("private school options", set(CALLERS)),
     _op("choose private school", {"guardian", "counter"}, status=Status.SUBMITTED),
+    _op("care categories", set(CALLERS)),
+    _op("declare care claim", {"guardian", "counter"}, status=Status.SUBMITTED),
+    _op("decide care claim", {"bureau"}, status=Status.SUBMITTED),
 )
 SUBMIT_OPERATION: Final = next(op for op in OPERATIONS if op.name == "submit")
 EXPECTED_SUCCESS: Final = {
@@ -619,6 +634,9 @@ EXPECTED_SUCCESS: Final = {
     "place coordinated": "EnrollmentChangedPayload",
     "private school options": "PrivateSchoolOptionList",
     "choose private school": "PrivateSchoolChosen",
+    "care categories": "CareCategoryList",
+    "declare care claim": "CareClaimPayload",
+    "decide care claim": "CareClaimPayload",
 }
 
 
@@ -778,6 +796,15 @@ def _placement_request(
     if name == "choose private school":
         chosen = {"applicationId": application_id, "schoolCode": "LK-MB-01"}
         return CHOOSE_PRIVATE, {"input": chosen}
+    if name == "care categories":
+        return CARE_CATEGORIES, {"s": server.season}
+    if name == "declare care claim":
+        declared = {"applicationId": application_id, "kind": "military"}
+        return DECLARE_CARE, {"input": declared}
+    if name == "decide care claim":
+        if application_id != MISSING_ID:
+            server.run(declare_care(server.runtime, int(application_id), "military", GUARDIAN))
+        return DECIDE_CARE, {"input": {"applicationId": application_id, "confirm": True}}
     raise AssertionError(name)
 
 

@@ -310,6 +310,7 @@ async def record_care_claim(
             select(CareClaim).where(CareClaim.application_id == application_id)
         ).first() or CareClaim(application_id=application_id, kind=kind, recorded_by=actor.id)
         claim.kind, claim.recorded_by, claim.recorded_at = kind, actor.id, uow.now
+        claim.status = "confirmed"
         uow.session.add(claim)
         uow.audit(
             AuditEntry(

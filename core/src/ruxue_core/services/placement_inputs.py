@@ -84,7 +84,11 @@ def load_inputs(uow: UnitOfWork, season: Season, status: Status) -> Inputs:
     facts = _facts(uow, ids)
     care = {
         c.application_id: c.kind
-        for c in uow.session.exec(select(CareClaim).where(col(CareClaim.application_id).in_(ids)))
+        for c in uow.session.exec(
+            select(CareClaim).where(
+                col(CareClaim.application_id).in_(ids), col(CareClaim.status) == "confirmed"
+            )
+        )
     }
     zones = [ZoneRule.model_validate(z) for z in season.policy.get("zones", [])]
     rows = []

@@ -41,6 +41,7 @@ from ruxue_gateway.schema.guide import GuideQueries
 from ruxue_gateway.schema.intake import IntakeMutations, IntakeQueries
 from ruxue_gateway.schema.messages.resolvers import MessageMutations, MessageQueries
 from ruxue_gateway.schema.operations.resolvers import OperationMutations, OperationQueries
+from ruxue_gateway.schema.placement.care import CareMutations, CareQueries
 from ruxue_gateway.schema.placement.private import PrivateChoiceMutations, PrivateChoiceQueries
 from ruxue_gateway.schema.placement.resolvers import PlacementMutations, PlacementQueries
 from ruxue_gateway.schema.profile import ProfileQueries
@@ -73,6 +74,7 @@ class Query(
     GuideQueries,
     PlacementQueries,
     PrivateChoiceQueries,
+    CareQueries,
 ):
     """All queries."""
 
@@ -87,6 +89,7 @@ class Mutation(
     MessageMutations,
     PlacementMutations,
     PrivateChoiceMutations,
+    CareMutations,
 ):
     """All mutations."""
 
