@@ -342,3 +342,21 @@ async def lottery_list(rt: Runtime, run_id: int, principal: Principal | None) ->
         return to_csv(published_order(lottery.seed, receipts))
 
     return await rt.read(read)
+
+
+async def public_lottery_list(rt: Runtime, run_id: int) -> str:
+    """:func:`lottery_list` of a *published* run, for anyone (公示: receipt numbers and lottery
+    numbers only): what ``ruxue lottery verify`` checks against the revealed seed.
+
+    :raises NotFound: no such run, or not published (drafts stay private).
+    """
+
+    def read(uow: UnitOfWork) -> str:
+        run, season = load_run(uow, run_id)
+        lottery = draw_of(uow, season)
+        if run.status != "published" or lottery is None or lottery.seed is None:
+            raise NotFound("派位结果尚未公布", field="runId")
+        receipts = [r.receipt_no for r in results_of(uow, run_id)]
+        return to_csv(published_order(lottery.seed, receipts))
+
+    return await rt.read(read)
