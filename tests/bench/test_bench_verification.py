@@ -195,11 +195,16 @@ def limiter(fraction: float, figures: dict[str, float], per_unit: float, units: 
         )
     if busy >= 0.75:
         return f"limited by the worker's CPU, {busy:.0%} busy: {cost}; {machine}"
+    if load > 1.0 and busy * AIM / fraction > 0.75:  # at the aim it would need a whole core
+        return (
+            f"limited by the CPU a busy machine gave the worker, {busy:.0%} of a core: {cost}, "
+            f"so a free core would give about {on_a_core:.2f}; {machine}"
+        )
     round_trip = 1000 * LIMIT / (fraction * BOUND)
     return (
         f"limited by waiting, not the worker's CPU ({busy:.0%} busy, {cost}): with every slot "
-        f"full a check took {round_trip:.0f} ms against {LATENCY * 1000:.0f} ms latency (the "
-        f"sandbox process and claims share a loaded machine, or slots idle); {machine}"
+        f"full a check took {round_trip:.0f} ms against {LATENCY * 1000:.0f} ms latency (time "
+        f"in the sandbox process and on the wire, or slots idle); {machine}"
     )
 
 
