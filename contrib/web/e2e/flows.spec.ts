@@ -1,8 +1,8 @@
 /**
  * Every role's flow in a real Chromium against `ruxue serve` with the sandbox: guardians on a
  * phone-sized screen, staff on a desktop one. Each page is screenshotted and checked by axe-core.
- * Placement and publication (admission to a school) wait for their API operations; the
- * guardian's flow goes as far as the bureau's approval.
+ * The guardian's flow goes from sign-in to the admitted school: the bureau's placement and
+ * publication are done in the back office's pages.
  */
 import { devices, expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test'
 import { checkPage, families, guardianSignIn, staffSignIn, type Family } from './support'
@@ -83,7 +83,7 @@ test('service guide and lookup pages, anonymous', async ({ browser }) => {
   await checkPage(page, '02-lookup-empty')
 })
 
-test('a guardian signs in, sees typed errors at their fields, applies and follows the status live', async ({ browser }) => {
+test('a guardian signs in, fills the form over two visits, sees typed errors at their fields, applies and follows the status live', async ({ browser }) => {
   const family = families().local_owner
   guardianPage = await open(browser, true)
   const page = guardianPage
@@ -98,7 +98,20 @@ test('a guardian signs in, sees typed errors at their fields, applies and follow
   await expect(page.getByText('请填写儿童姓名')).toBeVisible()
   await expect(page.getByText('请填写 11 位手机号码')).toBeVisible()
   await checkPage(page, '05-apply-inline-errors')
-  // then the API's typed error at its field: an ID number whose check digit is wrong
+  // first visit: part of the form, kept as a draft (startApplication)
+  await page.locator('#f-guardian-name').fill(family.guardianName)
+  await page.locator('#f-child-name').fill(family.childName)
+  await page.locator('#f-phone').fill(family.phone)
+  await page.getByRole('button', { name: '保存草稿' }).click()
+  await expect(page.getByTestId('draft-notice')).toContainText('草稿已保存')
+  // second visit: the draft comes back (myDrafts), personal numbers masked
+  await page.reload()
+  await expect(page.getByTestId('draft-notice')).toContainText('已载入上次保存的草稿')
+  await expect(page.locator('#f-child-name')).toHaveValue(family.childName)
+  await expect(page.locator('#f-phone')).toHaveAttribute('placeholder', /已保存：1\d\d\*+/)
+  await expect(page.locator('#f-phone')).toHaveValue('')
+  await checkPage(page, '05b-apply-draft-resumed')
+  // then the API's typed error at its field (updateApplication): a wrong check digit
   const last = family.childId.slice(-1)
   const wrong = family.childId.slice(0, -1) + (last === '0' ? '1' : '0')
   await fillApplication(page, family, wrong)
@@ -114,6 +127,7 @@ test('a guardian signs in, sees typed errors at their fields, applies and follow
   expect(receiptNo).not.toBe('')
   await checkPage(page, '07-submitted')
   await page.getByRole('button', { name: '查看办理进度' }).click()
+  await expect(page.getByTestId('live')).toHaveText('状态变化将实时显示')
   await expect(page.getByTestId('status')).toHaveText('学校审核', { timeout: 60_000 })
   await expect(page.getByTestId('school')).toContainText('小学')
   await checkPage(page, '08-status-school-review')
@@ -122,6 +136,7 @@ test('a guardian signs in, sees typed errors at their fields, applies and follow
   await checkPage(page, '09-mine')
   await page.getByText(receiptNo).click()
   await expect(page.getByTestId('status')).toHaveText('学校审核')
+  await expect(page.getByTestId('live')).toHaveText('状态变化将实时显示')
 })
 
 test('the school reviewer and the bureau officer approve; the guardian sees it without reloading', async ({ browser }) => {
@@ -142,6 +157,47 @@ test('the school reviewer and the bureau officer approve; the guardian sees it w
   await checkPage(bureau, '13-staff-detail-approved')
 })
 
+test('the bureau commits and reveals the lottery, runs, compares and publishes; the guardian sees the admission live', async ({ browser }) => {
+  const page = await open(browser, false)
+  await staffSignIn(page, 'bureau')
+  await page.getByRole('link', { name: '派位与公布' }).click()
+  await expect(page.getByRole('heading', { name: '学位预警' })).toBeVisible()
+  await checkPage(page, '13b-placement')
+  await page.getByRole('button', { name: '试运行' }).click()
+  await expect(page.getByTestId('notice')).toContainText('试运行完成')
+  await expect(page.getByRole('row', { name: /^试运行 试运行 1 1 0 / })).toBeVisible()
+  await page.getByRole('button', { name: '生成派位方案' }).click()
+  await expect(page.getByRole('alert')).toContainText('摇号种子尚未公布')
+  await page.getByRole('button', { name: '生成种子' }).click()
+  await expect(page.locator('#p-seed')).not.toHaveValue('')
+  await page.getByRole('button', { name: '公布承诺值' }).click()
+  await expect(page.getByTestId('commitment')).toHaveText(/^[0-9a-f]{64}$/)
+  await page.getByRole('button', { name: '公布种子' }).click()
+  await expect(page.getByTestId('notice')).toContainText('已公布摇号种子')
+  await expect(page.getByTestId('seed')).toHaveText(await page.locator('#p-seed').inputValue())
+  await page.getByRole('button', { name: '生成派位方案' }).click()
+  await expect(page.getByTestId('notice')).toContainText('已生成派位方案')
+  await expect(page.getByRole('cell', { name: receiptNo })).toBeVisible()
+  await page.getByRole('button', { name: '生成派位方案' }).click()
+  await expect(page.getByRole('row').filter({ hasText: '待公布' })).toHaveCount(2)
+  const ids = await page.locator('#p-first option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value).filter(Boolean))
+  const [first = '', second = ''] = ids
+  await page.locator('#p-first').selectOption(first)
+  await page.locator('#p-second').selectOption(second)
+  await page.getByRole('button', { name: '比较', exact: true }).click()
+  await expect(page.getByTestId('moves')).toContainText('两个方案结果相同')
+  await checkPage(page, '13c-placement-runs')
+  await page.getByRole('button', { name: `公布方案 ${first}` }).click()
+  await page.getByRole('dialog').getByRole('button', { name: '公布' }).click()
+  await expect(page.getByTestId('notice')).toContainText('已公布：录取 1 人')
+  await checkPage(page, '13d-placement-published')
+  // the guardian's page, open since submission, changes without a reload
+  await expect(guardianPage.getByTestId('status')).toHaveText('已录取', { timeout: 20_000 })
+  await expect(guardianPage.getByTestId('admitted-school')).toContainText('小学')
+  await expect(guardianPage.getByTestId('explanation')).not.toBeEmpty()
+  await checkPage(guardianPage, '13e-status-admitted')
+})
+
 test('anyone looks the result up by receipt number and query code', async ({ browser }) => {
   const page = await open(browser, true)
   await page.goto('/lookup')
@@ -151,7 +207,7 @@ test('anyone looks the result up by receipt number and query code', async ({ bro
   await expect(page.getByTestId('lookup-error').or(page.locator('.van-field__error-message'))).toBeVisible()
   await page.locator('#l-code').fill(queryCode)
   await page.getByRole('button', { name: '查询' }).click()
-  await expect(page.getByTestId('lookup-result')).toContainText('审核通过')
+  await expect(page.getByTestId('lookup-result')).toContainText('已录取')
   await checkPage(page, '14-lookup-result')
 })
 

@@ -17,6 +17,7 @@ const staff: RouteRecordRaw[] = [
   { path: '', name: 'worklist', component: () => import('./pages/staff/WorkListPage.vue'), meta: { title: '工作台', staff: true } },
   { path: 'applications/:id', name: 'staff-detail', component: () => import('./pages/staff/DetailPage.vue'), meta: { title: '办件详情', staff: true } },
   { path: 'statistics', name: 'statistics', component: () => import('./pages/staff/StatisticsPage.vue'), meta: { title: '统计', staff: true } },
+  { path: 'placement', name: 'placement', component: () => import('./pages/staff/PlacementPage.vue'), meta: { title: '派位与公布', staff: true } },
   { path: 'operations', name: 'operations', component: () => import('./pages/staff/OperationsPage.vue'), meta: { title: '失败短信与任务', staff: true } },
 ]
 
