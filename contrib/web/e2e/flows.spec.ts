@@ -187,7 +187,7 @@ test('the bureau commits and reveals the lottery, runs, compares and publishes; 
   await expect(page.getByTestId('seed')).toHaveText(await page.locator('#p-seed').inputValue())
   await page.getByRole('button', { name: '生成派位方案' }).click()
   await expect(page.getByTestId('notice')).toContainText('已生成派位方案')
-  await expect(page.getByRole('cell', { name: receiptNo })).toBeVisible()
+  await expect(page.getByRole('cell', { name: receiptNo, exact: true })).toBeVisible()
   await page.getByRole('button', { name: '生成派位方案' }).click()
   await expect(page.getByRole('row').filter({ hasText: '待公布' })).toHaveCount(2)
   const ids = await page.locator('#p-first option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value).filter(Boolean))
