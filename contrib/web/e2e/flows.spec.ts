@@ -224,9 +224,17 @@ test('anyone looks the result up by receipt number and query code', async ({ bro
   await page.locator('#l-code').fill('000000')
   await page.getByRole('button', { name: '查询' }).click()
   await expect(page.getByTestId('lookup-error').or(page.locator('.van-field__error-message'))).toBeVisible()
-  await page.locator('#l-code').fill(queryCode)
-  await page.getByRole('button', { name: '查询' }).click()
+  // keyboard only: Tab between the labelled fields, Enter submits
+  await page.locator('#l-receipt').fill('')
+  await page.locator('#l-code').fill('')
+  await page.locator('#l-receipt').focus()
+  await page.keyboard.type(receiptNo)
+  await page.keyboard.press('Tab')
+  await expect(page.locator('#l-code')).toBeFocused()
+  await page.keyboard.type(queryCode)
+  await page.keyboard.press('Enter')
   await expect(page.getByTestId('lookup-result')).toContainText('已报到')
+  await expect(page.getByTestId('lookup-result')).toContainText('小学')
   await checkPage(page, '14-lookup-result')
 })
 
@@ -267,7 +275,7 @@ test('undecidable data: the guardian uploads what is asked, the counter clerk re
   await checkPage(counter, '17-counter-detail')
   const material = counter.locator('#main').getByRole('checkbox').first()
   await material.click()
-  await counter.getByRole('button', { name: '登记' }).click()
+  await counter.getByRole('button', { name: '登记原件' }).click()
   await expect(counter.getByTestId('notice')).toContainText('已登记')
   // manual verification: which fact, from which original
   await counter.getByRole('checkbox', { name: '户籍', exact: true }).click()
