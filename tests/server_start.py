@@ -13,9 +13,11 @@ from typing import Any, Final
 
 import httpx
 
-STARTUP_SECONDS: Final = 60.0
+STARTUP_SECONDS: Final = 120.0
 """How long a server may take to answer ``/healthz``: generous, since CI machines are slow
-and shared (imports, migrations and the embedded sandbox all run before the first answer)."""
+and shared (imports, migrations and the embedded sandbox all run before the first answer;
+``ruxue serve`` in embedded mode on PostgreSQL was seen to take over 60 s on a loaded
+two-core machine)."""
 POLL_SECONDS: Final = 0.2
 
 
