@@ -47,6 +47,7 @@ from typing import Final
 import httpx
 import pytest
 from conftest import SAMPLE_SEASON, open_sample_season
+from server_start import free_port
 from sqlmodel import col, func, select
 
 from ruxue_core import DepartmentOptions
@@ -71,7 +72,7 @@ from ruxue_sandbox import (
 )
 from ruxue_verifier_gongan import GonganVerifier
 
-from .servers import Processes, free_port
+from .servers import Processes
 
 LATENCY: Final = 0.05
 LIMIT: Final = 8
