@@ -11,7 +11,7 @@ const config: CodegenConfig = {
       config: {
         useTypeImports: true,
         enumsAsTypes: true,
-        scalars: { DateTime: 'string', Date: 'string', Upload: 'File' },
+        scalars: { DateTime: 'string', Date: 'string', Upload: 'File', JSON: 'Record<string, unknown>' },
         strictScalars: true,
       },
       presetConfig: { fragmentMasking: false },

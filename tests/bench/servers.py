@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,9 +15,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-import httpx
 import psycopg
 from psycopg import sql
+from server_start import free_port, wait_until_up
 from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
@@ -32,17 +31,8 @@ ROOT: Final = Path(__file__).resolve().parents[2]
 SEASON_FILE: Final = ROOT / "contrib" / "seasons" / "linkong-2026-primary.toml"
 FLOOR: Final = Path(__file__).with_name("floor.py")
 RUXUE: Final = (sys.executable, "-m", "ruxue_gateway")
-STARTUP_SECONDS: Final = 90.0
 STOP_SECONDS: Final = 15.0
 SETTLE_SECONDS: Final = 300.0
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def environment(settings: Mapping[str, str]) -> dict[str, str]:
@@ -72,16 +62,7 @@ class Processes(contextlib.AbstractContextManager["Processes"]):
     def serve(self, name: str, argv: list[str], env: Mapping[str, str], port: int) -> str:
         """Start a server listening on ``port``; return its URL once ``/healthz`` answers."""
         process = self.start(name, argv, env)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}: {self.tail(name)}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    return url
-            time.sleep(0.2)
-        raise RuntimeError(f"{name} did not answer /healthz in time: {self.tail(name)}")
+        return wait_until_up(f"http://127.0.0.1:{port}", process, name, lambda: self.tail(name))
 
     def check_running(self) -> None:
         """Raise if a started process has exited on its own."""

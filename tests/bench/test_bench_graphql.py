@@ -21,8 +21,6 @@ from datetime import date, timedelta
 from typing import Any, Final
 
 import strawberry
-from strawberry.extensions import SchemaExtension, ValidationCache
-from strawberry.schema.config import StrawberryConfig
 
 from ruxue_core.domain.enums import Relationship, Status
 from ruxue_core.rules.national_id import make_national_id
@@ -31,14 +29,7 @@ from ruxue_core.services.applications import PersonInput, SubmitApplication, sub
 from ruxue_core.settings import LimitSettings, Settings
 from ruxue_core.testing.factories import GUARDIAN, GUARDIAN_ID, submit_command
 from ruxue_gateway.context import Context
-from ruxue_gateway.schema import (
-    Mutation,
-    Query,
-    RuxueSchema,
-    SmallDocumentParserCache,
-    build_schema,
-)
-from ruxue_gateway.schema.errors import exception_handlers
+from ruxue_gateway.schema import build_schema
 
 ROUNDS: Final = 5
 STATUS_CALLS: Final = 60  # per variant and round
@@ -63,24 +54,6 @@ mutation Submit($input: SubmitApplicationInput!) {
 }"""
 
 Call = Callable[[], Awaitable[None]]
-
-
-def without_caches(schema: strawberry.Schema) -> strawberry.Schema:
-    """The same types, guards and error masking as ``schema``, minus the two caches."""
-    factories = schema.extensions
-    kept: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = []
-    for factory in factories:
-        extension = factory() if callable(factory) else factory
-        if not isinstance(extension, SmallDocumentParserCache | ValidationCache):
-            kept.append(factory if callable(factory) else type(factory))
-    assert len(kept) == len(factories) - 2, "expected exactly one parser and one validation cache"
-    return RuxueSchema(
-        query=Query,
-        mutation=Mutation,
-        extensions=kept,
-        exception_handlers=exception_handlers(),
-        config=StrawberryConfig(disable_field_suggestions=schema.config.disable_field_suggestions),
-    )
 
 
 async def medians(variants: dict[str, Call], calls: int) -> dict[str, float]:
@@ -135,7 +108,7 @@ async def lookups(runtime: Runtime, season: str) -> None:
     """The lookup benchmark proper."""
     submitted = await submit_application(runtime, submit_command(season), GUARDIAN)
     cached = build_schema(production=True)
-    uncached = without_caches(cached)
+    uncached = build_schema(production=True, cached_document_chars=None)
     context = Context(runtime=runtime, principal=None)
 
     def lookup(schema: strawberry.Schema, receipt_no: str, expected: str) -> Call:

@@ -38,6 +38,7 @@ from typing import Any, Final
 
 import httpx
 import pytest
+from server_start import free_port
 
 from ruxue_core.rules.national_id import make_national_id
 
@@ -47,7 +48,6 @@ from .servers import (
     Deployment,
     Processes,
     environment,
-    free_port,
     fresh_postgres,
     postgres_unavailable,
 )

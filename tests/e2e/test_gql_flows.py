@@ -3,34 +3,38 @@ client (gql), against ``ruxue serve`` started as a separate process in embedded 
 sandbox departments mounted in-process, the in-process worker verifying, and the sandbox's
 unified identity provider signing the guardian in.
 
+The guardian follows the application from submission to its placement result over
+``applicationUpdates`` (gql's WebsocketsTransport, graphql-transport-ws), receiving each status
+change as it happens: from the worker, from staff, from the bureau's published placement.
+
 Each step is one helper function taking the flow's state, so a step can be added where it
-belongs (a subscription to ``applicationUpdates`` receiving each status change, once it lands,
-goes beside :func:`wait_for_status`).
+belongs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import io
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
-import httpx
 import pytest
 from gql import Client, FileVar, GraphQLRequest, gql
 from gql.transport.httpx import HTTPXAsyncTransport
+from live_updates import follow, live_updates
+from server_start import free_port, wait_until_up
 
 from ruxue_core.domain.enums import Role
 from ruxue_core.domain.types import utcnow
@@ -59,6 +63,8 @@ SEASON: Final = "2026-primary"
 PASSWORD: Final = "counter-pass-2026"
 PDF: Final = b"%PDF-1.7\n1 0 obj << >> endobj\n%%EOF\n"
 WAIT_SECONDS: Final = 60.0
+"""How long a status change may take to arrive (the worker verifies on a loaded machine)."""
+SEED: Final = "ruxue-gql-flows-lottery-seed-2026"
 RESULT: Final = "__typename ... on Error { code message field }"
 KINDS: Final = ("ambiguous", "missing")
 """The guardian's family (its hukou record is undecidable) and the counter's (no records)."""
@@ -74,13 +80,6 @@ class World:
     """Staff usernames by role key (``counter:<township>``, ``school:<code>``, ``bureau``)."""
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def world(
     module_database_url: str, tmp_path_factory: pytest.TempPathFactory, season_file: SeasonFile
@@ -93,7 +92,7 @@ def world(
         SAMPLE_FAMILIES, seed=SAMPLE_SEED, places=places, materials=materials
     )
     data_dir = tmp_path_factory.mktemp("serve") / "var"
-    port = _free_port()
+    port = free_port()
     world = World(f"http://127.0.0.1:{port}", population.families)
     settings = Settings(data_dir=data_dir, database_url=module_database_url)
     asyncio.run(_prepare(settings, season_file, world))
@@ -118,7 +117,7 @@ def world(
                 stderr=subprocess.STDOUT,
             )
             try:
-                _wait_until_up(world.url, server)
+                wait_until_up(world.url, server)
                 yield world
             finally:
                 server.terminate()
@@ -165,19 +164,6 @@ async def _prepare(settings: Settings, season_file: SeasonFile, world: World) ->
         await runtime.close()
 
 
-def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "ruxue serve exited"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("ruxue serve did not come up")
-
-
 # ---- clients ------------------------------------------------------------------------------
 
 
@@ -211,6 +197,11 @@ async def upload(gql_client: Client, document: str, **variables: Any) -> dict[st
 
 async def staff_client(world: World, key: str) -> Client:
     """A staff member's client after ``staffSignIn``."""
+    return await client(world, await staff_token(world, key))
+
+
+async def staff_token(world: World, key: str) -> str:
+    """A staff member's session token from ``staffSignIn``."""
     signed = await run(
         await client(world),
         "mutation($input: StaffSignInInput!) { staffSignIn(input: $input) { "
@@ -219,7 +210,8 @@ async def staff_client(world: World, key: str) -> Client:
         input={"username": world.staff[key], "password": PASSWORD},
     )
     assert signed["__typename"] == "StaffSession", signed
-    return await client(world, signed["token"])
+    token: str = signed["token"]
+    return token
 
 
 # ---- steps --------------------------------------------------------------------------------
@@ -230,6 +222,7 @@ class Flow:
     """What one family's flow has learnt so far."""
 
     family: Family
+    token: str | None = None
     client: Client | None = None
     draft_id: str | None = None
     application_id: str | None = None
@@ -237,14 +230,16 @@ class Flow:
     query_code: str | None = None
     version: int = 0
     statuses: list[str] = field(default_factory=list)
+    """The statuses ``applicationUpdates`` delivered, in order."""
+    updates: asyncio.Queue[dict[str, Any] | BaseException] = field(default_factory=asyncio.Queue)
 
 
 async def sign_in_guardian(world: World, flow: Flow) -> None:
     """统一身份认证: the guardian signs in through the sandbox portal."""
-    token = await PortalBrowser(world.url).sign_in(
+    flow.token = await PortalBrowser(world.url).sign_in(
         f"g{flow.family.index}", password_of(flow.family)
     )
-    flow.client = await client(world, token)
+    flow.client = await client(world, flow.token)
 
 
 DRAFT: Final = f"... on ApplicationDraft {{ id version missing }} {RESULT}"
@@ -318,33 +313,70 @@ def _submitted(flow: Flow, result: dict[str, Any]) -> None:
     flow.query_code = result["queryCode"]
 
 
-async def application_status(world: World, flow: Flow) -> str:
+async def status_lookup(world: World, flow: Flow) -> dict[str, Any]:
     """Anonymous result lookup by receipt number and query code."""
     status = await run(
         await client(world),
         "query($r: String!, $q: String!) { applicationStatus(receiptNo: $r, queryCode: $q) { "
         + RESULT
-        + " ... on StatusLookup { status statusLabel } } }",
+        + " ... on StatusLookup { status statusLabel schoolName } } }",
         r=flow.receipt_no,
         q=flow.query_code,
     )
     assert status["__typename"] == "StatusLookup", status
-    value: str = status["status"]
+    return status
+
+
+async def application_status(world: World, flow: Flow) -> str:
+    """The status the anonymous lookup shows."""
+    value: str = (await status_lookup(world, flow))["status"]
     return value
 
 
-async def wait_for_status(world: World, flow: Flow, *wanted: str) -> str:
-    """Poll ``applicationStatus`` until the worker moved the application to one of ``wanted``
-    (a subscription step would receive these changes instead)."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        status = await application_status(world, flow)
-        if not flow.statuses or flow.statuses[-1] != status:
-            flow.statuses.append(status)
-        if status in wanted:
-            return status
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"still {flow.statuses} after {WAIT_SECONDS}s, wanted {wanted}")
+@contextlib.asynccontextmanager
+async def following(world: World, flow: Flow, token: str) -> AsyncIterator[None]:
+    """Subscribe to ``applicationUpdates`` of the flow's application (graphql-transport-ws,
+    signed in with ``token``) for the block; each update goes to ``flow.updates`` as it comes,
+    and a failure of the subscription too."""
+    async with live_updates(world.url, token) as session:
+
+        async def receive() -> None:
+            try:
+                async for update in follow(session, str(flow.application_id)):
+                    await flow.updates.put(update)
+            except Exception as exc:  # handed to the test waiting for updates
+                await flow.updates.put(exc)
+
+        task = asyncio.create_task(receive())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def wait_for_status(flow: Flow, *wanted: str) -> str:
+    """Receive the subscription's updates until the application reaches one of ``wanted``.
+
+    Every change must follow on the one before (none missed, none out of order) and carry
+    no personal data; the first update is the status when the subscription began.
+    """
+    while not flow.statuses or flow.statuses[-1] not in wanted:
+        try:
+            update = await asyncio.wait_for(flow.updates.get(), WAIT_SECONDS)
+        except TimeoutError:
+            message = f"still {flow.statuses} after {WAIT_SECONDS}s, wanted {wanted}"
+            raise AssertionError(message) from None
+        if isinstance(update, BaseException):
+            raise AssertionError(f"the subscription failed after {flow.statuses}") from update
+        assert update["__typename"] == "ApplicationUpdate", update
+        assert update["applicationId"] == flow.application_id
+        assert "childName" not in update and "guardianPhone" not in update
+        previous = flow.statuses[-1] if flow.statuses else None
+        assert update["previousStatus"] == previous, (flow.statuses, update)
+        flow.statuses.append(update["status"])
+    return flow.statuses[-1]
 
 
 async def application(flow: Flow, gql_client: Client | None = None) -> dict[str, Any]:
@@ -453,6 +485,60 @@ async def review_application(flow: Flow, reviewer: Client) -> str:
     return status
 
 
+async def publish_placement(bureau: Client) -> int:
+    """派位: the bureau commits to a lottery seed, reveals it, runs the season's placement over
+    the approved applications and publishes it; returns how many were admitted."""
+    lottery = " ... on Lottery { commitment seed } } }"
+    committed = await run(
+        bureau,
+        "mutation($input: CommitLotteryInput!) { commitLottery(input: $input) { "
+        + RESULT
+        + lottery,
+        input={"seasonCode": SEASON, "commitment": hashlib.sha256(SEED.encode()).hexdigest()},
+    )
+    assert committed["__typename"] == "Lottery", committed
+    revealed = await run(
+        bureau,
+        "mutation($input: RevealLotteryInput!) { revealLottery(input: $input) { "
+        + RESULT
+        + lottery,
+        input={"seasonCode": SEASON, "seed": SEED},
+    )
+    assert revealed["__typename"] == "Lottery", revealed
+    placed = await run(
+        bureau,
+        "mutation($input: RunPlacementInput!) { runPlacement(input: $input) { "
+        + RESULT
+        + " ... on PlacementRun { id status } } }",
+        input={"seasonCode": SEASON},
+    )
+    assert (placed["__typename"], placed["status"]) == ("PlacementRun", "draft"), placed
+    published = await run(
+        bureau,
+        "mutation($input: PublishPlacementInput!) { publishPlacement(input: $input) { "
+        + RESULT
+        + " ... on PlacementPublished { admitted } } }",
+        input={"runId": placed["id"]},
+    )
+    assert published["__typename"] == "PlacementPublished", published
+    admitted: int = published["admitted"]
+    return admitted
+
+
+async def placement_result(flow: Flow) -> dict[str, Any]:
+    """The guardian's published placement result, explained."""
+    assert flow.client is not None
+    result = await run(
+        flow.client,
+        "query($id: ID!) { explainPlacement(applicationId: $id) { "
+        + RESULT
+        + " ... on PlacementResult { receiptNo schoolCode explanation } } }",
+        id=flow.application_id,
+    )
+    assert result["__typename"] == "PlacementResult", result
+    return result
+
+
 async def create_counter_application(flow: Flow, clerk: Client) -> None:
     """窗口受理: the clerk enters the family's form with its paper consent."""
     family = flow.family
@@ -522,6 +608,12 @@ def _family(world: World, kind: str) -> Family:
     return next(f for f in world.families if f.kind == kind)
 
 
+def in_order(wanted: list[str], statuses: list[str]) -> bool:
+    """Whether ``wanted`` occur in ``statuses`` in this order (others may come between)."""
+    rest = iter(statuses)
+    return all(status in rest for status in wanted)
+
+
 async def test_a_guardians_whole_flow(world: World) -> None:
     # a family whose hukou record the data cannot decide: manual review of originals
     flow = Flow(_family(world, "ambiguous"))
@@ -531,31 +623,51 @@ async def test_a_guardians_whole_flow(world: World) -> None:
     await start_application(flow)
     await update_application(flow)
     await submit_application(flow)
-    assert await wait_for_status(world, flow, "MANUAL_REVIEW") == "MANUAL_REVIEW"
-    await upload_material(flow)
-    # the originals show the declared address is wrong: back to the family to correct
-    assert await manual_verification(flow, clerk, "RETURN") == "NEEDS_CORRECTION"
-    assert await application_status(world, flow) == "NEEDS_CORRECTION"
-    await correct_application(flow)
-    assert await wait_for_status(world, flow, "MANUAL_REVIEW") == "MANUAL_REVIEW"
-    status = await manual_verification(flow, clerk, "CONFIRMED")
-    if status == "SCHOOL_REVIEW":
-        school = await staff_client(world, f"school:{flow.family.place.school}")
-        status = await review_application(flow, school)
-    assert status == "BUREAU_REVIEW"
-    assert await review_application(flow, await staff_client(world, "bureau")) == "APPROVED"
-    assert await application_status(world, flow) == "APPROVED"
+    assert flow.token is not None
+    async with following(world, flow, flow.token):
+        assert await wait_for_status(flow, "MANUAL_REVIEW") == "MANUAL_REVIEW"
+        await upload_material(flow)
+        # the originals show the declared address is wrong: back to the family to correct
+        assert await manual_verification(flow, clerk, "RETURN") == "NEEDS_CORRECTION"
+        assert await wait_for_status(flow, "NEEDS_CORRECTION") == "NEEDS_CORRECTION"
+        assert await application_status(world, flow) == "NEEDS_CORRECTION"
+        await correct_application(flow)
+        assert await wait_for_status(flow, "MANUAL_REVIEW") == "MANUAL_REVIEW"
+        status = await manual_verification(flow, clerk, "CONFIRMED")
+        if status == "SCHOOL_REVIEW":
+            school = await staff_client(world, f"school:{flow.family.place.school}")
+            status = await review_application(flow, school)
+        assert status == "BUREAU_REVIEW"
+        bureau = await staff_client(world, "bureau")
+        assert await review_application(flow, bureau) == "APPROVED"
+        assert await wait_for_status(flow, "APPROVED") == "APPROVED"
+        # the result: the bureau's published placement reaches the family as it happens
+        assert await publish_placement(bureau) >= 1
+        assert await wait_for_status(flow, "ADMITTED", "COORDINATING") == "ADMITTED"
+    journey = ["MANUAL_REVIEW", "NEEDS_CORRECTION", "SUBMITTED", "MANUAL_REVIEW"]
+    assert in_order([*journey, "BUREAU_REVIEW", "APPROVED", "ADMITTED"], flow.statuses)
     assert flow.statuses[0] in ("SUBMITTED", "VERIFYING", "MANUAL_REVIEW")
+    lookup = await status_lookup(world, flow)
+    assert lookup["status"] == "ADMITTED" and lookup["schoolName"], lookup
+    result = await placement_result(flow)
+    assert (result["receiptNo"], bool(result["schoolCode"])) == (flow.receipt_no, True), result
+    assert result["explanation"]
 
 
 async def test_a_counter_clerks_flow(world: World) -> None:
     flow = Flow(_family(world, "missing"))
-    clerk = await staff_client(world, f"counter:{flow.family.place.township_code}")
+    token = await staff_token(world, f"counter:{flow.family.place.township_code}")
+    clerk = await client(world, token)
     await create_counter_application(flow, clerk)
-    assert await wait_for_status(world, flow, "MANUAL_REVIEW") == "MANUAL_REVIEW"
-    assert await record_paper_seen(flow, clerk) == []
-    assert await in_review_queue(flow, clerk)
-    assert await review_application(flow, clerk) in ("SCHOOL_REVIEW", "BUREAU_REVIEW")
+    # staff within scope follow the application too
+    async with following(world, flow, token):
+        assert await wait_for_status(flow, "MANUAL_REVIEW") == "MANUAL_REVIEW"
+        assert await record_paper_seen(flow, clerk) == []
+        assert await in_review_queue(flow, clerk)
+        decided = await review_application(flow, clerk)
+        assert decided in ("SCHOOL_REVIEW", "BUREAU_REVIEW")
+        assert await wait_for_status(flow, decided) == decided
+    assert flow.statuses[-2:] == ["MANUAL_REVIEW", decided]
     assert not await in_review_queue(flow, clerk)
     templates = await sms_templates(flow, clerk)
     assert "RX_MANUAL_COUNTER" in templates  # 只跑一次: never "come again"

@@ -37,6 +37,8 @@ from ruxue_core.settings import Settings
 
 pytestmark = pytest.mark.slow
 
+STALL_ALLOWANCE = 90.0  # seconds without a send: start-up on a loaded machine included
+
 
 def assert_each_sent_once_none_lost(world: SmsWorld, rows: Sequence[Message]) -> None:
     """Every message settled; each delivered one reached a vendor once; failures say why."""
@@ -89,10 +91,13 @@ async def test_a_killed_worker_loses_nothing_and_repeats_keep_their_id(
                     ruxue, "worker", env=environment(world), cwd=tmp_path, stderr=log
                 )
             try:
-                deadline = time.monotonic() + 120
-                while sum(world.sends_per_message().values()) < n // 3:
+                sent, progressed = 0, time.monotonic()
+                while sent < n // 3:  # at the vendors' rate: allow for progress, not a total
                     assert process.returncode is None, (tmp_path / "worker.log").read_text()
-                    assert time.monotonic() < deadline, "the worker sent nothing"
+                    now, latest = time.monotonic(), sum(world.sends_per_message().values())
+                    if latest > sent:
+                        sent, progressed = latest, now
+                    assert now - progressed < STALL_ALLOWANCE, f"the worker stalled at {sent}"
                     await asyncio.sleep(0.01)
                 process.send_signal(signal.SIGKILL)
                 await process.wait()

@@ -9,16 +9,15 @@ a 500), refuses introspection, names a misspelt field in its validation error, a
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any, Final
 
 import httpx
 import pytest
 import uvicorn
+from server_start import free_port, wait_until_up
 from typer.testing import CliRunner
 
 from ruxue_core.keys import new_key
@@ -28,14 +27,6 @@ pytestmark = pytest.mark.slow
 
 RUXUE: Final = [sys.executable, "-m", "ruxue_gateway"]
 PASSWORD: Final = "correct horse battery staple"
-START_SECONDS: Final = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +101,7 @@ def test_a_wrong_configuration_is_refused_at_start(
 def test_the_real_command_refuses_too(production_env: dict[str, str]) -> None:
     """The same refusal from the installed command in its own process: exit 2, no traceback."""
     env = {k: v for k, v in production_env.items() if k != "RUXUE_PII_KEY"}
-    result = _ruxue(env, "serve", "--port", str(_free_port()))
+    result = _ruxue(env, "serve", "--port", str(free_port()))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "RUXUE_PII_KEY" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
@@ -154,7 +145,7 @@ def production_server(production_env: dict[str, str]) -> Iterator[str]:
             "--password-stdin",
             stdin=PASSWORD + "\n",
         )
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*RUXUE, "serve", "--port", str(port)],
         env=production_env,
@@ -162,19 +153,8 @@ def production_server(production_env: dict[str, str]) -> Iterator[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            assert process.poll() is None, process.communicate()[0]
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "ruxue serve did not start"
-            time.sleep(0.1)
-        yield url
+    try:  # what the server printed is shown below, once it has stopped
+        yield wait_until_up(f"http://127.0.0.1:{port}", process)
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0]

@@ -7,8 +7,9 @@ Run with the Python that has Ruxue installed (``nox -s serve`` does)::
     python contrib/web/e2e/sandbox.py --data-dir var/web --port 8000 [--families out.json]
 
 ``--families`` writes the sandbox guardians the browser tests sign in as (one family that
-verifies, one whose declared relationship the hukou contradicts, one the data cannot decide),
-all in 花湖镇, with their portal passwords. Embedded mode only: nothing here is a real secret.
+verifies, one whose declared relationship the hukou contradicts, one the data cannot decide,
+and one more that verifies for the counter clerk's intake), all in 花湖镇, with their portal
+passwords. Embedded mode only: nothing here is a real secret.
 """
 
 from __future__ import annotations
@@ -78,12 +79,12 @@ def families() -> dict[str, dict[str, str]]:
 
     chosen: dict[str, dict[str, str]] = {}
     for family in make_families(100, 2026).families:
-        if (
-            family.kind in KINDS
-            and family.kind not in chosen
-            and family.place.township_code == TOWNSHIP
-        ):
-            chosen[family.kind] = {
+        if family.kind not in KINDS or family.place.township_code != TOWNSHIP:
+            continue
+        # a second verifying family comes to the counter instead of applying online
+        key = "counter" if family.kind == "local_owner" and family.kind in chosen else family.kind
+        if key not in chosen:
+            chosen[key] = {
                 "username": f"g{family.index}",
                 "password": password_of(family),
                 "childName": family.child_name,

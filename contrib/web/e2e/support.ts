@@ -13,7 +13,7 @@ export const STAFF_PASSWORD = 'Ruxue-demo-2026'
 const SHOTS = fileURLToPath(new URL('./screenshots/', import.meta.url))
 
 /** The sandbox families the server was started with (see e2e/sandbox.py). */
-export function families(): Record<'local_owner' | 'wrong_relationship' | 'ambiguous', Family> {
+export function families(): Record<'local_owner' | 'wrong_relationship' | 'ambiguous' | 'counter', Family> {
   return JSON.parse(readFileSync(new URL('./.run/families.json', import.meta.url), 'utf-8'))
 }
 

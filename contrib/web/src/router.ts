@@ -9,6 +9,7 @@ const guardian: RouteRecordRaw[] = [
   { path: 'apply', name: 'apply', component: () => import('./pages/guardian/ApplyPage.vue'), meta: { title: '入学报名', guardian: true } },
   { path: 'mine', name: 'mine', component: () => import('./pages/guardian/MinePage.vue'), meta: { title: '我的报名', guardian: true } },
   { path: 'mine/:id', name: 'mine-detail', component: () => import('./pages/guardian/StatusPage.vue'), meta: { title: '办理进度', guardian: true } },
+  { path: 'catchment', name: 'catchment', component: () => import('./pages/guardian/CatchmentPage.vue'), meta: { title: '学区查询' } },
   { path: 'lookup', name: 'lookup', component: () => import('./pages/guardian/LookupPage.vue'), meta: { title: '结果查询' } },
 ]
 
@@ -17,6 +18,8 @@ const staff: RouteRecordRaw[] = [
   { path: '', name: 'worklist', component: () => import('./pages/staff/WorkListPage.vue'), meta: { title: '工作台', staff: true } },
   { path: 'applications/:id', name: 'staff-detail', component: () => import('./pages/staff/DetailPage.vue'), meta: { title: '办件详情', staff: true } },
   { path: 'statistics', name: 'statistics', component: () => import('./pages/staff/StatisticsPage.vue'), meta: { title: '统计', staff: true } },
+  { path: 'intake', name: 'intake', component: () => import('./pages/staff/CounterIntakePage.vue'), meta: { title: '窗口受理', staff: true } },
+  { path: 'placement', name: 'placement', component: () => import('./pages/staff/PlacementPage.vue'), meta: { title: '派位与公布', staff: true } },
   { path: 'operations', name: 'operations', component: () => import('./pages/staff/OperationsPage.vue'), meta: { title: '失败短信与任务', staff: true } },
 ]
 

@@ -20,6 +20,7 @@ re-pushes are the core's.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -68,10 +69,12 @@ class _Loaded:
     personal: dict[str, str | None]
 
 
-def _load(uow: UnitOfWork, receipt_no: str, version: int) -> _Loaded | None:
-    """The record, whether an earlier record of its case is unacknowledged, and the personal
-    data a push needs (decrypted here, never stored in the record), in one statement."""
+@functools.cache
+def _load_statement() -> sa.Select[CaseRecord, bool, bytes, str, bytes, bytes]:
+    """The statement of :func:`_load`, built once (building it costs more than running it)."""
     earlier = aliased(CaseRecord)
+    receipt_no: sa.BindParameter[str] = sa.bindparam("receipt_no")
+    version: sa.BindParameter[int] = sa.bindparam("version")
     blocked = (
         sa.exists()
         .where(
@@ -81,7 +84,7 @@ def _load(uow: UnitOfWork, receipt_no: str, version: int) -> _Loaded | None:
         )
         .label("blocked")
     )
-    row = uow.session.execute(
+    return (
         sa.select(
             CaseRecord,
             blocked,
@@ -93,6 +96,14 @@ def _load(uow: UnitOfWork, receipt_no: str, version: int) -> _Loaded | None:
         .join(Application, col(Application.id) == CaseRecord.application_id)
         .join(Guardian, col(Guardian.id) == Application.guardian_id)
         .where(col(CaseRecord.receipt_no) == receipt_no, col(CaseRecord.version) == version)
+    )
+
+
+def _load(uow: UnitOfWork, receipt_no: str, version: int) -> _Loaded | None:
+    """The record, whether an earlier record of its case is unacknowledged, and the personal
+    data a push needs (decrypted here, never stored in the record), in one statement."""
+    row = uow.session.execute(
+        _load_statement(), {"receipt_no": receipt_no, "version": version}
     ).first()
     if row is None:
         return None

@@ -35,9 +35,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, cast
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import col
 
 from ruxue_core import jobs, receipts, sms_vendors
+from ruxue_core.db import execute
 from ruxue_core.domain import Application, Message, Season
 from ruxue_core.domain.enums import MessageStatus
 from ruxue_core.errors import PermanentPluginError, TemporaryPluginError
@@ -94,22 +95,34 @@ class NoVendorLeft:
 NO_VENDOR_LEFT: Final = NoVendorLeft()
 
 
+@functools.cache
+def _fail_statement() -> sa.Update:
+    """The statement of :func:`fail`, built once (building it costs more than running it)."""
+    return (
+        sa.update(Message)
+        .where(col(Message.id) == sa.bindparam("p_id"), col(Message.status).in_(CLAIMABLE))
+        .values(status=MessageStatus.FAILED, error=sa.bindparam("p_error"))
+    )
+
+
 def fail(uow: UnitOfWork, message_id: int, reason: str) -> None:
     """End a message ``failed`` with ``reason`` (kept for staff)."""
-    uow.session.execute(
-        sa.update(Message)
-        .where(col(Message.id) == message_id, col(Message.status).in_(CLAIMABLE))
-        .values(status=MessageStatus.FAILED, error=reason[:500])
+    execute(uow.session, _fail_statement(), {"p_id": message_id, "p_error": reason[:500]})
+
+
+@functools.cache
+def _load_statement() -> sa.Select[Message, bytes, Season]:
+    """The statement of :func:`_load`, built once."""
+    return (
+        sa.select(Message, col(Application.query_code_ct), Season)
+        .join(Application, col(Application.id) == Message.application_id)
+        .join(Season, col(Season.id) == Application.season_id)
+        .where(col(Message.key) == sa.bindparam("key"))
     )
 
 
 def _load(uow: UnitOfWork, key: str) -> tuple[Message, bytes, Season] | None:
-    row = uow.session.exec(
-        select(Message, Application.query_code_ct, Season)
-        .join(Application, col(Application.id) == Message.application_id)
-        .join(Season, col(Season.id) == Application.season_id)
-        .where(col(Message.key) == key)
-    ).first()
+    row = uow.session.execute(_load_statement(), {"key": key}).first()
     return None if row is None else (row[0], row[1], row[2])
 
 

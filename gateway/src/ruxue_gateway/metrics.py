@@ -63,11 +63,23 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
+        self._series: dict[tuple[str, bool], tuple[Counter, Histogram]] = {}
+        """The labelled series by (operation, failed): looked up once, not on every request
+        (operations are bounded by the schema's root fields)."""
 
     def observe(self, operation: str, seconds: float, *, failed: bool) -> None:
         """Count one GraphQL request and its latency."""
-        self.requests.labels(operation=operation, outcome="error" if failed else "ok").inc()
-        self.latency.labels(operation=operation).observe(seconds)
+        series = self._series.get((operation, failed))
+        if series is None:
+            outcome = "error" if failed else "ok"
+            series = (
+                self.requests.labels(operation=operation, outcome=outcome),
+                self.latency.labels(operation=operation),
+            )
+            self._series[(operation, failed)] = series
+        count, latency = series
+        count.inc()
+        latency.observe(seconds)
 
     def extension(self) -> type[SchemaExtension]:
         """A schema extension class that reports each operation here."""

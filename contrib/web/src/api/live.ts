@@ -1,18 +1,26 @@
 /**
- * Live status of one application. Until the `applicationUpdates` subscription is in the
- * schema this polls every few seconds; when it lands, subscribe through `clients.guardian`
- * (graphql-ws is wired in api/client.ts) and call `refresh` on each event instead.
+ * Live status of one application over the `applicationUpdates` subscription
+ * (graphql-transport-ws, wired in api/client.ts). The server sends the status now, then each
+ * change; every event calls `refresh`, which reloads what the page shows. No polling.
  */
-import { onBeforeUnmount, onMounted } from 'vue'
+import { onBeforeUnmount, onMounted, ref, type Ref } from 'vue'
+import { clients } from './client'
+import type { Realm } from './session'
+import { ApplicationUpdatesSubscription } from '../operations/live'
 
-export const POLL_MS = 4000
-
-/** Call `refresh` now and then on a timer while the component is mounted. */
-export function useLiveRefresh(refresh: () => Promise<void>): void {
-  let timer: number | undefined
+/** Call `refresh` once now and again on each status change; `live` says the feed is connected. */
+export function useLiveUpdates(realm: Realm, id: string, refresh: () => Promise<void>): { live: Ref<boolean> } {
+  const live = ref(false)
+  let stop: (() => void) | undefined
   onMounted(() => {
     void refresh()
-    timer = window.setInterval(() => void refresh(), POLL_MS)
+    const subscription = clients[realm].subscription(ApplicationUpdatesSubscription, { id }).subscribe((result) => {
+      const update = result.data?.applicationUpdates
+      live.value = update?.__typename === 'ApplicationUpdate'
+      if (live.value) void refresh()
+    })
+    stop = () => subscription.unsubscribe()
   })
-  onBeforeUnmount(() => window.clearInterval(timer))
+  onBeforeUnmount(() => stop?.())
+  return { live }
 }

@@ -1,4 +1,4 @@
-/** Anonymous catalogue: seasons and schools (the service guide; `serviceGuide` replaces the text when it lands). */
+/** Anonymous catalogue: seasons and schools (the township guide itself: guide.ts). */
 import { graphql } from '../gql'
 
 export const CatalogueQuery = graphql(`

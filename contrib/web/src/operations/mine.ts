@@ -83,3 +83,13 @@ export const UploadMaterialMutation = graphql(`
     }
   }
 `)
+
+export const ExplainPlacementQuery = graphql(`
+  query ExplainPlacement($applicationId: ID!) {
+    explainPlacement(applicationId: $applicationId) {
+      __typename
+      ... on PlacementResult { applicationId receiptNo schoolCode tier reserved reason explanation }
+      ... on Error { code message field }
+    }
+  }
+`)

@@ -1,4 +1,4 @@
-/** Staff decisions on one application: review, counter paper seen, its SMS. Manual-verification records wait for recordManualVerification. */
+/** Staff decisions on one application: review, counter paper seen, its SMS (manual verification and enrollment: counter.ts). */
 import { graphql } from '../gql'
 
 export const ReviewApplicationMutation = graphql(`

@@ -15,18 +15,16 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from ruxue_core.logs import redact
@@ -54,6 +52,7 @@ MAX_DEPTH: Final = 10
 MAX_TOKENS: Final = 2_000
 MAX_ALIASES: Final = 15
 PARSE_CACHE_SIZE: Final = 512
+VALIDATION_CACHE_SIZE: Final = 256
 DEFAULT_CACHED_CHARS: Final = 4_000
 INTERNAL_ERROR: Final = "服务器内部错误 (internal error)"
 
@@ -99,24 +98,69 @@ def _parse_cached(query: str, max_tokens: int | None) -> DocumentNode:
     return parse(query, max_tokens=max_tokens)
 
 
-class SmallDocumentParserCache(SchemaExtension):
-    """Strawberry's parser cache, but only for documents up to ``max_chars`` characters:
-    a large one is parsed every time instead of pinning memory in the cache."""
+@functools.lru_cache(maxsize=VALIDATION_CACHE_SIZE)
+def _validate_cached(
+    schema: GraphQLSchema, query: str, max_tokens: int | None, rules: tuple[Any, ...]
+) -> list[GraphQLError]:
+    """The validation errors of a cached document, keyed by its text: hashing a string is
+    cached by Python, while a parsed document hashes its whole tree on every lookup. The
+    schema and the rules (built once per schema) hash by identity."""
+    return validate_document(schema, _parse_cached(query, max_tokens), rules)
 
-    def __init__(self, max_chars: int) -> None:
+
+class Guards(SchemaExtension):
+    """The guards and caches of every operation in one extension (strawberry wraps each hook
+    of each extension on every request, so four small extensions cost four times as much):
+    the validation rules (depth, aliases, cost; introspection in production), the token
+    limit, and the parser and validation caches. Only documents up to ``max_chars``
+    characters enter the caches (a large one is parsed and validated every time instead of
+    pinning memory); ``max_chars=None`` turns both caches off."""
+
+    def __init__(self, rules: tuple[Any, ...], max_chars: int | None) -> None:
         super().__init__()
+        self.rules = rules
         self.max_chars = max_chars
 
-    def on_parse(self) -> Iterator[None]:
-        """Parse through the cache when the document is small. ``MaxTokensLimiter`` sets
-        the ``max_tokens`` parse option on every request, so the cache keys on it too (a
-        document over the limit raises, and a failed parse is not cached)."""
+    def on_operation(self) -> Iterator[None]:
+        """Add the validation rules and the token limit (a parse option)."""
         context = self.execution_context
-        query = context.query or ""
-        options = context.parse_options
-        if len(query) <= self.max_chars and options.keys() <= {"max_tokens"}:
+        context.validation_rules = context.validation_rules + self.rules
+        context.parse_options["max_tokens"] = MAX_TOKENS
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        """Parse through the cache when the document is small; the cache keys on the token
+        limit too (a document over the limit raises, and a failed parse is not cached)."""
+        context = self.execution_context
+        if (query := self._cached(context)) is not None:
+            options = context.parse_options
             context.graphql_document = _parse_cached(query, options.get("max_tokens"))
         yield
+
+    def on_validate(self) -> Iterator[None]:
+        """Validate a cached document through the cache (strawberry skips its own validation
+        when errors are already set)."""
+        context = self.execution_context
+        if (query := self._cached(context)) is not None:
+            context.pre_execution_errors = _validate_cached(
+                context.schema._schema,
+                query,
+                context.parse_options.get("max_tokens"),
+                context.validation_rules,
+            )
+        yield
+
+    def _cached(self, context: ExecutionContext) -> str | None:
+        """The operation's document if it goes through the caches."""
+        query = context.query
+        if (
+            self.max_chars is None
+            or query is None
+            or len(query) > self.max_chars
+            or not context.parse_options.keys() <= {"max_tokens"}
+        ):
+            return None
+        return query
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -147,19 +191,20 @@ class RuxueSchema(strawberry.Schema):
 def build_schema(
     *,
     production: bool = False,
-    cached_document_chars: int = DEFAULT_CACHED_CHARS,
+    cached_document_chars: int | None = DEFAULT_CACHED_CHARS,
     observers: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
 ) -> RuxueSchema:
     """The schema with its guards.
 
     :param production: mask unexpected errors, refuse introspection, hide field suggestions.
-    :param cached_document_chars: documents up to this size enter the parser cache.
+    :param cached_document_chars: documents up to this size enter the parser cache; ``None``
+        turns the parser and validation caches off (benchmarks compare).
     :param observers: extensions that see each operation first, outermost (metrics, the
         persisted-query allow-list, which acts before parsing).
     """
     # The depth and alias limiters are validation rules, and each limiter instance makes new
-    # rule classes. ValidationCache keys on those classes, so limiters built per request make
-    # it miss every time (strawberry#4635): build the rules once per schema and add them.
+    # rule classes. The validation cache keys on those classes, so limiters built per request
+    # make it miss every time (strawberry#4635): build the rules once per schema.
     rules: list[Any] = [
         *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
@@ -169,10 +214,7 @@ def build_schema(
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         *observers,
-        lambda: AddValidationRules(rules),
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: SmallDocumentParserCache(cached_document_chars),
-        lambda: ValidationCache(maxsize=256),
+        lambda: Guards(tuple(rules), cached_document_chars),
     ]
     if production:
         extensions.append(

@@ -1,0 +1,42 @@
+/** Staff steps beyond review: counter intake, manual verification from originals, enrollment or no-show. */
+import { graphql } from '../gql'
+
+export const CreateCounterApplicationMutation = graphql(`
+  mutation CreateCounterApplication($input: CreateCounterApplicationInput!) {
+    createCounterApplication(input: $input) {
+      __typename
+      ... on SubmitApplicationSuccess { applicationId receiptNo queryCode status version }
+      ... on Error { code message field }
+    }
+  }
+`)
+
+export const RecordManualVerificationMutation = graphql(`
+  mutation RecordManualVerification($input: RecordManualVerificationInput!) {
+    recordManualVerification(input: $input) {
+      __typename
+      ... on ManualVerificationRecorded { applicationId receiptNo status version outstandingMaterials { code name } }
+      ... on Error { code message field }
+    }
+  }
+`)
+
+export const ConfirmEnrollmentMutation = graphql(`
+  mutation ConfirmEnrollment($input: EnrollmentInput!) {
+    confirmEnrollment(input: $input) {
+      __typename
+      ... on EnrollmentChangedPayload { applicationId status version schoolCode noticeNo }
+      ... on Error { code message field }
+    }
+  }
+`)
+
+export const RecordNoShowMutation = graphql(`
+  mutation RecordNoShow($input: EnrollmentInput!) {
+    recordNoShow(input: $input) {
+      __typename
+      ... on EnrollmentChangedPayload { applicationId status version schoolCode noticeNo }
+      ... on Error { code message field }
+    }
+  }
+`)
