@@ -17,6 +17,7 @@ from ruxue_core.domain import (
 )
 from ruxue_core.domain.types import utcnow
 from ruxue_core.lifecycle import Event, apply_event, load_case
+from ruxue_core.phases import Phase, rehearsal
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile
 from ruxue_core.rules.national_id import make_national_id
@@ -55,21 +56,44 @@ async def open_tight_season(runtime: Runtime, season_file: SeasonFile) -> str:
     return season_file.season.code
 
 
+async def turn(runtime: Runtime, data: SeasonFile, *phases: Phase) -> None:
+    """Load ``data`` again with its calendar turned so that ``phases`` are open now (the
+    earlier ones over), as a district changes its calendar: the tests run a season in
+    seconds, and every operation stays gated by its phase."""
+    await load_season(runtime, rehearsal(data, utcnow(), *phases), Principal.system())
+
+
 async def approved(
-    runtime: Runtime, season: str, family: int, *, category: str = "A", children: int = 1
+    runtime: Runtime,
+    season: str,
+    family: int,
+    *,
+    category: str = "A",
+    children: int = 1,
+    township: str = "420704101",
+    address: str = "燕矶镇新街10号",
+    zoned: str = "LK-YJ-01",
 ) -> list[int]:
-    """``children`` approved applications of family ``family`` in 燕矶镇 (zoned LK-YJ-01),
-    submitted at the counter, with a verified assessment of ``category``."""
+    """``children`` approved applications of family ``family`` at ``address`` (by default in
+    燕矶镇, zoned LK-YJ-01), submitted at the township's counter, with a verified assessment
+    of ``category``."""
     guardian = make_national_id("420704", date(1985, 1, 1), 100 + family)
+    counter = Principal(f"counter-{township}", COUNTER.role, "窗口", region_code=township)
+    reviewer = Principal(f"reviewer-{zoned}", SCHOOL_REVIEWER.role, "老师", school_code=zoned)
     ids = []
     for _ in range(children):
         command = submit_command(
-            season, child_id=child_id_number(), guardian_id=guardian, guardian_name="李四"
+            season,
+            child_id=child_id_number(),
+            guardian_id=guardian,
+            guardian_name="李四",
+            township_code=township,
+            address=address,
         )
-        ids.append((await submit_application(runtime, command, COUNTER)).application_id)
+        ids.append((await submit_application(runtime, command, counter)).application_id)
 
     def advance(uow: UnitOfWork) -> None:
-        school = uow.session.exec(select(School).where(School.code == "LK-YJ-01")).one()
+        school = uow.session.exec(select(School).where(School.code == zoned)).one()
         for application_id in ids:
             uow.session.add(
                 Assessment(
@@ -78,13 +102,13 @@ async def approved(
                     reason_code="verified",
                     reason="核验合格",
                     category=category,
-                    schools=["LK-YJ-01"],
+                    schools=[zoned],
                 )
             )
             steps: tuple[tuple[Event, Principal, dict[str, object]], ...] = (
                 (Event.START_VERIFICATION, Principal.system(), {}),
                 (Event.PASS_VERIFICATION, Principal.system(), {"school_id": school.id}),
-                (Event.APPROVE, SCHOOL_REVIEWER, {}),
+                (Event.APPROVE, reviewer, {}),
                 (Event.APPROVE, BUREAU, {}),
             )
             for event, actor, changes in steps:
@@ -128,3 +152,16 @@ def placed_in_published_run(uow: UnitOfWork, application_id: int) -> None:
             notice_no=f"T-{application.receipt_no}",
         )
     )
+
+
+PRIVATE: Final = "LK-MB-01"
+"""The sample season's private school (公民同招), offered as its private option."""
+
+
+def with_private(season_file: SeasonFile) -> SeasonFile:
+    """:func:`tight`, with one seat at the private school."""
+    schools = [
+        s.model_copy(update={"classes": 1, "class_size": 1}) if s.code == PRIVATE else s
+        for s in tight(season_file).schools
+    ]
+    return season_file.model_copy(update={"schools": schools})

@@ -9,8 +9,9 @@ import io
 from datetime import timedelta
 
 import pytest
+from conftest import SAMPLE_SEASON
 from openpyxl import load_workbook
-from placement_helpers import SEED, approved, open_tight_season
+from placement_helpers import SEED, approved, open_tight_season, tight, turn
 from sqlmodel import col, select
 from statement_counting import counting
 
@@ -24,10 +25,12 @@ from ruxue_core.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    OutOfPhase,
 )
+from ruxue_core.phases import Phase
 from ruxue_core.placement.lottery import commitment, published_order, to_csv, verify
 from ruxue_core.plugins.contracts import Principal
-from ruxue_core.policy import SeasonFile
+from ruxue_core.policy import SeasonFile, read_season_file
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.admission import (
     confirm_enrollment,
@@ -63,6 +66,12 @@ async def statuses(runtime: Runtime, ids: list[int]) -> dict[int, Status]:
 
 
 @pytest.fixture
+def tight_file(season_file: SeasonFile) -> SeasonFile:
+    """The tight season, as :func:`open_tight_season` loads it."""
+    return tight(season_file)
+
+
+@pytest.fixture
 async def five(runtime: Runtime, season_file: SeasonFile) -> tuple[str, list[int]]:
     """Five approved families zoned to LK-YJ-01 (3 seats; neighbour LK-YY-01 has 1)."""
     season = await open_tight_season(runtime, season_file)
@@ -70,9 +79,15 @@ async def five(runtime: Runtime, season_file: SeasonFile) -> tuple[str, list[int
     return season, ids
 
 
-async def test_lottery_commit_and_reveal(runtime: Runtime, five: tuple[str, list[int]]) -> None:
+async def test_lottery_commit_and_reveal(
+    runtime: Runtime, five: tuple[str, list[int]], tight_file: SeasonFile
+) -> None:
     season, _ = five
     assert await lottery_view(runtime, season) is None
+    with pytest.raises(OutOfPhase) as early:  # registration is still open
+        await commit_lottery(runtime, season, commitment(SEED), BUREAU)
+    assert early.value.phase == "placement" and "不在派位时间内" in early.value.message
+    await turn(runtime, tight_file, Phase.PLACEMENT)
     with pytest.raises(Forbidden):
         await commit_lottery(runtime, season, commitment(SEED), COUNTER)
     with pytest.raises(InvalidInput):
@@ -101,7 +116,14 @@ async def test_lottery_commit_and_reveal(runtime: Runtime, five: tuple[str, list
     assert await runtime.read(audited) == ["lottery.commit", "lottery.reveal"]
 
 
+async def _publishing(runtime: Runtime) -> None:
+    """The tight season turned to 公布."""
+    await turn(runtime, tight(read_season_file(SAMPLE_SEASON)), Phase.PUBLICATION)
+
+
 async def _revealed(runtime: Runtime, season: str) -> None:
+    """The tight season turned to 派位, its lottery committed and revealed."""
+    await turn(runtime, tight(read_season_file(SAMPLE_SEASON)), Phase.PLACEMENT)
     await commit_lottery(runtime, season, commitment(SEED), BUREAU)
     await reveal_lottery(runtime, season, SEED, BUREAU)
 
@@ -136,6 +158,9 @@ async def test_publication_admits_coordinates_and_enrollment_follows(
     with pytest.raises(NotFound):
         await explain_placement(runtime, ids[0], BUREAU)
 
+    with pytest.raises(OutOfPhase):  # still 派位: results are published in 公布
+        await publish_placement(runtime, first.id, BUREAU)
+    await _publishing(runtime)
     published = await publish_placement(runtime, first.id, BUREAU)
     assert (published.admitted, published.coordinating, published.skipped) == (4, 1, 0)
     with pytest.raises(InvalidTransition):
@@ -168,6 +193,9 @@ async def test_publication_admits_coordinates_and_enrollment_follows(
     explained = await explain_placement(runtime, waiting, BUREAU)
     assert "统筹" in explained.explanation
 
+    with pytest.raises(OutOfPhase):  # 报到 has not opened yet
+        await confirm_enrollment(runtime, at_yj[0], SCHOOL_REVIEWER)
+    await turn(runtime, tight(read_season_file(SAMPLE_SEASON)), Phase.ENROLLMENT)
     enrolled = await confirm_enrollment(runtime, at_yj[0], SCHOOL_REVIEWER)
     assert enrolled.status is Status.ENROLLED
     with pytest.raises(Ineligible):  # LK-YJ-01 is full
@@ -214,6 +242,7 @@ async def test_a_guardian_sees_only_their_own_published_result(
     await _revealed(runtime, season)
     run = await run_placement(runtime, season, BUREAU)
     assert run.id is not None
+    await _publishing(runtime)
     await publish_placement(runtime, run.id, BUREAU)
     with pytest.raises(NotFound):  # GUARDIAN is not these families' guardian
         await explain_placement(runtime, ids[0], GUARDIAN)
@@ -252,6 +281,7 @@ async def test_two_runs_published_at_once_admit_once(
     season, _ = five
     await _revealed(runtime, season)
     runs = [await run_placement(runtime, season, BUREAU) for _ in range(2)]
+    await _publishing(runtime)
     outcomes = await asyncio.gather(
         *(publish_placement(runtime, run.id or 0, BUREAU) for run in runs),
         return_exceptions=True,
@@ -270,6 +300,7 @@ async def test_the_public_lookup_names_the_admitted_school(
     season, ids = five
     await _revealed(runtime, season)
     run = await run_placement(runtime, season, BUREAU)
+    await _publishing(runtime)
     await publish_placement(runtime, run.id or 0, BUREAU)
 
     def credentials(uow: UnitOfWork) -> list[tuple[str, str, Status]]:
@@ -304,6 +335,7 @@ async def test_publication_is_one_unit_with_one_update_per_application(
     season, _ = five
     await _revealed(runtime, season)
     run = await run_placement(runtime, season, BUREAU)
+    await _publishing(runtime)
     with counting(runtime) as counted:
         await publish_placement(runtime, run.id or 0, BUREAU)
     updates = [s for s in counted.statements if s.lstrip().upper().startswith("UPDATE APPLICATION")]

@@ -58,7 +58,8 @@ def append_lines(path: Path, *lines: str) -> None:
 
 def test_the_sample_seasons_load() -> None:
     primary = read_season_file(SEASONS / "linkong-2026-primary.toml")
-    assert len(primary.schools) == 11 and primary.feeders == []
+    assert len(primary.schools) == 12 and primary.feeders == []
+    assert [o.school for o in primary.placement.private] == ["LK-MB-01"]
     middle = read_season_file(SEASONS / "linkong-2026-middle.toml")
     assert middle.season.stage is Stage.JUNIOR
     schools = {s.code: s for s in middle.schools}

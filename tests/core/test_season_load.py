@@ -62,7 +62,7 @@ async def test_a_dry_run_reports_a_new_season_and_writes_nothing(runtime: Runtim
     data = read_season_file(SEASONS / "linkong-2026-primary.toml")
     result = await load(runtime, data, dry_run=True)
     assert (result.code, result.applied, result.diff.new) == ("2026-primary", False, True)
-    assert result.diff.counts()["schools"] == {"added": 11}
+    assert result.diff.counts()["schools"] == {"added": 12}
     assert result.diff.counts()["zones"] == {"added": 14}
     assert result.diff.counts()["categories"] == {"added": 4}
     added = next(c for c in result.diff.changes if c.key == "LK-SW-01")
@@ -76,7 +76,7 @@ async def test_load_then_reload_is_a_no_op(runtime: Runtime) -> None:
     data = read_season_file(SEASONS / "linkong-2026-primary.toml")
     first = await load(runtime, data)
     assert first.applied and not first.diff.empty
-    assert await counts(runtime) == {"seasons": 1, "schools": 11, "regions": 9, "audit": 1}
+    assert await counts(runtime) == {"seasons": 1, "schools": 12, "regions": 9, "audit": 1}
     again = await load(runtime, read_season_file(SEASONS / "linkong-2026-primary.toml"))
     assert again.diff.empty and not again.applied
     assert (await load(runtime, data, dry_run=True)).diff.changes == ()
@@ -91,7 +91,7 @@ async def test_the_middle_season_shares_regions_and_adds_feeders(runtime: Runtim
     assert "regions" not in result.diff.counts()  # the township tree is already there
     assert result.diff.counts()["feeders"] == {"added": 11}
     assert ("LK-HH-02", ChangeKind.ADDED, None) in changes(result, "feeders")
-    assert await counts(runtime) == {"seasons": 2, "schools": 20, "regions": 9, "audit": 2}
+    assert await counts(runtime) == {"seasons": 2, "schools": 21, "regions": 9, "audit": 2}
     assert (await load(runtime, middle)).diff.empty
 
 

@@ -24,6 +24,7 @@ from ruxue_core.errors import (
     Ineligible,
     InvalidInput,
     NotFound,
+    OutOfPhase,
     RateLimited,
     RuxueError,
 )
@@ -310,7 +311,7 @@ async def test_deferral_and_early_entry_are_accepted_for_manual_review(
         pytest.param((timedelta(days=1), timedelta(days=30)), id="not yet open"),
     ],
 )
-async def test_outside_the_registration_window_is_ineligible(
+async def test_outside_the_registration_window_is_out_of_phase(
     runtime: Runtime,
     season_file: SeasonFile,
     window: tuple[timedelta, timedelta],
@@ -321,9 +322,10 @@ async def test_outside_the_registration_window_is_ineligible(
     )
     before = await row_counts(runtime)
     for principal in (GUARDIAN, COUNTER):
-        with pytest.raises(Ineligible) as caught:
+        with pytest.raises(OutOfPhase) as caught:
             await submit(runtime, submit_command(season_file.season.code), principal)
         _assert_refused(caught.value, "seasonCode")
+        assert caught.value.phase == "registration" and "不在报名时间内" in caught.value.message
     assert await row_counts(runtime) == before
 
 

@@ -38,6 +38,7 @@ from server_start import free_port, wait_until_up
 
 from ruxue_core.domain.enums import Role
 from ruxue_core.domain.types import utcnow
+from ruxue_core.phases import Phase, rehearsal
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
@@ -77,6 +78,8 @@ class World:
     url: str
     families: list[Family]
     staff: dict[str, str] = field(default_factory=dict)
+    settings: Settings | None = None
+    season_file: SeasonFile | None = None
     """Staff usernames by role key (``counter:<township>``, ``school:<code>``, ``bureau``)."""
 
 
@@ -95,6 +98,7 @@ def world(
     port = free_port()
     world = World(f"http://127.0.0.1:{port}", population.families)
     settings = Settings(data_dir=data_dir, database_url=module_database_url)
+    world.settings, world.season_file = settings, season_file
     asyncio.run(_prepare(settings, season_file, world))
     idp = FakeIdentityProvider()
     idp.add(*idp_users(population.families))
@@ -485,9 +489,34 @@ async def review_application(flow: Flow, reviewer: Client) -> str:
     return status
 
 
-async def publish_placement(bureau: Client) -> int:
+async def calendar(world: World, *phases: Phase) -> None:
+    """Turn the season's calendar so that ``phases`` are open now (none: registration open
+    again, as the module set it up), as a district would: the operations stay gated."""
+    assert world.settings is not None and world.season_file is not None
+    runtime = Runtime.create(world.settings)
+    try:
+        if phases:
+            data = rehearsal(world.season_file, utcnow(), *phases)
+            await load_season(runtime, data, Principal.system())
+        else:
+            window = (utcnow() - timedelta(hours=1), utcnow() + timedelta(days=14))
+            await load_season(runtime, world.season_file, Principal.system(), window=window)
+    finally:
+        await runtime.close()
+
+
+async def publish_placement(world: World, bureau: Client) -> int:
     """派位: the bureau commits to a lottery seed, reveals it, runs the season's placement over
-    the approved applications and publishes it; returns how many were admitted."""
+    the approved applications and publishes it (the calendar turned to 派位, then 公布, then
+    back to registration for the module's other flows); returns how many were admitted."""
+    await calendar(world, Phase.PLACEMENT)
+    try:
+        return await _place_and_publish(world, bureau)
+    finally:
+        await calendar(world)
+
+
+async def _place_and_publish(world: World, bureau: Client) -> int:
     lottery = " ... on Lottery { commitment seed } } }"
     committed = await run(
         bureau,
@@ -513,6 +542,7 @@ async def publish_placement(bureau: Client) -> int:
         input={"seasonCode": SEASON},
     )
     assert (placed["__typename"], placed["status"]) == ("PlacementRun", "draft"), placed
+    await calendar(world, Phase.PUBLICATION)
     published = await run(
         bureau,
         "mutation($input: PublishPlacementInput!) { publishPlacement(input: $input) { "
@@ -642,7 +672,7 @@ async def test_a_guardians_whole_flow(world: World) -> None:
         assert await review_application(flow, bureau) == "APPROVED"
         assert await wait_for_status(flow, "APPROVED") == "APPROVED"
         # the result: the bureau's published placement reaches the family as it happens
-        assert await publish_placement(bureau) >= 1
+        assert await publish_placement(world, bureau) >= 1
         assert await wait_for_status(flow, "ADMITTED", "COORDINATING") == "ADMITTED"
     journey = ["MANUAL_REVIEW", "NEEDS_CORRECTION", "SUBMITTED", "MANUAL_REVIEW"]
     assert in_order([*journey, "BUREAU_REVIEW", "APPROVED", "ADMITTED"], flow.statuses)

@@ -254,6 +254,8 @@ def test_the_demo_admits_enrolls_and_coordinates_every_approved_family(
     assert coordination["run"]["admitted"] == 1
     assert admission["seat_warnings"]["after_tightening"].get("red", 0) >= 1
     assert len(admission["lottery"]["commitment"]) == 64
+    # the demo turns the season's calendar to each phase; the operations stay gated
+    assert admission["calendar"] == [["placement"], ["publication"], ["enrollment"]]
 
 
 @pytest.mark.slow

@@ -28,12 +28,14 @@ from ruxue_core.domain import Application, ApplicationDraft, Guardian, Job, Mate
 from ruxue_core.domain.enums import JobStatus, MessageStatus, Relationship, Status
 from ruxue_core.domain.types import utcnow
 from ruxue_core.lifecycle import Event, apply_event, load_case
+from ruxue_core.phases import Phase, rehearsal
 from ruxue_core.placement.lottery import commitment
 from ruxue_core.plugins.builtin import issue_dev_token
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.applications import submit_application
+from ruxue_core.services.care_claims import declare_care
 from ruxue_core.services.drafts import DraftFields, StartDraft, start_draft
 from ruxue_core.services.lottery_draws import commit_lottery, reveal_lottery
 from ruxue_core.services.placement import run_placement
@@ -158,6 +160,12 @@ def _headers(settings: Settings) -> dict[str, dict[str, str]]:
     return headers
 
 
+def all_open(data: SeasonFile) -> SeasonFile:
+    """``data`` with every phase open now: the matrix checks who may, not when (the phase
+    tests check when)."""
+    return rehearsal(data, utcnow(), *Phase)
+
+
 @pytest.fixture(scope="module")
 def server(
     module_database_url: str, tmp_path_factory: pytest.TempPathFactory, season_file: SeasonFile
@@ -168,8 +176,7 @@ def server(
     settings = Settings(data_dir=directory / "var", database_url=url, verifiers=[], notifiers=[])
     loop = asyncio.new_event_loop()
     runtime = Runtime.create(settings)
-    window = (utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
-    loop.run_until_complete(load_season(runtime, season_file, Principal.system(), window=window))
+    loop.run_until_complete(load_season(runtime, all_open(season_file), Principal.system()))
     season = season_file.season.code
     other_family = submit_command(
         season,
@@ -449,6 +456,23 @@ PLACE_COORDINATED = (
     + RESULT
     + " } }"
 )
+PRIVATE_OPTIONS = "query Q($s: String!) { privateSchoolOptions(seasonCode: $s) { " + RESULT + " } }"
+CHOOSE_PRIVATE = (
+    "mutation M($input: ChoosePrivateSchoolInput!) { choosePrivateSchool(input: $input) { "
+    + RESULT
+    + " } }"
+)
+CARE_CATEGORIES = "query Q($s: String!) { careCategories(seasonCode: $s) { " + RESULT + " } }"
+DECLARE_CARE = (
+    "mutation M($input: DeclareCareClaimInput!) { declareCareClaim(input: $input) { "
+    + RESULT
+    + " } }"
+)
+DECIDE_CARE = (
+    "mutation M($input: DecideCareClaimInput!) { decideCareClaim(input: $input) { "
+    + RESULT
+    + " } }"
+)
 STAFF: Final = {"counter", "other_counter", "school", "other_school", "bureau", "admin", "auditor"}
 
 
@@ -563,6 +587,11 @@ OPERATIONS: Final = (
     _op("confirm enrollment", {"school"}, status=Status.ADMITTED),
     _op("record no show", {"school"}, status=Status.ADMITTED),
     _op("place coordinated", {"bureau"}, status=Status.COORDINATING),
+    _op("private school options", set(CALLERS)),
+    _op("choose private school", {"guardian", "counter"}, status=Status.SUBMITTED),
+    _op("care categories", set(CALLERS)),
+    _op("declare care claim", {"guardian", "counter"}, status=Status.SUBMITTED),
+    _op("decide care claim", {"bureau"}, status=Status.SUBMITTED),
 )
 SUBMIT_OPERATION: Final = next(op for op in OPERATIONS if op.name == "submit")
 EXPECTED_SUCCESS: Final = {
@@ -603,6 +632,11 @@ EXPECTED_SUCCESS: Final = {
     "confirm enrollment": "EnrollmentChangedPayload",
     "record no show": "EnrollmentChangedPayload",
     "place coordinated": "EnrollmentChangedPayload",
+    "private school options": "PrivateSchoolOptionList",
+    "choose private school": "PrivateSchoolChosen",
+    "care categories": "CareCategoryList",
+    "declare care claim": "CareClaimPayload",
+    "decide care claim": "CareClaimPayload",
 }
 
 
@@ -712,9 +746,8 @@ def fresh_season(server: Server, *, committed: bool = False, revealed: bool = Fa
     data = server.season_file.model_copy(
         update={"season": server.season_file.season.model_copy(update={"code": code})}
     )
-    window = (utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
     runtime = server.runtime
-    server.run(load_season(runtime, data, Principal.system(), window=window))
+    server.run(load_season(runtime, all_open(data), Principal.system()))
     if committed or revealed:
         server.run(commit_lottery(runtime, code, commitment(SEED), Principal.system()))
     if revealed:
@@ -758,6 +791,20 @@ def _placement_request(
     if name == "place coordinated":
         placed = {"applicationId": application_id, "schoolCode": "LK-YJ-01"}
         return PLACE_COORDINATED, {"input": placed}
+    if name == "private school options":
+        return PRIVATE_OPTIONS, {"s": server.season}
+    if name == "choose private school":
+        chosen = {"applicationId": application_id, "schoolCode": "LK-MB-01"}
+        return CHOOSE_PRIVATE, {"input": chosen}
+    if name == "care categories":
+        return CARE_CATEGORIES, {"s": server.season}
+    if name == "declare care claim":
+        declared = {"applicationId": application_id, "kind": "military"}
+        return DECLARE_CARE, {"input": declared}
+    if name == "decide care claim":
+        if application_id != MISSING_ID:
+            server.run(declare_care(server.runtime, int(application_id), "military", GUARDIAN))
+        return DECIDE_CARE, {"input": {"applicationId": application_id, "confirm": True}}
     raise AssertionError(name)
 
 

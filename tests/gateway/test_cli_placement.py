@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from placement_helpers import SEED, approved, open_tight_season
+from placement_helpers import SEED, approved, open_tight_season, tight, turn
 from typer.testing import CliRunner
 
+from ruxue_core.phases import Phase
 from ruxue_core.placement.lottery import commitment
 from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
@@ -28,6 +29,19 @@ VERIFY_SCRIPT = ROOT / "contrib" / "lottery" / "verify_lottery.py"
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.output
+
+
+def turn_to(settings: Settings, season_file: SeasonFile, phase: Phase) -> None:
+    """Turn the tight season's calendar to ``phase``."""
+
+    async def load() -> None:
+        runtime = Runtime.create(settings)
+        try:
+            await turn(runtime, tight(season_file), phase)
+        finally:
+            await runtime.close()
+
+    asyncio.run(load())
 
 
 @pytest.fixture
@@ -50,8 +64,13 @@ def five(settings: Settings, season_file: SeasonFile, monkeypatch: pytest.Monkey
     return asyncio.run(seed())
 
 
-def test_the_placement_commands_run_a_season(five: str, tmp_path: Path) -> None:
+def test_the_placement_commands_run_a_season(
+    five: str, tmp_path: Path, settings: Settings, season_file: SeasonFile
+) -> None:
     season = five
+    code, output = run("placement", "commit", "--season", season, "--commitment", "a" * 64)
+    assert code == 2 and "out_of_phase" in output and "不在派位时间内" in output
+    turn_to(settings, season_file, Phase.PLACEMENT)
     code, output = run("placement", "run", "--season", season)
     assert code == 2 and "invalid_transition" in output  # the seed is not revealed yet
     assert run("placement", "commit", "--season", season, "--commitment", commitment(SEED))[0] == 0
@@ -70,6 +89,7 @@ def test_the_placement_commands_run_a_season(five: str, tmp_path: Path) -> None:
         runs.append(str(summary["run_id"]))
     code, output = run("placement", "compare", *runs)
     assert code == 0 and "0 人变化" in output
+    turn_to(settings, season_file, Phase.PUBLICATION)
     code, output = run("placement", "publish", runs[0])
     assert code == 0 and "录取 4，统筹 1" in output
     code, output = run("placement", "publish", runs[0])

@@ -14,7 +14,8 @@ from ruxue_gateway.schema import build_schema
 SCHEMA = build_schema()
 GUIDE = """query($t: String!) { serviceGuide(townshipCode: $t) { __typename
   ... on ServiceGuide { townshipName conditions fees promiseDays materials { code when }
-    steps { name timeLimit } places { name address hours } contacts { phone assumed } online }
+    steps { name timeLimit } places { name address hours } contacts { phone assumed } online
+    privateSchools { code name seats } }
   ... on Error { code field } } }"""
 CATCHMENT = """query($t: String!, $v: String, $e: String) {
   schoolsForAddress(townshipCode: $t, village: $v, estate: $e) { __typename
@@ -49,6 +50,9 @@ async def test_every_township_has_a_guide(
         codes = {m["code"] for m in guide["materials"]}
         assert ("resettlement_agreement" in codes) is (code == "420704108")
         assert guide["promiseDays"] == 20
+        assert guide["privateSchools"] == [
+            {"code": "LK-MB-01", "name": "临空实验学校（民办）", "seats": 80}
+        ]
 
 
 @pytest.mark.parametrize(

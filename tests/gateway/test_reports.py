@@ -92,7 +92,8 @@ async def test_seasons_and_schools_are_public(
         "plan": 2 * 45 - 5,
     }
     yj = await run(runtime, None, SCHOOLS, township="420704101")
-    assert [s["code"] for s in yj] == ["LK-YJ-01"]
+    # the township's public school and the sample's private school (公民同招)
+    assert [s["code"] for s in yj] == ["LK-MB-01", "LK-YJ-01"]
     assert await run(runtime, None, SCHOOLS, stage="JUNIOR") == []
     assert await run(runtime, None, SCHOOLS, township="420704\x00101") == []  # not a code
 

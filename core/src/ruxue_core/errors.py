@@ -6,6 +6,7 @@ Plugin errors split into temporary (worth retrying) and permanent (GOV.UK Notify
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
@@ -22,6 +23,7 @@ class ErrorCode(StrEnum):
     DUPLICATE = "duplicate"
     RATE_LIMITED = "rate_limited"
     INVALID_CREDENTIALS = "invalid_credentials"
+    OUT_OF_PHASE = "out_of_phase"
     CONFIGURATION = "configuration"
 
 
@@ -98,6 +100,29 @@ class InvalidCredentials(RuxueError):
 
     code = ErrorCode.INVALID_CREDENTIALS
     default_message = "用户名或密码不正确"
+
+
+class OutOfPhase(RuxueError):
+    """The season's calendar does not allow this now (报名, 审核, 派位, 公布, 报到); the message
+    names the window. ``phase``, ``opens_at`` and ``closes_at`` say which window (an end is
+    ``None`` when the season does not schedule it)."""
+
+    code = ErrorCode.OUT_OF_PHASE
+    default_message = "不在办理时间内"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        phase: str,
+        opens_at: datetime | None = None,
+        closes_at: datetime | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.phase = phase
+        self.opens_at = opens_at
+        self.closes_at = closes_at
 
 
 class ConfigurationError(RuxueError):

@@ -43,6 +43,7 @@ from ruxue_gateway.downloads import DownloadRoutes
 from ruxue_gateway.limits import BodyLimit, multipart_limit
 from ruxue_gateway.metrics import Metrics
 from ruxue_gateway.persisted import PersistedQueries
+from ruxue_gateway.publication_downloads import PublicationRoutes
 from ruxue_gateway.receipts import ReceiptRoutes
 from ruxue_gateway.requests import HEADER, RequestIdMiddleware
 from ruxue_gateway.schema import build_schema
@@ -229,6 +230,7 @@ def create_app(
             *AuthRoutes(runtime).routes(),
             *ReceiptRoutes(runtime).routes(),
             *DownloadRoutes(runtime).routes(),
+            *PublicationRoutes(runtime).routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from ruxue_core.domain.enums import Role
+from ruxue_core.domain.types import utcnow
+from ruxue_core.phases import Phase, rehearsal
 from ruxue_core.placement.lottery import commitment, new_seed
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SchoolInfo, SeasonFile
@@ -109,6 +111,8 @@ class Admission:
         self.data = data
         self.window = window
         self.season = demo.season_code
+        self.loaded = data
+        """The season file as last loaded (plans tightened by :meth:`plan`)."""
         self.report: dict[str, Any] = {}
         self.freed: list[str] = []
         """Schools of the no-shows, whose seats return to coordination."""
@@ -133,12 +137,22 @@ class Admission:
         approved = sum(1 for s in states.values() if s["status"] == "APPROVED")
         season, plans = tightened(self.data, verified, approved)
         await load_season(self.observer, season, Principal.system(), window=self.window)
+        self.loaded = season
         _, after = await self._levels()
         self.report["seat_warnings"] = {"before": before, "after_tightening": after}
         self.report["plans"] = {code: n for code, n in sorted(plans.items()) if n}
 
+    async def turn(self, *phases: Phase) -> None:
+        """Turn the season's calendar to ``phases`` (open now, the earlier ones over): the
+        demo runs a season in minutes, so it changes the calendar as a district would, and
+        every operation stays gated by its phase."""
+        season = rehearsal(self.loaded, utcnow(), *phases)
+        await load_season(self.observer, season, Principal.system())
+        self.report.setdefault("calendar", []).append([p.value for p in phases])
+
     async def lottery(self) -> None:
         """Commit SHA-256(seed), then reveal the seed (the draw ceremony in between)."""
+        await self.turn(Phase.PLACEMENT)
         seed = new_seed()
         commit = {"seasonCode": self.season, "commitment": commitment(seed)}
         _ok(await self._bureau(COMMIT, {"input": commit}), "Lottery", "commit")
@@ -149,6 +163,8 @@ class Admission:
     async def _run_and_publish(self, kind: str) -> dict[str, Any]:
         run = {"seasonCode": self.season, "kind": kind}
         draft = _ok(await self._bureau(RUN, {"input": run}), "PlacementRun", "run")
+        if kind == "MAIN":
+            await self.turn(Phase.PUBLICATION)
         published = await self._bureau(PUBLISH, {"input": {"runId": draft["id"]}})
         _ok(published, "PlacementPublished", "publish")
         return {"run_id": draft["id"], "summary": draft["summary"], **published}
@@ -174,6 +190,7 @@ class Admission:
 
     async def enroll(self, ids: list[str]) -> None:
         """Schools confirm every admitted child but :data:`NO_SHOWS`, who do not report."""
+        await self.turn(Phase.ENROLLMENT)
         states = await self._states(ids)
         admitted = sorted(i for i, s in states.items() if s["status"] == "ADMITTED")
         no_shows = admitted[:NO_SHOWS]

@@ -28,7 +28,7 @@ PRIVATE_HEADERS = {
 }
 
 
-def _refusal(status: int, code: ErrorCode, message: str) -> JSONResponse:
+def refusal(status: int, code: ErrorCode, message: str) -> JSONResponse:
     body = {"error": {"code": code.name, "message": message}}
     return JSONResponse(body, status, headers=PRIVATE_HEADERS)
 
@@ -54,14 +54,14 @@ class DownloadRoutes:
         """Serve one material's file, or a typed refusal."""
         principal = await self.runtime.authenticate(request.headers.get("authorization"))
         if principal is None:
-            return _refusal(401, ErrorCode.FORBIDDEN, "请先登录")
+            return refusal(401, ErrorCode.FORBIDDEN, "请先登录")
         try:
             file = await download_material(
                 self.runtime, principal, int(request.path_params["material_id"])
             )
         except Forbidden as exc:
-            return _refusal(403, exc.code, exc.message)
+            return refusal(403, exc.code, exc.message)
         except NotFound as exc:
-            return _refusal(404, exc.code, exc.message)
+            return refusal(404, exc.code, exc.message)
         headers = PRIVATE_HEADERS | {"Content-Disposition": content_disposition(file.filename)}
         return Response(file.content, media_type=file.content_type, headers=headers)

@@ -41,6 +41,16 @@ class Application(SQLModel, table=True):
         default=None, max_length=16, description="deferral | early_entry: manual review decides"
     )
     school_id: int | None = Field(default=None, foreign_key="school.id", index=True)
+    private_school_id: int | None = Field(
+        default=None,
+        foreign_key="school.id",
+        description="the private school chosen (公民同招), one of the season's options",
+    )
+    primary_school_code: str | None = Field(
+        default=None,
+        max_length=32,
+        description="小升初: the primary school the child graduates from (junior seasons)",
+    )
     status: Status = Field(default=Status.DRAFT, sa_type=enum_type(Status), index=True)
     version: int = 1
     case_seq: int = Field(default=0, description="provincial case records written so far")

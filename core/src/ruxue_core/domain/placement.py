@@ -89,12 +89,19 @@ class Admission(SQLModel, table=True):
 
 
 class CareClaim(SQLModel, table=True):
-    """A policy-care kind (政策性照顾) the bureau confirmed for an application."""
+    """A policy-care kind (政策性照顾) declared for an application (``declared``), then
+    ``confirmed`` or ``rejected`` by the bureau; placement honours confirmed ones only."""
 
     __tablename__ = "care_claim"
 
     id: int | None = Field(default=None, primary_key=True)
     application_id: int = Field(foreign_key="application.id", unique=True)
     kind: str = Field(max_length=32)
+    status: str = Field(
+        default="confirmed",
+        max_length=16,
+        sa_column_kwargs={"server_default": "confirmed"},
+        description="declared | confirmed | rejected",
+    )
     recorded_by: str = Field(max_length=128)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -5,8 +5,9 @@ service loads the rows and stores the result).
 A list is: the chosen private school (公民同招) if any, the zoned school(s) from the
 assessment, then the coordination tiers: the other public schools of the same township, those
 of the neighbouring townships (the season's ``[placement.neighbours]``), then every other
-public school of the stage with room. The village tier (同村/社区) needs the village of the
-proven address, which is not stored apart from the encrypted address, so it is not derived.
+public school of the stage with room. The village tier (同村/社区) holds the schools the
+season's zone rules name for the village or community the application's address matched (the
+placement service matches the decrypted address against the zones, as the assessment did).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 
+from ruxue_core.placement.engine import feeder_first
 from ruxue_core.placement.model import Applicant, Choice, School, Tier
 from ruxue_core.placement.policy import PlacementPolicy
 
@@ -50,6 +52,10 @@ class ApplicationRow:
     facts: Mapping[tuple[str, str], Mapping[str, object]] = field(default_factory=dict)
     care: str | None = None
     private: str | None = None
+    primary_school: str | None = None
+    """小升初: the primary school the child graduates from (see :func:`feeder_first`)."""
+    community: tuple[str, ...] = ()
+    """The schools the zone rules name for the address's village/community (同村/社区)."""
 
 
 def schools_for(
@@ -77,8 +83,14 @@ def applicants_for(
     category_codes: Sequence[str],
     schools: Sequence[SchoolRow],
     rows: Sequence[ApplicationRow],
+    feeders: Mapping[str, str] | None = None,
 ) -> list[Applicant]:
-    """The engine's applicants, with lists derived from policy (never asked of families)."""
+    """The engine's applicants, with lists derived from policy (never asked of families).
+
+    :param feeders: 小升初: the season's feeder mapping (primary → middle school code); a
+        graduate of a mapped primary school has its middle school first (after a chosen
+        private school).
+    """
     rank = {code: i for i, code in enumerate(category_codes, start=1)}
     public = sorted((s for s in schools if s.public), key=lambda s: s.code)
     known = {s.code for s in schools}
@@ -89,6 +101,8 @@ def applicants_for(
     applicants = []
     for row in rows:
         choices = _choices(policy, row, public, known, private)
+        if feeders:
+            choices = feeder_first(choices, row.primary_school, feeders)
         group = None
         if policy.siblings.together and families[row.family] > 1:
             group = f"family-{row.family}"
@@ -124,6 +138,10 @@ def _choices(
         add(row.private, Tier.PRIVATE)
     for code in row.zoned:
         add(code, Tier.ZONED)
+    public_codes = {school.code for school in public}
+    for code in row.community:
+        if code in public_codes:
+            add(code, Tier.COMMUNITY)
     neighbours = policy.neighbours.get(row.township or "", [])
     for school in public:
         if school.township == row.township:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ruxue_core.placement.model import Cutoff, Outcome, Placement, Priority
+from ruxue_core.placement.model import Choice, Cutoff, Outcome, Placement, Priority, Tier
 
 
 def explain(
@@ -32,6 +32,7 @@ def explain(
     )
     if applicant.sibling_group is not None:
         lines.append(f"与同胞一同派位（同一组，按办件 {mine.receipt_no} 的摇号号码排位）。")
+    lines.extend(_private_line(outcome, applicant.choices[0] if applicant.choices else None))
     lottery_used = False
     for position, choice in enumerate(applicant.choices, start=1):
         cutoff = placement.cutoffs[choice.school]
@@ -41,6 +42,15 @@ def explain(
     if lottery_used:
         lines.append(f"摇号号码：{lottery_text(mine.lottery_number)}（数字越小越靠前）。")
     return "\n".join(lines)
+
+
+def _private_line(outcome: Outcome, first: Choice | None) -> list[str]:
+    """The guardian's private-school choice (公民同招) and what became of it."""
+    if first is None or first.tier is not Tier.PRIVATE:
+        return []
+    if outcome.choice_index == 0:
+        return [f"您选择了民办学校 {first.school}（公民同招），摇号录取。"]
+    return [f"您选择了民办学校 {first.school}（公民同招），未被录取，按公办学校派位。"]
 
 
 def _headline(outcome: Outcome) -> str:

@@ -17,6 +17,7 @@ from ruxue_core.domain.enums import Role, Status
 from ruxue_core.errors import Conflict, Ineligible, InvalidInput, InvalidTransition, NotFound
 from ruxue_core.lifecycle import Case, Event, apply_event, case_query, load_case
 from ruxue_core.permissions import require_role, visible
+from ruxue_core.phases import Phase, require_phase
 from ruxue_core.placement.model import UnplacedReason
 from ruxue_core.placement.policy import PlacementPolicy
 from ruxue_core.plugins.contracts import Principal
@@ -118,6 +119,10 @@ async def publish_placement(rt: Runtime, run_id: int, principal: Principal | Non
 
     def publish(uow: UnitOfWork) -> Published:
         run, season = load_run(uow, run_id)
+        if run.kind == MAIN:
+            require_phase(season, Phase.PUBLICATION, uow.now, field="runId")
+        else:
+            require_phase(season, Phase.PUBLICATION, uow.now, until=Phase.ENROLLMENT, field="runId")
         key = _guard_publication(uow, run, season)
         try:
             matched = uow.session.execute(
@@ -226,6 +231,7 @@ async def confirm_enrollment(
 
     def step(uow: UnitOfWork) -> EnrollmentChanged:
         case = visible(actor, load_case(uow, application_id), uow.cipher, field="applicationId")
+        require_phase(case.season, Phase.ENROLLMENT, uow.now, field="applicationId")
         event = Event.MARK_NO_SHOW if no_show else Event.ENROLL
         apply_event(uow, case, event, actor, expected_version=expected_version)
         admission = _admission(uow, application_id)
@@ -264,6 +270,9 @@ async def place_coordinated(
             raise NotFound("学校不存在", field="schoolCode")
         if school.stage != case.season.stage:
             raise Ineligible("该校不招收本学段学生", field="schoolCode")
+        require_phase(
+            case.season, Phase.PUBLICATION, uow.now, until=Phase.ENROLLMENT, field="applicationId"
+        )
         if case.application.status is not Status.COORDINATING:
             raise InvalidTransition("只有统筹中的申请可以统筹安排", field="applicationId")
         if taken_seats(uow).get(school.id, 0) >= school.plan:
@@ -301,6 +310,7 @@ async def record_care_claim(
             select(CareClaim).where(CareClaim.application_id == application_id)
         ).first() or CareClaim(application_id=application_id, kind=kind, recorded_by=actor.id)
         claim.kind, claim.recorded_by, claim.recorded_at = kind, actor.id, uow.now
+        claim.status = "confirmed"
         uow.session.add(claim)
         uow.audit(
             AuditEntry(

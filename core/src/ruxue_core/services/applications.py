@@ -20,10 +20,11 @@ from sqlmodel import col, select
 
 from ruxue_core import routing
 from ruxue_core.domain import Application, Child, Consent, Region, Review, School, Season
-from ruxue_core.domain.enums import Channel, Relationship, ReviewDecision, Role, Status
-from ruxue_core.errors import Duplicate, Forbidden, Ineligible, InvalidInput
+from ruxue_core.domain.enums import Channel, Relationship, ReviewDecision, Role, Stage, Status
+from ruxue_core.errors import Duplicate, Forbidden, InvalidInput
 from ruxue_core.lifecycle import Case, Event, apply_event, load_case, open_case, transition_for
 from ruxue_core.permissions import require_role, visible
+from ruxue_core.phases import Phase, require_phase
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.rules import codes
 from ruxue_core.rules.eligibility import AgeWindow, age_exception
@@ -63,6 +64,8 @@ class SubmitApplication:
         Without it nothing is checked and the application goes to manual review.
     :ivar idempotency_key: the client's key for this submission (8–64 letters, digits, ``-``,
         ``_``; a UUID does): a retry with the same key gets the first answer again.
+    :ivar primary_school_code: 小升初 (junior seasons only): the primary school the child
+        graduates from; the season's feeder mapping puts its middle school first.
     """
 
     season_code: str
@@ -75,6 +78,7 @@ class SubmitApplication:
     paper_seen: tuple[str, ...] = ()
     consent: bool = False
     idempotency_key: str | None = None
+    primary_school_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +114,8 @@ async def submit_application(
     on a family's behalf after checking its papers.
 
     :raises InvalidInput: a field is malformed (``field`` names it).
-    :raises Ineligible: the season is closed or the child's age does not fit.
+    :raises Ineligible: the child's age does not fit.
+    :raises OutOfPhase: registration is not open.
     :raises Duplicate: the child already has an application this season (unless this is a
         retry with the first submission's idempotency key: then the first answer comes back).
     :raises Forbidden: neither a guardian nor counter staff, or a login without real-name
@@ -148,6 +153,10 @@ def validate_form(command: SubmitApplication, actor: Principal) -> Form:
     if actor.role is Role.COUNTER_STAFF and actor.region_code != command.township_code:
         raise Forbidden("窗口工作人员只能受理本乡镇（街道）的报名", field="townshipCode")
     validate_code(command.township_code, field="townshipCode", message="乡镇（街道）代码格式不正确")
+    if command.primary_school_code is not None:
+        validate_code(
+            command.primary_school_code, field="primarySchoolCode", message="小学代码格式不正确"
+        )
     key = command.idempotency_key
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidInput("幂等键应为 8 到 64 位字母、数字、- 或 _", field="idempotencyKey")
@@ -184,8 +193,9 @@ def submit_form(
     if before is not None:
         before()
     season, school = _season_and_township(uow, command)
-    if not season.opens_at <= uow.now <= season.closes_at:
-        raise Ineligible("不在报名时间内", field="seasonCode")
+    require_phase(season, Phase.REGISTRATION, uow.now)
+    if command.primary_school_code is not None and season.stage is not Stage.JUNIOR:
+        raise InvalidInput("只有初中招生季填写毕业小学", field="primarySchoolCode")
     exception = age_exception(form.child_birth, AgeWindow.of(season))
     cipher = uow.cipher
     try:
@@ -211,6 +221,7 @@ def submit_form(
         address_ct=cipher.encrypt(form.address, purpose="application.address"),
         age_exception=exception,
         school_id=school.id if school else None,
+        primary_school_code=command.primary_school_code,
     )
     case = Case(application, season, child, guardian, school)
     try:
@@ -258,6 +269,7 @@ def _fingerprinted(form: Form) -> dict[str, object]:
         "relationship": command.relationship.value,
         "address": form.address,
         "township": command.township_code,
+        **({"primary_school": command.primary_school_code} if command.primary_school_code else {}),
         "paper_seen": list(command.paper_seen),
         "consent": command.consent,
     }
@@ -274,7 +286,11 @@ def _season_and_township_query() -> sa.Select[Season, int | None, School]:
         .outerjoin(Region, township)
         .outerjoin(
             School,
-            sa.and_(col(School.township_id) == Region.id, col(School.stage) == Season.stage),
+            sa.and_(
+                col(School.township_id) == Region.id,
+                col(School.stage) == Season.stage,
+                col(School.public).is_(True),  # a private school is never the zoned one
+            ),
         )
         .where(col(Season.code) == sa.bindparam("season_code"))
         .limit(2)
@@ -285,8 +301,8 @@ def _season_and_township(
     uow: UnitOfWork, command: SubmitApplication
 ) -> tuple[Season, School | None]:
     """The season, after checking the township is one of its regions, and, while zones are by
-    township, the township's school (its one school of the season's stage; none when it has
-    several): one statement.
+    township, the township's school (its one public school of the season's stage; none when it
+    has several): one statement.
 
     :raises InvalidInput: no such season, or a township outside it.
     """

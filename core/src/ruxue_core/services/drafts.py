@@ -25,6 +25,7 @@ from ruxue_core.domain.enums import Relationship, Role
 from ruxue_core.errors import Conflict, Duplicate, Forbidden, InvalidInput, NotFound
 from ruxue_core.lifecycle import Case
 from ruxue_core.permissions import require_role
+from ruxue_core.phases import Phase, require_phase
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.rules.fields import validate_address, validate_code, validate_name, validate_phone
 from ruxue_core.rules.national_id import parse_national_id
@@ -241,6 +242,7 @@ async def start_draft(rt: Runtime, command: StartDraft, principal: Principal | N
     :raises Forbidden: not such a guardian.
     :raises InvalidInput: a field is malformed (``field`` names it), no such season, or too
         many open drafts.
+    :raises OutOfPhase: registration is not open.
     """
     actor = _guardian(principal)
     validate_code(command.season_code, field="seasonCode", message="招生季不存在")
@@ -249,10 +251,11 @@ async def start_draft(rt: Runtime, command: StartDraft, principal: Principal | N
 
     def start(uow: UnitOfWork) -> DraftView:
         season = uow.session.exec(
-            select(Season.id).where(col(Season.code) == command.season_code)
+            select(Season).where(col(Season.code) == command.season_code)
         ).first()
         if season is None:
             raise InvalidInput("招生季不存在", field="seasonCode")
+        require_phase(season, Phase.REGISTRATION, uow.now)
         if data.get("townshipCode"):
             _township_of_season(uow, data["townshipCode"])
         owner = _owner(actor, uow)
@@ -299,6 +302,7 @@ async def update_draft(rt: Runtime, command: UpdateDraft, principal: Principal |
     :raises NotFound: no such draft of the caller's.
     :raises InvalidInput: a malformed field (named), or the draft was already submitted.
     :raises Conflict: ``expected_version`` is stale.
+    :raises OutOfPhase: registration is not open.
     """
     actor = _guardian(principal)
     changes = _checked(command.fields, actor)
@@ -309,6 +313,11 @@ async def update_draft(rt: Runtime, command: UpdateDraft, principal: Principal |
             raise InvalidInput("草稿已提交，不能再修改", field="draftId")
         if command.expected_version is not None and draft.version != command.expected_version:
             raise Conflict()
+        season = uow.session.exec(
+            select(Season).where(col(Season.code) == draft.season_code)
+        ).first()
+        if season is not None:
+            require_phase(season, Phase.REGISTRATION, uow.now, field="draftId")
         if changes.get("townshipCode"):
             _township_of_season(uow, changes["townshipCode"])
         data = _merged(uow.cipher.decrypt_json(draft.data_ct, purpose=PURPOSE), changes)

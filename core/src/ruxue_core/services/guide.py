@@ -21,6 +21,7 @@ from ruxue_core.policy import MaterialRule, ServiceGuide, ZoneRule
 from ruxue_core.rules.assessment import find_zone
 from ruxue_core.rules.fields import validate_code, validate_text
 from ruxue_core.runtime import Runtime
+from ruxue_core.services.private_choice import PrivateOption, options_of
 from ruxue_core.uow import UnitOfWork
 
 NOT_FOUND: Final = "该乡镇（街道）不在招生范围内"
@@ -50,6 +51,8 @@ class GuideView:
     promise_days: int | None
     guide: ServiceGuide
     materials: tuple[GuideMaterial, ...]
+    private_schools: tuple[PrivateOption, ...] = ()
+    """The private schools a guardian may choose (公民同招), drawn by lottery."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,7 @@ async def service_guide(
             promise_days=policy.get("case", {}).get("promise_days"),
             guide=guide,
             materials=materials,
+            private_schools=options_of(uow, season),
         )
 
     return await rt.read(read)

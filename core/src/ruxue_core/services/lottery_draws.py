@@ -15,6 +15,7 @@ from ruxue_core.domain import LotteryDraw, Season
 from ruxue_core.domain.enums import Role
 from ruxue_core.errors import Duplicate, InvalidInput, InvalidTransition, NotFound
 from ruxue_core.permissions import require_role
+from ruxue_core.phases import Phase, require_phase
 from ruxue_core.placement.lottery import commitment
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.rules.fields import validate_code
@@ -73,6 +74,7 @@ async def commit_lottery(
 
     def commit(uow: UnitOfWork) -> LotteryView:
         season = season_by_code(uow, season_code)
+        require_phase(season, Phase.PLACEMENT, uow.now)
         if draw_of(uow, season) is not None:
             raise Duplicate("本招生季的摇号承诺值已公布", field="seasonCode")
         draw = LotteryDraw(
@@ -110,6 +112,7 @@ async def reveal_lottery(
 
     def reveal(uow: UnitOfWork) -> LotteryView:
         season = season_by_code(uow, season_code)
+        require_phase(season, Phase.PLACEMENT, uow.now)
         draw = draw_of(uow, season)
         if draw is None:
             raise InvalidTransition("尚未公布摇号承诺值，不能公布种子", field="seasonCode")

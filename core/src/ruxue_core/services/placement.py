@@ -17,6 +17,7 @@ from ruxue_core.domain.enums import Role, Status
 from ruxue_core.errors import InvalidTransition, NotFound
 from ruxue_core.lifecycle import load_case
 from ruxue_core.permissions import require_role, visible
+from ruxue_core.phases import Phase, require_phase
 from ruxue_core.placement import Placement, explain, place
 from ruxue_core.placement.derive import applicants_for, schools_for
 from ruxue_core.placement.lottery import commitment, draw, new_seed, published_order, to_csv
@@ -84,7 +85,8 @@ def run_engine(
     inputs = load_inputs(uow, season, status)
     codes = [str(c.get("code")) for c in season.policy.get("categories", [])]
     schools = schools_for(policy, inputs.schools, coordination=kind == COORDINATION)
-    applicants = applicants_for(policy, codes, inputs.schools, inputs.applications)
+    feeders = {str(f["primary"]): str(f["middle"]) for f in season.policy.get("feeders", [])}
+    applicants = applicants_for(policy, codes, inputs.schools, inputs.applications, feeders)
     return place(schools, applicants, draw(seed)), inputs.ids, inputs.category_names
 
 
@@ -121,6 +123,8 @@ async def run_placement(
 
     def run(uow: UnitOfWork) -> RunView:
         season = season_by_code(uow, season_code)
+        if not dry_run:
+            require_run_phase(season, kind, uow.now)
         lottery = draw_of(uow, season)
         seed = lottery.seed if lottery is not None else None
         if seed is not None and lottery is not None and commitment(seed) != lottery.commitment:
@@ -173,6 +177,18 @@ async def run_placement(
         return RunView(row.id, season.code, kind, row.status, row.seed_commitment, summary, uow.now)
 
     return await rt.write(run)
+
+
+def require_run_phase(season: Season, kind: str, now: datetime) -> None:
+    """A main run (and its lottery) belongs to 派位; coordination, over the seats left after
+    publication, runs from 公布 through 报到.
+
+    :raises OutOfPhase: outside that window.
+    """
+    if kind == MAIN:
+        require_phase(season, Phase.PLACEMENT, now)
+    else:
+        require_phase(season, Phase.PUBLICATION, now, until=Phase.ENROLLMENT)
 
 
 def load_run(uow: UnitOfWork, run_id: int) -> tuple[PlacementRun, Season]:
@@ -322,6 +338,24 @@ async def lottery_list(rt: Runtime, run_id: int, principal: Principal | None) ->
         lottery = draw_of(uow, season)
         if lottery is None or lottery.seed is None:
             raise InvalidTransition("摇号种子尚未公布", field="runId")
+        receipts = [r.receipt_no for r in results_of(uow, run_id)]
+        return to_csv(published_order(lottery.seed, receipts))
+
+    return await rt.read(read)
+
+
+async def public_lottery_list(rt: Runtime, run_id: int) -> str:
+    """:func:`lottery_list` of a *published* run, for anyone (公示: receipt numbers and lottery
+    numbers only): what ``ruxue lottery verify`` checks against the revealed seed.
+
+    :raises NotFound: no such run, or not published (drafts stay private).
+    """
+
+    def read(uow: UnitOfWork) -> str:
+        run, season = load_run(uow, run_id)
+        lottery = draw_of(uow, season)
+        if run.status != "published" or lottery is None or lottery.seed is None:
+            raise NotFound("派位结果尚未公布", field="runId")
         receipts = [r.receipt_no for r in results_of(uow, run_id)]
         return to_csv(published_order(lottery.seed, receipts))
 

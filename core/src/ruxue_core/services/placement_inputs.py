@@ -1,5 +1,6 @@
 """Load a season's placement input from the database: schools with the seats already taken,
-and each candidate application's category, zoned schools, verified facts and care claim."""
+and each candidate application's category, zoned schools, verified facts, care claim and
+private-school choice (公民同招)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from ruxue_core.domain import (
 )
 from ruxue_core.domain.enums import Outcome, Status
 from ruxue_core.placement.derive import ApplicationRow, SchoolRow
+from ruxue_core.policy import ZoneRule
+from ruxue_core.rules.assessment import find_zone
 from ruxue_core.uow import UnitOfWork
 
 
@@ -81,8 +84,13 @@ def load_inputs(uow: UnitOfWork, season: Season, status: Status) -> Inputs:
     facts = _facts(uow, ids)
     care = {
         c.application_id: c.kind
-        for c in uow.session.exec(select(CareClaim).where(col(CareClaim.application_id).in_(ids)))
+        for c in uow.session.exec(
+            select(CareClaim).where(
+                col(CareClaim.application_id).in_(ids), col(CareClaim.status) == "confirmed"
+            )
+        )
     }
+    zones = [ZoneRule.model_validate(z) for z in season.policy.get("zones", [])]
     rows = []
     for application in applications:
         assert application.id is not None
@@ -99,6 +107,9 @@ def load_inputs(uow: UnitOfWork, season: Season, status: Status) -> Inputs:
                 family=application.guardian_id,
                 facts=facts.get(application.id, {}),
                 care=care.get(application.id),
+                private=code_of.get(application.private_school_id),
+                primary_school=application.primary_school_code,
+                community=_community(uow, zones, application),
             )
         )
     categories = season.policy.get("categories", [])
@@ -109,6 +120,24 @@ def load_inputs(uow: UnitOfWork, season: Season, status: Status) -> Inputs:
         {a.receipt_no: a.id for a in applications if a.id is not None},
         names,
     )
+
+
+def _community(uow: UnitOfWork, zones: list[ZoneRule], application: Application) -> tuple[str, ...]:
+    """The schools of the village/community (同村/社区) the address matches: every zone rule
+    of that township and village, estates included, in file order."""
+    if not any(z.village for z in zones):
+        return ()
+    address = uow.cipher.decrypt(application.address_ct, purpose="application.address")
+    zone = find_zone(zones, application.township_code, address)
+    if zone is None or zone.village is None:
+        return ()
+    codes = (
+        code
+        for z in zones
+        if (z.township, z.village) == (zone.township, zone.village)
+        for code in z.schools
+    )
+    return tuple(dict.fromkeys(codes))
 
 
 def _latest(assessments: Iterable[Assessment]) -> dict[int, Assessment]:

@@ -39,6 +39,8 @@ from ruxue_gateway.schema.guide import GuideQueries
 from ruxue_gateway.schema.intake import IntakeMutations, IntakeQueries
 from ruxue_gateway.schema.messages.resolvers import MessageMutations, MessageQueries
 from ruxue_gateway.schema.operations.resolvers import OperationMutations, OperationQueries
+from ruxue_gateway.schema.placement.care import CareMutations, CareQueries
+from ruxue_gateway.schema.placement.private import PrivateChoiceMutations, PrivateChoiceQueries
 from ruxue_gateway.schema.placement.resolvers import PlacementMutations, PlacementQueries
 from ruxue_gateway.schema.profile import ProfileQueries
 from ruxue_gateway.schema.sessions.resolvers import SessionMutations
@@ -70,6 +72,8 @@ class Query(
     IntakeQueries,
     GuideQueries,
     PlacementQueries,
+    PrivateChoiceQueries,
+    CareQueries,
 ):
     """All queries."""
 
@@ -83,6 +87,8 @@ class Mutation(
     SessionMutations,
     MessageMutations,
     PlacementMutations,
+    PrivateChoiceMutations,
+    CareMutations,
 ):
     """All mutations."""
 

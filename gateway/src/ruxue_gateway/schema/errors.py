@@ -10,6 +10,7 @@ did not declare therefore surfaces as a server error, which the fuzz tests catch
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
 import strawberry
@@ -74,6 +75,18 @@ class InvalidCredentialsError(Error):
     """See ``ruxue_core.errors.InvalidCredentials``."""
 
 
+@strawberry.type(description="Not now: the season's calendar keeps this to another phase.")
+class OutOfPhaseError(Error):
+    """See ``ruxue_core.errors.OutOfPhase``: which phase and its window (an end is null when
+    the season does not schedule it)."""
+
+    phase: str = strawberry.field(
+        description="registration | review | placement | publication | enrollment"
+    )
+    opens_at: datetime | None
+    closes_at: datetime | None
+
+
 ERROR_TYPES: Final[dict[type[errors.RuxueError], type[Error]]] = {
     errors.InvalidInput: InvalidInputError,
     errors.InvalidTransition: InvalidTransitionError,
@@ -84,6 +97,7 @@ ERROR_TYPES: Final[dict[type[errors.RuxueError], type[Error]]] = {
     errors.Duplicate: DuplicateError,
     errors.RateLimited: RateLimitedError,
     errors.InvalidCredentials: InvalidCredentialsError,
+    errors.OutOfPhase: OutOfPhaseError,
 }
 """Each core refusal and its GraphQL type. ``ConfigurationError`` has none: it is a fault."""
 
@@ -97,6 +111,15 @@ class _Handler:
 
     def handle(self, exception: errors.RuxueError, *, field: StrawberryField, info: Any) -> Error:
         """The typed result for ``exception``."""
+        if isinstance(exception, errors.OutOfPhase):
+            return OutOfPhaseError(
+                code=exception.code,
+                message=exception.message,
+                field=exception.field,
+                phase=exception.phase,
+                opens_at=exception.opens_at,
+                closes_at=exception.closes_at,
+            )
         return self.error_type(
             code=exception.code, message=exception.message, field=exception.field
         )

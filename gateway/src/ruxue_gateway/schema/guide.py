@@ -11,6 +11,7 @@ import strawberry
 from ruxue_core.services import guide as core
 from ruxue_gateway.context import Context
 from ruxue_gateway.schema.errors import InvalidInputError, NotFoundError
+from ruxue_gateway.schema.placement.private import PrivateSchoolOption
 
 
 @strawberry.type(description="A material of annex 1 and when it is needed.")
@@ -69,6 +70,9 @@ class ServiceGuide:
     notes: list[str]
     fees: str = strawberry.field(description="收费标准: 不收费 (no fee).")
     legal_basis: list[str]
+    private_schools: list[PrivateSchoolOption] = strawberry.field(
+        description="民办学校 a guardian may choose while registration is open (公民同招)."
+    )
 
     @classmethod
     def from_view(cls, view: core.GuideView) -> ServiceGuide:
@@ -102,6 +106,7 @@ class ServiceGuide:
             notes=list(township.notes),
             fees=guide.fees,
             legal_basis=list(guide.legal_basis),
+            private_schools=[PrivateSchoolOption.from_view(o) for o in view.private_schools],
         )
 
 

@@ -25,6 +25,7 @@ from ruxue_gateway.schema.errors import (
     InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
+    OutOfPhaseError,
 )
 
 strawberry.enum(manual.ManualFact, description="人工核验事项 (a fact confirmed from a paper)")
@@ -219,11 +220,16 @@ class ManualVerificationRecorded:
 
 
 DraftResult = Annotated[
-    ApplicationDraft | InvalidInputError | ForbiddenError,
+    ApplicationDraft | InvalidInputError | ForbiddenError | OutOfPhaseError,
     strawberry.union("StartApplicationResult"),
 ]
 UpdateDraftResult = Annotated[
-    ApplicationDraft | InvalidInputError | ForbiddenError | NotFoundError | ConflictError,
+    ApplicationDraft
+    | InvalidInputError
+    | ForbiddenError
+    | NotFoundError
+    | ConflictError
+    | OutOfPhaseError,
     strawberry.union("UpdateApplicationResult"),
 ]
 MyDraftsResult = Annotated[DraftList | ForbiddenError, strawberry.union("MyDraftsResult")]
@@ -232,7 +238,8 @@ CounterResult = Annotated[
     | InvalidInputError
     | IneligibleError
     | DuplicateError
-    | ForbiddenError,
+    | ForbiddenError
+    | OutOfPhaseError,
     strawberry.union("CreateCounterApplicationResult"),
 ]
 ManualResult = Annotated[

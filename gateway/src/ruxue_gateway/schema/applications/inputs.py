@@ -61,6 +61,11 @@ class SubmitApplicationInput:
     draft_id: strawberry.ID | None = strawberry.field(
         default=None, description="Submit this draft of yours (startApplication)."
     )
+    primary_school_code: str | None = strawberry.field(
+        default=None,
+        description="小升初 (junior seasons only): the primary school the child graduates from; "
+        "the season's feeder mapping places its graduates at their middle school first.",
+    )
 
     def to_command(self) -> SubmitApplication:
         """The core's command.
@@ -94,6 +99,7 @@ class SubmitApplicationInput:
             paper_seen=tuple(self.paper_seen),
             consent=self.consent,
             idempotency_key=self.idempotency_key,
+            primary_school_code=self.primary_school_code or None,
         )
 
 

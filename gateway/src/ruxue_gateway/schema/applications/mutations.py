@@ -46,6 +46,7 @@ from ruxue_gateway.schema.errors import (
     InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
+    OutOfPhaseError,
 )
 
 SubmitApplicationResult = Annotated[
@@ -54,7 +55,8 @@ SubmitApplicationResult = Annotated[
     | IneligibleError
     | DuplicateError
     | ForbiddenError
-    | NotFoundError,
+    | NotFoundError
+    | OutOfPhaseError,
     strawberry.union("SubmitApplicationResult"),
 ]
 ApplicationChangeResult = Annotated[

@@ -19,6 +19,7 @@ from ruxue_gateway.schema.errors import (
     InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
+    OutOfPhaseError,
 )
 from ruxue_gateway.schema.placement.types import (
     CommitLotteryInput,
@@ -43,15 +44,25 @@ LotteryResult = Annotated[
     Lottery | InvalidInputError | NotFoundError, strawberry.union("LotteryResult")
 ]
 CommitLotteryResult = Annotated[
-    Lottery | InvalidInputError | ForbiddenError | NotFoundError | DuplicateError,
+    Lottery | InvalidInputError | ForbiddenError | NotFoundError | DuplicateError | OutOfPhaseError,
     strawberry.union("CommitLotteryResult"),
 ]
 RevealLotteryResult = Annotated[
-    Lottery | InvalidInputError | ForbiddenError | NotFoundError | InvalidTransitionError,
+    Lottery
+    | InvalidInputError
+    | ForbiddenError
+    | NotFoundError
+    | InvalidTransitionError
+    | OutOfPhaseError,
     strawberry.union("RevealLotteryResult"),
 ]
 RunPlacementResult = Annotated[
-    PlacementRun | InvalidInputError | ForbiddenError | NotFoundError | InvalidTransitionError,
+    PlacementRun
+    | InvalidInputError
+    | ForbiddenError
+    | NotFoundError
+    | InvalidTransitionError
+    | OutOfPhaseError,
     strawberry.union("RunPlacementResult"),
 ]
 PlacementRunResult = Annotated[
@@ -71,7 +82,8 @@ PublishPlacementResult = Annotated[
     | InvalidInputError
     | ForbiddenError
     | NotFoundError
-    | InvalidTransitionError,
+    | InvalidTransitionError
+    | OutOfPhaseError,
     strawberry.union("PublishPlacementResult"),
 ]
 SeatWarningsResult = Annotated[
@@ -85,6 +97,7 @@ _Enrollment = (
     | NotFoundError
     | InvalidTransitionError
     | ConflictError
+    | OutOfPhaseError
 )
 ConfirmEnrollmentResult = Annotated[_Enrollment, strawberry.union("ConfirmEnrollmentResult")]
 RecordNoShowResult = Annotated[_Enrollment, strawberry.union("RecordNoShowResult")]
