@@ -1,6 +1,8 @@
 """Serve Ruxue in embedded mode for a person or the browser tests: a fresh data directory, the
-sample season open now, demo staff accounts, then ``ruxue serve`` with the sandbox (department
-services, identity provider) and the built web client.
+sample season with every phase of its calendar open now (报名 through 报到, so one sitting can
+try every page; a real season opens them one after another), demo staff accounts, then
+``ruxue serve`` with the sandbox (department services, identity provider) and the built web
+client.
 
 Run with the Python that has Ruxue installed (``nox -s serve`` does)::
 
@@ -42,12 +44,12 @@ def ruxue_command() -> str:
 
 
 def set_up(data_dir: Path) -> None:
-    """Migrate a fresh database, open the sample season now, add the demo staff accounts."""
-    from datetime import timedelta
-
+    """Migrate a fresh database, load the sample season with every phase open now, add the demo
+    staff accounts."""
     from ruxue_core.domain.enums import Role
     from ruxue_core.domain.types import utcnow
     from ruxue_core.migrate import upgrade
+    from ruxue_core.phases import Phase, rehearsal
     from ruxue_core.plugins.contracts import Principal
     from ruxue_core.policy import read_season_file
     from ruxue_core.runtime import Runtime
@@ -61,8 +63,8 @@ def set_up(data_dir: Path) -> None:
     async def seed() -> None:
         runtime = Runtime.create(settings)
         try:
-            window = (utcnow(), utcnow() + timedelta(days=14))
-            await load_season(runtime, read_season_file(SEASON), Principal.system(), window=window)
+            calendar = rehearsal(read_season_file(SEASON), utcnow(), *Phase)
+            await load_season(runtime, calendar, Principal.system())
             for username, role, name, region, school in STAFF:
                 command = staff.AddStaff(username, name, Role(role), STAFF_PASSWORD, region, school)
                 await staff.add_staff(runtime, command, Principal.system())
