@@ -94,6 +94,22 @@ def test_others_are_refused(
     assert "张" not in response.text
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/placement/{season}/schools/NO-SUCH-01.csv",
+        "/placement/no-such-season/schools/LK-YJ-01.csv",
+    ],
+    ids=["unknown school", "unknown season"],
+)
+def test_an_unknown_school_or_season_is_not_found_even_for_the_bureau(
+    settings: Settings, runs: tuple[str, int, int], path: str
+) -> None:
+    response = get(settings, path.format(season=runs[0]), BUREAU)
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "NOT_FOUND"
+
+
 def test_anyone_verifies_a_published_lottery_order(
     settings: Settings, runs: tuple[str, int, int]
 ) -> None:

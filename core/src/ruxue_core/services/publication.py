@@ -54,6 +54,9 @@ async def publication_list(
 
     def read(uow: UnitOfWork) -> list[ListRow]:
         season = season_by_code(uow, season_code)
+        known = sa.select(col(School.id)).where(col(School.code) == school_code)
+        if uow.session.execute(known).first() is None:
+            raise NotFound("学校不存在", field="schoolCode")
         rows = uow.session.execute(
             sa.select(Application, col(Child.name), col(School.name), Admission)
             .join(Admission, col(Admission.application_id) == Application.id)
