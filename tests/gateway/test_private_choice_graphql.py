@@ -22,6 +22,8 @@ OPTIONS = """query($s: String!) { privateSchoolOptions(seasonCode: $s) { __typen
 CHOOSE = """mutation($input: ChoosePrivateSchoolInput!) { choosePrivateSchool(input: $input) {
   __typename ... on PrivateSchoolChosen { schoolCode version }
   ... on Error { code message field } } }"""
+SHOWN = """query($id: ID!) { application(id: $id) { __typename
+  ... on Application { privateSchoolCode privateSchoolName primarySchoolCode } } }"""
 
 
 async def run(runtime: Runtime, principal: Principal | None, query: str, **v: Any) -> Any:
@@ -62,6 +64,13 @@ async def test_a_guardian_chooses_and_each_refusal_is_typed(
         "__typename": "PrivateSchoolChosen",
         "schoolCode": "LK-MB-01",
         "version": 2,
+    }
+    shown = await run(runtime, GUARDIAN, SHOWN, id=target)
+    assert shown == {
+        "__typename": "Application",
+        "privateSchoolCode": "LK-MB-01",
+        "privateSchoolName": "临空实验学校（民办）",
+        "primarySchoolCode": None,
     }
     await _open(runtime, season_file, days=-1)  # registration closed yesterday
     closed = await choose(None)

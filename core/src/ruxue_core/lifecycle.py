@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
@@ -162,6 +163,8 @@ class Case:
     child: Child
     guardian: Guardian
     school: School | None = None
+    private_school: School | None = None
+    """The private school the family chose (公民同招), if any."""
     notice_no: str | None = None
     """The admission notice number (电子录取通知书编号) an ``admit`` issues, for its records."""
 
@@ -172,24 +175,30 @@ class Case:
         return self.application.id
 
 
-def _case_query() -> sa.Select[Application, Season, Child, Guardian, School]:
+CaseSelect = sa.Select[Application, Season, Child, Guardian, School, School]
+"""A case's statement: its rows make :class:`Case` objects."""
+
+
+def _case_query() -> CaseSelect:
+    private = aliased(School, name="private_school")
     return (
-        sa.select(Application, Season, Child, Guardian, School)
+        sa.select(Application, Season, Child, Guardian, School, private)
         .join(Season, col(Season.id) == Application.season_id)
         .join(Child, col(Child.id) == Application.child_id)
         .join(Guardian, col(Guardian.id) == Application.guardian_id)
         .outerjoin(School, col(School.id) == Application.school_id)
+        .outerjoin(private, col(private.id) == Application.private_school_id)
     )
 
 
-def case_query() -> sa.Select[Application, Season, Child, Guardian, School]:
-    """Applications with what a case holds (season, child, guardian, school), to narrow and
-    page; rows make :class:`Case` objects."""
+def case_query() -> CaseSelect:
+    """Applications with what a case holds (season, child, guardian, school, private choice),
+    to narrow and page; rows make :class:`Case` objects."""
     return _case_query()
 
 
 @functools.cache
-def _case_by_id() -> sa.Select[Application, Season, Child, Guardian, School]:
+def _case_by_id() -> CaseSelect:
     return _case_query().where(col(Application.id) == sa.bindparam("application_id"))
 
 

@@ -18,6 +18,7 @@ export const ApplicationFieldsFragment = graphql(`
   fragment ApplicationFields on Application {
     id receiptNo status statusLabel version channel townshipCode childName childIdNumber
     guardianName guardianPhone address schoolCode schoolName ageException createdAt updatedAt
+    privateSchoolName primarySchoolCode
     consentRef
     evidence { source subject outcome outcomeLabel reason checkedAt sourceRecordId consentRef facts { name value } }
     assessment { round decision reasonCode reason category categoryName addressProvenBy schools corrections materials { code name } }

@@ -110,6 +110,11 @@ class ApplicationView:
     address: str
     school_code: str | None
     school_name: str | None
+    private_school_code: str | None
+    """The private school chosen (公民同招), tried first in placement."""
+    private_school_name: str | None
+    primary_school_code: str | None
+    """小升初: the primary school the child graduates from."""
     age_exception: str | None
     created_at: datetime
     updated_at: datetime
@@ -246,6 +251,9 @@ def application_view(uow: UnitOfWork, case: Case) -> ApplicationView:
         address=mask_address(cipher.decrypt(application.address_ct, purpose="application.address")),
         school_code=case.school.code if case.school else None,
         school_name=case.school.name if case.school else None,
+        private_school_code=case.private_school.code if case.private_school else None,
+        private_school_name=case.private_school.name if case.private_school else None,
+        primary_school_code=application.primary_school_code,
         age_exception=application.age_exception,
         created_at=application.created_at,
         updated_at=application.updated_at,

@@ -199,6 +199,13 @@ class Application:
     address: str = strawberry.field(description="Masked: the township part only.")
     school_code: str | None
     school_name: str | None
+    private_school_code: str | None = strawberry.field(
+        description="The private school chosen (公民同招, `choosePrivateSchool`), tried first."
+    )
+    private_school_name: str | None
+    primary_school_code: str | None = strawberry.field(
+        description="小升初: the primary school the child graduates from."
+    )
     age_exception: str | None = strawberry.field(
         description="deferral (缓学) or early_entry (提前入学): decided in manual review"
     )
@@ -280,6 +287,9 @@ class Application:
             address=view.address,
             school_code=view.school_code,
             school_name=view.school_name,
+            private_school_code=view.private_school_code,
+            private_school_name=view.private_school_name,
+            primary_school_code=view.primary_school_code,
             age_exception=view.age_exception,
             created_at=view.created_at,
             updated_at=view.updated_at,
