@@ -29,7 +29,10 @@ from ruxue_gateway.schema import build_schema
 
 SCHEMA = build_schema()
 COUNTER_GUARDIAN_ID = make_national_id("420704", date(1987, 3, 3), 21)
-DRAFT = "id version childName childIdNumber guardianPhone address townshipCode consent missing"
+DRAFT = (
+    "id version childName childIdNumber guardianPhone address townshipCode consent missing "
+    "primarySchoolCode"
+)
 START = (
     "mutation($input: StartApplicationInput!) { startApplication(input: $input) { __typename "
     f"... on ApplicationDraft {{ {DRAFT} }} ... on Error {{ code field message }} }} }}"
@@ -150,6 +153,33 @@ async def test_a_draft_is_filled_over_visits_and_submitted_once(
     assert (await gql(runtime, GUARDIAN, MY_DRAFTS))["drafts"] == []
     closed = await gql(runtime, GUARDIAN, UPDATE, input={"draftId": draft_id, "fields": {}})
     assert (closed["__typename"], closed["field"]) == ("InvalidInputError", "draftId")
+
+
+async def test_a_drafts_primary_school_goes_with_it_to_submission(
+    runtime: Runtime, season: str
+) -> None:
+    fields = {
+        "child": {"name": "张小明", "idNumber": child_id_number(72)},
+        "guardian": {"name": "张三", "idNumber": GUARDIAN_ID},
+        "guardianPhone": "13812345678",
+        "relationship": "FATHER",
+        "address": "燕矶镇新街10号",
+        "townshipCode": "420704101",
+        "primarySchoolCode": "LK-YJ-01",
+    }
+    started = await gql(runtime, GUARDIAN, START, input={"seasonCode": season, "fields": fields})
+    assert started["primarySchoolCode"] == "LK-YJ-01"
+    draft = started["id"]
+    # the sample season is a primary one: the 小升初 field is refused at submission, by name
+    refused = await gql(runtime, GUARDIAN, SUBMIT, input={"draftId": draft})
+    assert (refused["__typename"], refused["field"]) == ("InvalidInputError", "primarySchoolCode")
+    assert await count(runtime, Application) == 0
+    cleared = await gql(
+        runtime, GUARDIAN, UPDATE, input={"draftId": draft, "fields": {"primarySchoolCode": ""}}
+    )
+    assert cleared["primarySchoolCode"] is None
+    submitted = await gql(runtime, GUARDIAN, SUBMIT, input={"draftId": draft})
+    assert submitted["__typename"] == "SubmitApplicationSuccess", submitted
 
 
 async def test_an_incomplete_draft_names_the_missing_field(runtime: Runtime, season: str) -> None:

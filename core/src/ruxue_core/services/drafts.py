@@ -70,6 +70,8 @@ class DraftFields:
     address: str | None = None
     township_code: str | None = None
     consent: bool | None = None
+    primary_school_code: str | None = None
+    """小升初 (junior seasons): the primary school the child graduates from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,7 @@ class DraftView:
     address: str | None
     township_code: str | None
     consent: bool
+    primary_school_code: str | None
     missing: tuple[str, ...]
     application_id: int | None
     created_at: datetime
@@ -164,6 +167,11 @@ def _checked(fields: DraftFields, actor: Principal) -> dict[str, Any]:
         "townshipCode",
         fields.township_code,
         lambda v: validate_code(v, field="townshipCode", message="乡镇（街道）代码格式不正确"),
+    )
+    put(
+        "primarySchoolCode",
+        fields.primary_school_code,
+        lambda v: validate_code(v, field="primarySchoolCode", message="小学代码格式不正确"),
     )
     if values.get("guardian.idNumber") not in (None, actor.verified_id_number):
         raise InvalidInput("监护人身份证号码须为登录人本人的号码", field="guardian.idNumber")
@@ -215,6 +223,7 @@ def _view(uow: UnitOfWork, draft: ApplicationDraft) -> DraftView:
         address=masked("address", mask_address),
         township_code=data.get("townshipCode"),
         consent=bool(data.get("consent", False)),
+        primary_school_code=data.get("primarySchoolCode"),
         missing=tuple(name for name in FIELDS if data.get(name) is None),
         application_id=draft.application_id,
         created_at=draft.created_at,
@@ -383,6 +392,7 @@ def _command(
         township_code=data["townshipCode"],
         consent=bool(data.get("consent", False)),
         idempotency_key=key,
+        primary_school_code=data.get("primarySchoolCode"),
     )
 
 

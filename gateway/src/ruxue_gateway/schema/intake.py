@@ -53,6 +53,10 @@ class DraftFieldsInput:
     consent: bool | None = strawberry.field(
         default=None, description="授权核对 (see SubmitApplicationInput.consent)"
     )
+    primary_school_code: str | None = strawberry.field(
+        default=None,
+        description="小升初 (junior seasons only; see SubmitApplicationInput.primarySchoolCode)",
+    )
 
     def to_core(self) -> drafts.DraftFields:
         """The core's fields."""
@@ -68,6 +72,7 @@ class DraftFieldsInput:
             address=self.address,
             township_code=self.township_code,
             consent=self.consent,
+            primary_school_code=self.primary_school_code,
         )
 
 
@@ -104,6 +109,7 @@ class ApplicationDraft:
     address: str | None = strawberry.field(description="Masked: the township part only.")
     township_code: str | None
     consent: bool
+    primary_school_code: str | None = strawberry.field(description="小升初: the primary school.")
     missing: list[str] = strawberry.field(description="Fields still needed to submit.")
     application_id: strawberry.ID | None = strawberry.field(description="Once submitted.")
     created_at: datetime
@@ -125,6 +131,7 @@ class ApplicationDraft:
             address=view.address,
             township_code=view.township_code,
             consent=view.consent,
+            primary_school_code=view.primary_school_code,
             missing=list(view.missing),
             application_id=strawberry.ID(str(view.application_id))
             if view.application_id is not None
