@@ -1,4 +1,7 @@
-/** Staff steps beyond review: counter intake, manual verification from originals, enrollment or no-show. */
+/**
+ * Staff steps beyond review: counter intake, manual verification from originals, enrollment or
+ * no-show, and the bureau's coordination (统筹) of a child no school on its list could take.
+ */
 import { graphql } from '../gql'
 
 export const CreateCounterApplicationMutation = graphql(`
@@ -34,6 +37,16 @@ export const ConfirmEnrollmentMutation = graphql(`
 export const RecordNoShowMutation = graphql(`
   mutation RecordNoShow($input: EnrollmentInput!) {
     recordNoShow(input: $input) {
+      __typename
+      ... on EnrollmentChangedPayload { applicationId status version schoolCode noticeNo }
+      ... on Error { code message field }
+    }
+  }
+`)
+
+export const PlaceCoordinatedMutation = graphql(`
+  mutation PlaceCoordinated($input: PlaceCoordinatedInput!) {
+    placeCoordinated(input: $input) {
       __typename
       ... on EnrollmentChangedPayload { applicationId status version schoolCode noticeNo }
       ... on Error { code message field }
