@@ -149,12 +149,21 @@ test('a guardian signs in, fills the form over two visits, sees typed errors at 
   await expect(page.getByTestId('live')).toHaveText('状态变化将实时显示')
 })
 
-test('the school reviewer and the bureau officer approve; the guardian sees it without reloading', async ({ browser }) => {
+test('the school reviewer returns it, the guardian corrects it, school and bureau approve; the guardian sees each change live', async ({ browser }) => {
   const school = await open(browser, false)
   await staffSignIn(school, 'school')
   await checkPage(school, '10-staff-worklist')
   await openCase(school, receiptNo, 'SCHOOL_REVIEW')
   await checkPage(school, '11-staff-detail')
+  await decide(school, '退回补正', '请核对居住地址的门牌号')
+  await expect(guardianPage.getByTestId('status')).toHaveText('退回补正', { timeout: 20_000 })
+  await expect(guardianPage.getByTestId('return-comment')).toContainText('请核对居住地址的门牌号')
+  await checkPage(guardianPage, '11-status-returned')
+  await guardianPage.locator('#c-address').fill(families().local_owner.address)
+  await guardianPage.getByRole('button', { name: '重新提交核验' }).click()
+  await expect(guardianPage.getByTestId('notice')).toContainText('已重新提交核验')
+  await expect(guardianPage.getByTestId('status')).toHaveText('学校审核', { timeout: 60_000 })
+  await openCase(school, receiptNo, 'SCHOOL_REVIEW')
   await decide(school, '通过', '材料齐全')
   await expect(school.getByTestId('status')).toHaveText('区审核')
   const bureau = await open(browser, false)
