@@ -10,11 +10,13 @@ season's review route call for. It all runs in the outbox: no GraphQL request wa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Final
 
+import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from ruxue_core import jobs, routing
@@ -141,12 +143,19 @@ def _start(uow: UnitOfWork, application_id: int) -> tuple[Case, Plan] | None:
     return case, plan_for(uow, case, consent)
 
 
+@functools.cache
+def _version() -> sa.Select[int]:
+    """``SELECT version FROM application WHERE id = :application_id``, built once."""
+    return sa.select(col(Application.version)).where(
+        col(Application.id) == sa.bindparam("application_id")
+    )
+
+
 def _unchanged_or_reloaded(uow: UnitOfWork, case: Case) -> Case | None:
     """The case ``_start`` loaded, when its application's version is still the one it left
     (one narrow read instead of loading the case again); else the case as stored now."""
-    version = uow.session.exec(
-        select(Application.version).where(col(Application.id) == case.id)
-    ).first()
+    parameters = {"application_id": case.id}
+    version = uow.session.connection().execute(_version(), parameters).scalar()
     if version is not None and version == case.application.version:
         return case
     return load_case(uow, case.id)
