@@ -23,8 +23,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from ruxue_core import audit, jobs, lifecycle, verification
+from ruxue_core import audit, jobs, verification
 from ruxue_core.audit import AuditEntry
+from ruxue_core.checks import run_checks
 from ruxue_core.clock import db_now
 from ruxue_core.domain import Application, AuditEvent, Evidence, Job
 from ruxue_core.domain.enums import JobStatus, Status
@@ -1092,6 +1093,42 @@ async def test_an_application_withdrawn_during_verification_gets_no_outcome(
     assert state == (Status.WITHDRAWN, 3, 0)
 
 
+async def test_an_application_changed_during_the_checks_is_concluded_as_stored_now(
+    settings: Settings, season: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = FakeVerifier()
+    rt = Runtime.create(
+        settings.model_copy(update={"verifiers": ["fake"]}),
+        extra_plugins=[FakeVerifierPlugin(verifier)],
+    )
+    real_run_checks = run_checks
+
+    async def changing_run_checks(*args: Any, **kwargs: Any) -> list[VerificationResult]:
+        """While the checks run, someone else changes the (still verifying) application."""
+        results = await real_run_checks(*args, **kwargs)
+
+        def bump(uow: UnitOfWork) -> None:
+            uow.session.connection().execute(
+                sa.update(Application).values(version=col(Application.version) + 1)
+            )
+            uow.commit()
+
+        await rt.write(bump)
+        return results
+
+    monkeypatch.setattr(verification, "run_checks", changing_run_checks)
+    try:
+        submitted = await submit_application(rt, submit_command(season), GUARDIAN)
+        worker = Worker(rt, {"verification.run": verification.run_handler}, worker_id="v")
+        assert await worker.run_once() >= 1
+        job = await verify_job(rt, submitted)
+        state = await application_state(rt, submitted.application_id)
+    finally:
+        await rt.close()
+    assert (job.status, job.attempts, job.conflicts) == (JobStatus.DONE, 1, 0)
+    assert state == (Status.SCHOOL_REVIEW, 4, SEASON_CHECKS)  # concluded on the stored version
+
+
 async def test_a_conflicting_job_is_retried_and_its_application_leaves_verifying(
     settings: Settings, season: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1100,20 +1137,22 @@ async def test_a_conflicting_job_is_retried_and_its_application_leaves_verifying
         settings.model_copy(update={"verifiers": ["fake"]}),
         extra_plugins=[FakeVerifierPlugin(verifier)],
     )
-    real_load_case = lifecycle.load_case
-    loads = 0
+    real_final_read = verification._unchanged_or_reloaded
+    finals = 0
 
-    def racing_load_case(uow: UnitOfWork, application_id: int) -> Case | None:
-        """The second load is the final step's: right after it, someone else changes the
-        application (PostgreSQL: a real concurrent commit; SQLite has one writer, so the
-        change is made in the step's own transaction, which the conflict then rolls back)."""
-        nonlocal loads
-        case = real_load_case(uow, application_id)
-        loads += 1
-        if loads == 2:
+    def racing_final_read(uow: UnitOfWork, loaded: Case) -> Case | None:
+        """The final step's read of the case: right after the first one, someone else
+        changes the application (PostgreSQL: a real concurrent commit; SQLite has one writer,
+        so the change is made in the step's own transaction, which the conflict then rolls
+        back)."""
+        nonlocal finals
+        case = real_final_read(uow, loaded)
+        finals += 1
+        assert case is not None
+        if finals == 1:
             bump = (
                 sa.update(Application)
-                .where(col(Application.id) == application_id)
+                .where(col(Application.id) == case.id)
                 .values(version=col(Application.version) + 1)
             )
             if rt.db.postgres:
@@ -1123,7 +1162,7 @@ async def test_a_conflicting_job_is_retried_and_its_application_leaves_verifying
                 uow.session.connection().execute(bump)
         return case
 
-    monkeypatch.setattr(verification, "load_case", racing_load_case)
+    monkeypatch.setattr(verification, "_unchanged_or_reloaded", racing_final_read)
     try:
         submitted = await submit_application(rt, submit_command(season), GUARDIAN)
         worker = Worker(rt, {"verification.run": verification.run_handler}, worker_id="v")
@@ -1142,7 +1181,7 @@ async def test_a_conflicting_job_is_retried_and_its_application_leaves_verifying
         state = await application_state(rt, submitted.application_id)
     finally:
         await rt.close()
-    assert loads == 4  # start and finish, twice
+    assert finals == 2  # the final step ran twice
     assert len(verifier.requests) == 2 * SEASON_CHECKS
     assert (job.status, job.attempts, job.conflicts) == (JobStatus.DONE, 1, 1)
     status, version, evidence = state

@@ -164,3 +164,25 @@ async def test_only_the_bureau_loads_seasons(runtime: Runtime) -> None:
     clerk = Principal("clerk", Role.COUNTER_STAFF, "窗口", region_code="420704101")
     with pytest.raises(Forbidden):
         await load_season(runtime, data, clerk, dry_run=True)
+
+
+async def test_a_changed_policy_is_read_afresh(runtime: Runtime) -> None:
+    await load(runtime, read_season_file(SEASONS / "linkong-2026-primary.toml"))
+
+    def policy(uow: UnitOfWork) -> dict[str, Any]:
+        return uow.session.exec(select(Season)).one().policy
+
+    first, again = await runtime.read(policy), await runtime.read(policy)
+    assert first is again  # the same stored text is decoded once
+
+    def edit(uow: UnitOfWork) -> None:
+        season = uow.session.exec(select(Season)).one()
+        season.policy = {**season.policy, "sms": {"report_date": "9月1日"}}
+        uow.session.add(season)
+        uow.commit()
+
+    await runtime.write(edit)
+    edited = await runtime.read(policy)
+    assert edited["sms"] == {"report_date": "9月1日"}
+    assert edited["zones"] == first["zones"]
+    assert first["sms"]["report_date"] == "2026-08-28"  # the first read is left as it was

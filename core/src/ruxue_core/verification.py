@@ -10,16 +10,18 @@ season's review route call for. It all runs in the outbox: no GraphQL request wa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Final
 
+import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from ruxue_core import jobs, routing
 from ruxue_core.checks import run_checks
-from ruxue_core.domain import Assessment, Consent, Evidence, School
+from ruxue_core.domain import Application, Assessment, Consent, Evidence, School
 from ruxue_core.domain.enums import Status
 from ruxue_core.lifecycle import Case, Event, apply_event, load_case
 from ruxue_core.plugins.contracts import Principal, VerificationRequest, VerificationResult
@@ -63,14 +65,15 @@ async def run_handler(context: jobs.JobContext) -> jobs.Apply | None:
     """
     runtime = context.runtime
     application_id = int(context.job.payload["application_id"])
-    plan = await context.transaction(lambda uow: _start(uow, application_id))
-    if plan is None:
+    started = await context.transaction(lambda uow: _start(uow, application_id))
+    if started is None:
         return None  # withdrawn or voided meanwhile: nothing to verify
+    loaded, plan = started
     checks = [(runtime.host.verifier_for(r.source), r) for r in plan.requests]
     results = await run_checks(checks, runtime.sources)
 
     def apply(uow: UnitOfWork) -> None:
-        case = load_case(uow, application_id)
+        case = _unchanged_or_reloaded(uow, loaded)
         if case is None or case.application.status is not Status.VERIFYING:
             return  # withdrawn while we were checking
         conclude(uow, case, plan, checks, results)
@@ -128,7 +131,7 @@ def _school(uow: UnitOfWork, code: str) -> School | None:
     return uow.session.exec(select(School).where(col(School.code) == code)).first()
 
 
-def _start(uow: UnitOfWork, application_id: int) -> Plan | None:
+def _start(uow: UnitOfWork, application_id: int) -> tuple[Case, Plan] | None:
     case = load_case(uow, application_id)
     if case is None or case.application.status not in (Status.SUBMITTED, Status.VERIFYING):
         return None
@@ -137,7 +140,25 @@ def _start(uow: UnitOfWork, application_id: int) -> Plan | None:
     consent = uow.session.exec(
         select(Consent).where(col(Consent.application_id) == application_id)
     ).first()
-    return plan_for(uow, case, consent)
+    return case, plan_for(uow, case, consent)
+
+
+@functools.cache
+def _version() -> sa.Select[int]:
+    """``SELECT version FROM application WHERE id = :application_id``, built once."""
+    return sa.select(col(Application.version)).where(
+        col(Application.id) == sa.bindparam("application_id")
+    )
+
+
+def _unchanged_or_reloaded(uow: UnitOfWork, case: Case) -> Case | None:
+    """The case ``_start`` loaded, when its application's version is still the one it left
+    (one narrow read instead of loading the case again); else the case as stored now."""
+    parameters = {"application_id": case.id}
+    version = uow.session.connection().execute(_version(), parameters).scalar()
+    if version is not None and version == case.application.version:
+        return case
+    return load_case(uow, case.id)
 
 
 def plan_for(uow: UnitOfWork, case: Case, consent: Consent | None) -> Plan:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from ruxue_core.domain.enums import Stage
-from ruxue_core.domain.types import UTCDateTime, enum_type
+from ruxue_core.domain.types import SharedJSON, UTCDateTime, enum_type
 
 
 class Season(SQLModel, table=True):
@@ -30,7 +30,9 @@ class Season(SQLModel, table=True):
     )
     opens_at: datetime = Field(sa_type=UTCDateTime)
     closes_at: datetime = Field(sa_type=UTCDateTime)
-    policy: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    policy: dict[str, Any] = Field(
+        default_factory=dict, sa_type=SharedJSON, description="read-only: assign a new dict"
+    )
 
 
 class Region(SQLModel, table=True):

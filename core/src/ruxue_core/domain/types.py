@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -46,3 +48,32 @@ def enum_type(enum: type[StrEnum]) -> sa.Enum:
         length=32,
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+@functools.lru_cache(maxsize=32)
+def _decoded(text: str) -> Any:
+    return json.loads(text)
+
+
+class SharedJSON(sa.types.TypeDecorator[Any]):
+    """JSON read as text and decoded once per distinct stored text (a small bounded cache):
+    for large, rarely changed documents read with many rows, such as a season's policy.
+
+    Rows holding the same text share one decoded value, so it is read-only: change it by
+    assigning a new value, never in place. A changed text is a new key, decoded afresh.
+    """
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def column_expression(self, colexpr: Any) -> Any:
+        """Select the stored text (PostgreSQL's driver would decode JSON itself)."""
+        return sa.type_coerce(sa.cast(colexpr, sa.Text), self)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """Decode the stored text through the cache."""
+
+        def process(value: Any) -> Any:
+            return _decoded(value) if isinstance(value, str) else value
+
+        return process
