@@ -496,7 +496,7 @@ class Worker:
                 log.exception("worker %s: heartbeat failed", self.id)
                 continue
             for job in current:
-                if job.id not in held:
+                if job.id not in held and job.id in running:  # one that just finished holds none
                     log.warning("job %s: lease lost while running", job.id)
 
     async def _run(self, job: ClaimedJob, running: dict[int, ClaimedJob]) -> None:
