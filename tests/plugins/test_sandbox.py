@@ -4,6 +4,7 @@ population with its ground truth."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 import tomllib
 from collections import Counter
@@ -289,3 +290,22 @@ def test_the_services_run_as_one_process_on_loopback(tmp_path: Path) -> None:
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def test_an_idle_connection_outlives_the_clients_keep_alive() -> None:
+    """A connection left idle longer than httpx keeps one (5 s) still answers: the server never
+    closes a connection a client may be about to reuse."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    app = Starlette(routes=[Route("/", lambda _: PlainTextResponse("ok"))])
+    request = b"GET / HTTP/1.1\r\nHost: sandbox\r\n\r\n"
+    with serve_in_thread(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(request)
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+            time.sleep((httpx.Limits().keepalive_expiry or 5.0) + 1.0)
+            conn.sendall(request)
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200")

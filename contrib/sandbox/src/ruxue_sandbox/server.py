@@ -16,6 +16,12 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+KEEP_ALIVE_SECONDS = 75
+"""How long an idle connection stays open: longer than any client here keeps one (httpx 5 s,
+the department client 30 s), so a client never sends on a connection the server is closing
+(uvicorn's default of 5 s equals httpx's, and that race surfaced as a ``ReadError`` in the
+demo's client after an idle phase)."""
+
 
 @contextmanager
 def serve_in_thread(
@@ -42,6 +48,7 @@ def serve_in_thread(
         log_config=None,
         log_level="warning",
         access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=max(1, int(shutdown_timeout / 2)),
     )
     server = uvicorn.Server(config)
