@@ -18,11 +18,14 @@ from ruxue_core.domain import (
 from ruxue_core.domain.types import utcnow
 from ruxue_core.lifecycle import Event, apply_event, load_case
 from ruxue_core.phases import Phase, rehearsal
+from ruxue_core.placement.lottery import commitment
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile
 from ruxue_core.rules.national_id import make_national_id
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.applications import submit_application
+from ruxue_core.services.lottery_draws import commit_lottery, reveal_lottery
+from ruxue_core.services.placement import ResultView, placement_run, run_placement
 from ruxue_core.services.seasons import load_season
 from ruxue_core.testing.factories import (
     BUREAU,
@@ -165,3 +168,13 @@ def with_private(season_file: SeasonFile) -> SeasonFile:
         for s in tight(season_file).schools
     ]
     return season_file.model_copy(update={"schools": schools})
+
+
+async def stored_run(runtime: Runtime, season: str) -> dict[int, ResultView]:
+    """Commit and reveal the lottery with :data:`SEED`, store a placement run as the bureau
+    (the season's 派位 phase must be open) and return its results by application id."""
+    await commit_lottery(runtime, season, commitment(SEED), BUREAU)
+    await reveal_lottery(runtime, season, SEED, BUREAU)
+    run = await run_placement(runtime, season, BUREAU)
+    assert run.id is not None
+    return {r.application_id: r for r in (await placement_run(runtime, run.id, BUREAU)).results}

@@ -4,16 +4,13 @@ confirmed claim takes a reserved seat; a rejected one competes like everyone els
 from __future__ import annotations
 
 import pytest
-from placement_helpers import SEED, approved, open_tight_season, tight, turn
+from placement_helpers import approved, open_tight_season, stored_run, tight, turn
 
 from ruxue_core.errors import Forbidden, Ineligible, InvalidTransition, NotFound, OutOfPhase
 from ruxue_core.phases import Phase
-from ruxue_core.placement.lottery import commitment
 from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.care_claims import care_categories, decide_care, declare_care
-from ruxue_core.services.lottery_draws import commit_lottery, reveal_lottery
-from ruxue_core.services.placement import placement_run, run_placement
 from ruxue_core.testing.factories import BUREAU, COUNTER, OTHER_COUNTER, SCHOOL_REVIEWER
 
 
@@ -53,11 +50,7 @@ async def test_declared_then_decided_and_only_confirmed_claims_are_honoured(
     await turn(runtime, tight(season_file), Phase.PLACEMENT)
     with pytest.raises(OutOfPhase):  # declarations close with registration
         await declare_care(runtime, first[0], "military", COUNTER)
-    await commit_lottery(runtime, season, commitment(SEED), BUREAU)
-    await reveal_lottery(runtime, season, SEED, BUREAU)
-    run = await run_placement(runtime, season, BUREAU)
-    assert run.id is not None
-    results = {r.application_id: r for r in (await placement_run(runtime, run.id, BUREAU)).results}
+    results = await stored_run(runtime, season)
     assert (results[kept].school_code, results[kept].reserved) == ("LK-YJ-01", True)
     assert results[turned_down].school_code != "LK-YJ-01" and not results[turned_down].reserved
     assert len([i for i in first if results[i].school_code == "LK-YJ-01"]) == 2

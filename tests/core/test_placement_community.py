@@ -4,18 +4,14 @@ matched, before the rest of the township; an address that matches no village ski
 
 from __future__ import annotations
 
-from placement_helpers import SEED, approved, tight, turn
+from placement_helpers import approved, stored_run, tight, turn
 
 from ruxue_core.phases import Phase
 from ruxue_core.placement.derive import ApplicationRow, SchoolRow, applicants_for
-from ruxue_core.placement.lottery import commitment
 from ruxue_core.placement.model import Tier
 from ruxue_core.placement.policy import PlacementPolicy
 from ruxue_core.policy import SeasonFile
 from ruxue_core.runtime import Runtime
-from ruxue_core.services.lottery_draws import commit_lottery, reveal_lottery
-from ruxue_core.services.placement import placement_run, run_placement
-from ruxue_core.testing.factories import BUREAU
 
 HUAHU = "420704104"
 ZONED = "LK-HH-02"
@@ -63,11 +59,7 @@ async def test_a_child_of_the_community_takes_its_other_school(
         runtime, season, 2, category="B", address="花湖镇机场社区2号", township=HUAHU, zoned=ZONED
     )
     await turn(runtime, data, Phase.PLACEMENT)
-    await commit_lottery(runtime, season, commitment(SEED), BUREAU)
-    await reveal_lottery(runtime, season, SEED, BUREAU)
-    run = await run_placement(runtime, season, BUREAU)
-    assert run.id is not None
-    results = {r.application_id: r for r in (await placement_run(runtime, run.id, BUREAU)).results}
+    results = await stored_run(runtime, season)
     assert (results[first].school_code, results[first].tier) == ("LK-HH-02", "zoned")
     assert (results[second].school_code, results[second].tier) == ("LK-HH-01", "community")
     assert "统筹：同村（社区）" in results[second].explanation
@@ -84,9 +76,5 @@ async def test_an_address_outside_every_village_skips_the_community_round(
         runtime, season, 2, category="B", address="花湖镇别处5号", township=HUAHU, zoned=ZONED
     )
     await turn(runtime, data, Phase.PLACEMENT)
-    await commit_lottery(runtime, season, commitment(SEED), BUREAU)
-    await reveal_lottery(runtime, season, SEED, BUREAU)
-    run = await run_placement(runtime, season, BUREAU)
-    assert run.id is not None
-    results = {r.application_id: r for r in (await placement_run(runtime, run.id, BUREAU)).results}
+    results = await stored_run(runtime, season)
     assert (results[elsewhere].school_code, results[elsewhere].tier) == ("LK-HH-01", "township")

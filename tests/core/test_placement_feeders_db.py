@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-from placement_helpers import SEED, turn
+from placement_helpers import stored_run, turn
 from sqlmodel import select
 
 from ruxue_core.domain import Assessment, School
@@ -19,14 +19,11 @@ from ruxue_core.domain.types import utcnow
 from ruxue_core.errors import InvalidInput
 from ruxue_core.lifecycle import Event, apply_event, load_case
 from ruxue_core.phases import Phase
-from ruxue_core.placement.lottery import commitment
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.policy import SeasonFile, read_season_file
 from ruxue_core.rules.national_id import make_national_id
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.applications import submit_application
-from ruxue_core.services.lottery_draws import commit_lottery, reveal_lottery
-from ruxue_core.services.placement import placement_run, run_placement
 from ruxue_core.services.seasons import load_season
 from ruxue_core.testing.factories import (
     BUREAU,
@@ -111,11 +108,7 @@ async def test_graduates_go_to_their_feeder_school_first(runtime: Runtime) -> No
     from_yj = await graduate(runtime, season, 2, "LK-YJ-01", "A")  # 燕矶镇中心小学 → 燕矶镇中学
     moved_in = await graduate(runtime, season, 3, "WH-0001", "B")  # not in the mapping
     await turn(runtime, data, Phase.PLACEMENT)
-    await commit_lottery(runtime, season, commitment(SEED), BUREAU)
-    await reveal_lottery(runtime, season, SEED, BUREAU)
-    run = await run_placement(runtime, season, BUREAU)
-    assert run.id is not None
-    results = {r.application_id: r for r in (await placement_run(runtime, run.id, BUREAU)).results}
+    results = await stored_run(runtime, season)
     assert (results[from_yy].school_code, results[from_yy].tier) == ("LK-YY-M1", "feeder")
     assert (results[from_yj].school_code, results[from_yj].tier) == ("LK-YJ-M1", "feeder")
     assert "小升初对口直升" in results[from_yy].explanation
