@@ -44,10 +44,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
-import httpx
 import pytest
 from conftest import SAMPLE_SEASON, open_sample_season
-from server_start import free_port
+from server_start import free_port, wait_until_up
 from sqlmodel import col, func, select
 
 from ruxue_core import DepartmentOptions
@@ -82,7 +81,6 @@ APPLICATIONS: Final = 240
 REPETITIONS: Final = 3
 SEED: Final = 11
 AIM: Final = 0.8
-STARTUP_SECONDS: Final = 60.0
 
 
 @contextmanager
@@ -147,20 +145,9 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     urls = {name: f"http://127.0.0.1:{first + n}" for n, name in enumerate(DEPARTMENTS)}
     with Processes(tmp_path_factory.mktemp("sandbox")) as processes:
         process = processes.start("sandbox", argv, os.environ)
-        deadline = time.monotonic() + STARTUP_SECONDS
         for url in urls.values():
-            while not _healthy(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"sandbox did not start: {processes.tail('sandbox')}")
-                time.sleep(0.2)
+            wait_until_up(url, process, "sandbox", lambda: processes.tail("sandbox"))
         yield urls
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @contextmanager
