@@ -3,8 +3,8 @@ population with its ground truth."""
 
 from __future__ import annotations
 
+import http.client
 import json
-import socket
 import time
 import tomllib
 from collections import Counter
@@ -300,12 +300,20 @@ def test_an_idle_connection_outlives_the_clients_keep_alive() -> None:
     from starlette.routing import Route
 
     app = Starlette(routes=[Route("/", lambda _: PlainTextResponse("ok"))])
-    request = b"GET / HTTP/1.1\r\nHost: sandbox\r\n\r\n"
     with serve_in_thread(app) as url:
         host, port = url.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=5) as conn:
-            conn.sendall(request)
-            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        # http.client reads each whole response and sends the next request on the same socket;
+        # a connection the server closed meanwhile raises RemoteDisconnected.
+        conn = http.client.HTTPConnection(host, int(port), timeout=5)
+        try:
+            conn.request("GET", "/")
+            first = conn.getresponse()
+            assert (first.status, first.read()) == (200, b"ok")
+            socket_before = conn.sock
             time.sleep((httpx.Limits().keepalive_expiry or 5.0) + 1.0)
-            conn.sendall(request)
-            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+            conn.request("GET", "/")
+            second = conn.getresponse()
+            assert (second.status, second.read()) == (200, b"ok")
+            assert conn.sock is socket_before
+        finally:
+            conn.close()
