@@ -154,6 +154,8 @@ async def test_publication_admits_coordinates_and_enrollment_follows(
     run = await placement_run(runtime, first.id, BUREAU)
     assert run.status == "draft" and len(run.results) == 5
     assert all(r.explanation.startswith("办件") for r in run.results)
+    admitted = next(r for r in run.results if r.school_code == "LK-YJ-01")
+    assert "录取到 燕矶镇中心小学（LK-YJ-01）" in admitted.explanation  # named, not a bare code
     # Drafts stay private: nothing to explain before publication.
     with pytest.raises(NotFound):
         await explain_placement(runtime, ids[0], BUREAU)

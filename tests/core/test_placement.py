@@ -177,7 +177,7 @@ def test_explanation_names_category_lottery_cutoffs_and_round() -> None:
     text = explain(result, "R2", {2: "有房无户"})
     assert "录取到 临江小学" in text and "统筹：同村（社区）" in text
     assert "第 2 顺位（有房无户）" in text
-    assert "1. 东湖小学（划片对口入学）：未录取" in text and "摇号号码靠后" in text
+    assert "1. 【划片对口入学】东湖小学：未录取" in text and "摇号号码靠后" in text
     assert "录取线：第 2 顺位、排序条件 3、摇号号码 5" in text
     assert "摇号号码：9" in text
     winner = explain(result, "R1")
@@ -191,6 +191,19 @@ def test_explanation_names_category_lottery_cutoffs_and_round() -> None:
     assert "摇号号码：" not in explain(clear, "R1")  # the category decided
     nobody = place(schools, [Applicant("R3", 1)], lambda r: 0)
     assert "转入统筹" in explain(nobody, "R3")
+
+
+def test_explanation_names_schools_where_names_are_given() -> None:
+    schools = [School("S1", 1), School("S2", 1)]
+    applicants = [
+        Applicant("R1", 1, choices=zoned("S1", "S2")),
+        Applicant("R2", 2, choices=zoned("S1", "S2")),
+    ]
+    result = place(schools, applicants, lambda r: 0)
+    text = explain(result, "R2", school_names={"S1": "东湖小学", "S2": "临江小学"})
+    assert "录取到 临江小学（S2）" in text
+    assert "1. 【划片对口入学】东湖小学（S1）：未录取" in text
+    assert "录取到 S2" in explain(result, "R2")  # no names: the code
 
 
 # --- properties over random seasons ----------------------------------------------------------

@@ -114,7 +114,7 @@ async def test_graduates_go_to_their_feeder_school_first(runtime: Runtime) -> No
     assert "小升初对口直升" in results[from_yy].explanation
     # placed by address: its zoned school is full, and so is every other school with seats
     assert results[moved_in].school_code is None
-    assert "LK-YJ-M1（划片对口入学）" in results[moved_in].explanation
+    assert "【划片对口入学】燕矶镇中学（LK-YJ-M1）" in results[moved_in].explanation
 
 
 async def test_only_a_junior_season_takes_a_primary_school(

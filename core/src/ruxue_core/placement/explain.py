@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ruxue_core.placement.model import Choice, Cutoff, Outcome, Placement, Priority, Tier
 
 
 def explain(
-    placement: Placement, applicant_id: str, category_labels: Mapping[int, str] | None = None
+    placement: Placement,
+    applicant_id: str,
+    category_labels: Mapping[int, str] | None = None,
+    school_names: Mapping[str, str] | None = None,
 ) -> str:
     """Say where an applicant was placed and why, school by school down their list.
 
     :param placement: a run's result.
     :param applicant_id: the receipt number.
     :param category_labels: the season's category names (e.g. ``{1: "房户一致"}``).
+    :param school_names: school names by code; a school is named ``名称（代码）``, or by its
+        code where no name is given.
     :return: several lines of Chinese: the category, the lottery number where it decided
         anything, each school's cut-off on the list and the round that placed them.
     :raises KeyError: the applicant was not in the run.
@@ -23,7 +28,12 @@ def explain(
     applicant = placement.applicants[applicant_id]
     mine = outcome.priority
     labels = category_labels or {}
-    lines = [f"办件 {applicant_id} 的派位结果：{_headline(outcome)}"]
+    names = school_names or {}
+
+    def school(code: str) -> str:
+        return f"{names[code]}（{code}）" if names.get(code) else code
+
+    lines = [f"办件 {applicant_id} 的派位结果：{_headline(outcome, school)}"]
     category = f"第 {mine.category} 顺位" + (
         f"（{labels[mine.category]}）" if mine.category in labels else ""
     )
@@ -32,35 +42,38 @@ def explain(
     )
     if applicant.sibling_group is not None:
         lines.append(f"与同胞一同派位（同一组，按办件 {mine.receipt_no} 的摇号号码排位）。")
-    lines.extend(_private_line(outcome, applicant.choices[0] if applicant.choices else None))
+    first = applicant.choices[0] if applicant.choices else None
+    lines.extend(_private_line(outcome, first, school))
     lottery_used = False
     for position, choice in enumerate(applicant.choices, start=1):
         cutoff = placement.cutoffs[choice.school]
         text, used = _school_line(outcome, position - 1, cutoff, mine)
         lottery_used = lottery_used or used
-        lines.append(f"{position}. {choice.school}（{choice.tier.label}）：{text}")
+        lines.append(f"{position}. 【{choice.tier.label}】{school(choice.school)}：{text}")
     if lottery_used:
         lines.append(f"摇号号码：{lottery_text(mine.lottery_number)}（数字越小越靠前）。")
     return "\n".join(lines)
 
 
-def _private_line(outcome: Outcome, first: Choice | None) -> list[str]:
+def _private_line(
+    outcome: Outcome, first: Choice | None, school: Callable[[str], str]
+) -> list[str]:
     """The guardian's private-school choice (公民同招) and what became of it."""
     if first is None or first.tier is not Tier.PRIVATE:
         return []
     if outcome.choice_index == 0:
-        return [f"您选择了民办学校 {first.school}（公民同招），摇号录取。"]
-    return [f"您选择了民办学校 {first.school}（公民同招），未被录取，按公办学校派位。"]
+        return [f"您选择了民办学校 {school(first.school)}（公民同招），摇号录取。"]
+    return [f"您选择了民办学校 {school(first.school)}（公民同招），未被录取，按公办学校派位。"]
 
 
-def _headline(outcome: Outcome) -> str:
+def _headline(outcome: Outcome, school: Callable[[str], str]) -> str:
     if outcome.school is None:
         assert outcome.reason is not None
         return f"暂未录取，转入统筹：{outcome.reason.label}。"
     assert outcome.tier is not None and outcome.choice_index is not None
     seat = "（政策性照顾名额）" if outcome.reserved else ""
     return (
-        f"录取到 {outcome.school}{seat}，"
+        f"录取到 {school(outcome.school)}{seat}，"
         f"在「{outcome.tier.label}」轮次录取（名单第 {outcome.choice_index + 1} 项）。"
     )
 

@@ -25,7 +25,7 @@ from ruxue_core.placement.policy import PlacementPolicy
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.lottery_draws import PLACEMENT_ROLES, draw_of, season_by_code
-from ruxue_core.services.placement_inputs import load_inputs
+from ruxue_core.services.placement_inputs import Inputs, load_inputs
 from ruxue_core.uow import UnitOfWork
 
 MAIN: Final = "main"
@@ -75,11 +75,9 @@ class Move:
     why_after: str
 
 
-def run_engine(
-    uow: UnitOfWork, season: Season, kind: str, seed: str
-) -> tuple[Placement, dict[str, int], dict[int, str]]:
-    """Derive the input from the database and place it; returns the placement, the
-    application ids by receipt number and the category labels."""
+def run_engine(uow: UnitOfWork, season: Season, kind: str, seed: str) -> tuple[Placement, Inputs]:
+    """Derive the input from the database and place it; returns the placement and the input
+    it was derived from (application ids, category and school names)."""
     policy = PlacementPolicy.of(season.policy)
     status = Status.APPROVED if kind == MAIN else Status.COORDINATING
     inputs = load_inputs(uow, season, status)
@@ -87,7 +85,7 @@ def run_engine(
     schools = schools_for(policy, inputs.schools, coordination=kind == COORDINATION)
     feeders = {str(f["primary"]): str(f["middle"]) for f in season.policy.get("feeders", [])}
     applicants = applicants_for(policy, codes, inputs.schools, inputs.applications, feeders)
-    return place(schools, applicants, draw(seed)), inputs.ids, inputs.category_names
+    return place(schools, applicants, draw(seed)), inputs
 
 
 def summarise(placement: Placement) -> dict[str, object]:
@@ -132,7 +130,7 @@ async def run_placement(
         if seed is None and not dry_run:
             raise InvalidTransition("摇号种子尚未公布，只能试运行", field="seasonCode")
         note("派位计算 (placing)")
-        placement, ids, labels = run_engine(uow, season, kind, seed or new_seed())
+        placement, inputs = run_engine(uow, season, kind, seed or new_seed())
         summary = summarise(placement)
         if dry_run:
             return RunView(None, season.code, kind, "dry_run", None, summary, uow.now)
@@ -151,7 +149,7 @@ async def run_placement(
             uow.insert_at_commit(
                 PlacementResult(
                     run_id=row.id,
-                    application_id=ids[receipt_no],
+                    application_id=inputs.ids[receipt_no],
                     receipt_no=receipt_no,
                     school_code=outcome.school,
                     tier=outcome.tier.value if outcome.tier else None,
@@ -159,7 +157,9 @@ async def run_placement(
                     reason=outcome.reason.value if outcome.reason else None,
                     category=outcome.priority.category,
                     lottery_number=f"{outcome.priority.lottery_number:064x}",
-                    explanation=explain(placement, receipt_no, labels),
+                    explanation=explain(
+                        placement, receipt_no, inputs.category_names, inputs.school_names
+                    ),
                 )
             )
         uow.audit(

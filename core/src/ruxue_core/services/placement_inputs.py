@@ -29,12 +29,14 @@ from ruxue_core.uow import UnitOfWork
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
-    """What one run reads: schools, candidates, and application ids by receipt number."""
+    """What one run reads: schools, candidates, application ids by receipt number, and the
+    names explanations use (categories by order, schools by code)."""
 
     schools: list[SchoolRow]
     applications: list[ApplicationRow]
     ids: dict[str, int]
     category_names: dict[int, str]
+    school_names: dict[str, str]
 
 
 def taken_seats(uow: UnitOfWork) -> dict[int, int]:
@@ -119,6 +121,7 @@ def load_inputs(uow: UnitOfWork, season: Season, status: Status) -> Inputs:
         rows,
         {a.receipt_no: a.id for a in applications if a.id is not None},
         names,
+        {school.code: school.name for school, _ in schools},
     )
 
 
