@@ -19,7 +19,7 @@ from ruxue_core.permissions import require_role, visible
 from ruxue_core.plugins.contracts import Principal
 from ruxue_core.runtime import Runtime
 from ruxue_core.services.applications import CONSENT_STATEMENT
-from ruxue_core.services.views import MaterialNeeded, material_names
+from ruxue_core.services.views import MaterialNeeded, material_names, still_needed
 from ruxue_core.uow import UnitOfWork
 
 PAPER_CONTENT_TYPE: Final = "application/x-paper-original"
@@ -161,5 +161,5 @@ def outstanding_after(
 ) -> tuple[MaterialNeeded, ...]:
     """The requested materials not among ``provided``, named from the season."""
     names = material_names(case.season.policy) if names is None else names
-    needed = [code for code in requested_codes(uow, case) if code not in provided]
-    return tuple(MaterialNeeded(code, names.get(code, code)) for code in needed)
+    requested = (MaterialNeeded(code, names.get(code, code)) for code in requested_codes(uow, case))
+    return still_needed(requested, provided)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
@@ -184,7 +184,16 @@ def outstanding(
     the counter): ``provided`` holds the kinds on record."""
     if assessment is None:
         return ()
-    return tuple(m for m in assessment.materials if m.code not in provided)
+    return still_needed(assessment.materials, provided)
+
+
+def still_needed(
+    requested: Iterable[MaterialNeeded], provided: Collection[str]
+) -> tuple[MaterialNeeded, ...]:
+    """The one rule for outstanding materials: those requested whose kind is not on record
+    (uploaded, or seen at the counter), in the order requested. The work list's filter is
+    the same rule in SQL (``worklist.outstanding_clause``)."""
+    return tuple(m for m in requested if m.code not in provided)
 
 
 def material_names(policy: Mapping[str, Any]) -> dict[str, str]:

@@ -231,7 +231,8 @@ def latest_round(latest: type[Assessment]) -> sa.ScalarSelect[int]:
 
 def outstanding_clause(dialect: str, code: str | None = None) -> sa.ColumnElement[bool]:
     """Whether the latest assessment asks for a material (``code``, or any) that is neither
-    uploaded nor seen at the counter: a correlated ``EXISTS`` over the JSON list of codes."""
+    uploaded nor seen at the counter: a correlated ``EXISTS`` over the JSON list of codes (the
+    rule of ``views.still_needed``, in SQL)."""
     latest = aliased(Assessment)
     function = func.json_array_elements_text if dialect == "postgresql" else func.json_each
     asked = function(col(latest.materials)).table_valued("value")
