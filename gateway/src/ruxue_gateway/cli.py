@@ -19,6 +19,7 @@ from typing import Annotated, Any, Final, TypeVar
 import typer
 from rich.console import Console
 
+from ruxue_core import heap
 from ruxue_core.domain.enums import Role
 from ruxue_core.errors import ConfigurationError, RuxueError
 from ruxue_core.handlers import HANDLERS, PERIODIC
@@ -133,6 +134,7 @@ def serve(
         application = serve_app(settings, host, port)
     except RuxueError as exc:
         raise _fail(exc) from None
+    heap.settle()  # start-up is done: its objects are permanent
     uvicorn.run(
         application,
         host=host,
@@ -152,6 +154,7 @@ def run_worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        heap.settle()  # the runtime and its plugins are loaded: their objects are permanent
         await Worker(runtime, HANDLERS, periodic=PERIODIC).run(stop)
 
     _run(work)
