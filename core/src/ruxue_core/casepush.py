@@ -43,10 +43,11 @@ from ruxue_core.plugins.contracts import (
     PushOutcome,
     PushReceipt,
 )
-from ruxue_core.uow import UnitOfWork
+from ruxue_core.uow import UnitOfWork, table_of
 
 if TYPE_CHECKING:
     from ruxue_core.runtime import Runtime
+    from ruxue_core.security import PiiCipher
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,26 @@ def reporter_of(runtime: Runtime) -> tuple[str, CaseReporter] | None:
 class _Loaded:
     record: CaseRecord
     blocked: bool
-    personal: dict[str, str | None]
+    sealed: tuple[str, bytes, bytes, bytes]
+    """The applicant's name, then ID number, phone and query code, encrypted."""
+
+    def personal(self, cipher: PiiCipher) -> dict[str, str | None]:
+        """The personal data a push carries, decrypted only when it is sent (never stored
+        in the record)."""
+        name, id_number_ct, phone_ct, query_code_ct = self.sealed
+        return {
+            "applicant_name": name,
+            "applicant_id_number": cipher.decrypt(id_number_ct, purpose="guardian.id_number"),
+            "applicant_phone": cipher.decrypt(phone_ct, purpose="guardian.phone"),
+            "query_code": cipher.decrypt(query_code_ct, purpose="query_code"),
+        }
+
+
+_RECORD_COLUMNS: Final = tuple(table_of(CaseRecord).columns)
 
 
 @functools.cache
-def _load_statement() -> sa.Select[CaseRecord, bool, bytes, str, bytes, bytes]:
+def _load_statement() -> sa.Select[Any]:
     """The statement of :func:`_load`, built once (building it costs more than running it)."""
     earlier = aliased(CaseRecord)
     receipt_no: sa.BindParameter[str] = sa.bindparam("receipt_no")
@@ -86,12 +102,12 @@ def _load_statement() -> sa.Select[CaseRecord, bool, bytes, str, bytes, bytes]:
     )
     return (
         sa.select(
-            CaseRecord,
+            *_RECORD_COLUMNS,
             blocked,
-            col(Application.query_code_ct),
             col(Guardian.name),
             col(Guardian.id_number_ct),
             col(Guardian.phone_ct),
+            col(Application.query_code_ct),
         )
         .join(Application, col(Application.id) == CaseRecord.application_id)
         .join(Guardian, col(Guardian.id) == Application.guardian_id)
@@ -99,23 +115,16 @@ def _load_statement() -> sa.Select[CaseRecord, bool, bytes, str, bytes, bytes]:
     )
 
 
-def _load(uow: UnitOfWork, receipt_no: str, version: int) -> _Loaded | None:
-    """The record, whether an earlier record of its case is unacknowledged, and the personal
-    data a push needs (decrypted here, never stored in the record), in one statement."""
-    row = uow.session.execute(
-        _load_statement(), {"receipt_no": receipt_no, "version": version}
-    ).first()
+def _load(conn: sa.Connection, receipt_no: str, version: int) -> _Loaded | None:
+    """The record, whether an earlier record of its case is unacknowledged, and the sealed
+    personal data a push needs: one statement, no session (see ``Runtime.fetch``)."""
+    row = conn.execute(_load_statement(), {"receipt_no": receipt_no, "version": version}).first()
     if row is None:
         return None
-    record, is_blocked, query_code_ct, name, id_number_ct, phone_ct = row
-    cipher = uow.cipher
-    personal: dict[str, str | None] = {
-        "applicant_name": name,
-        "applicant_id_number": cipher.decrypt(id_number_ct, purpose="guardian.id_number"),
-        "applicant_phone": cipher.decrypt(phone_ct, purpose="guardian.phone"),
-        "query_code": cipher.decrypt(query_code_ct, purpose="query_code"),
-    }
-    return _Loaded(record, bool(is_blocked), personal)
+    width = len(_RECORD_COLUMNS)
+    record = CaseRecord(**{c.key: value for c, value in zip(_RECORD_COLUMNS, row, strict=False)})
+    name, id_number_ct, phone_ct, query_code_ct = row[width + 1 :]
+    return _Loaded(record, bool(row[width]), (name, id_number_ct, phone_ct, query_code_ct))
 
 
 def _ack_delay(uow: UnitOfWork, attempts: int) -> timedelta:
@@ -166,7 +175,7 @@ async def push_handler(context: jobs.JobContext) -> jobs.Apply | None:
     runtime = context.runtime
     receipt_no = str(context.job.payload["receipt_no"])
     version = int(context.job.payload["version"])
-    loaded = await runtime.read(lambda uow: _load(uow, receipt_no, version))
+    loaded = await runtime.fetch(lambda conn: _load(conn, receipt_no, version))
     if loaded is None or loaded.blocked:
         return None  # the acknowledgement of the record before it queues this one again
     record = loaded.record
@@ -182,9 +191,8 @@ async def push_handler(context: jobs.JobContext) -> jobs.Apply | None:
             return None
         return lambda uow: _update(uow, record, {"status": CaseRecordStatus.HELD})
     name, reporter = selected
-    push = CaseRecordPush(
-        record.receipt_no, record.version, record.kind, record.payload, loaded.personal
-    )
+    personal = loaded.personal(runtime.cipher)
+    push = CaseRecordPush(record.receipt_no, record.version, record.kind, record.payload, personal)
     async with asyncio.timeout(runtime.settings.plugin_timeout_seconds):
         answer = await reporter.push(push)
     if answer.outcome is PushOutcome.UNKNOWN:

@@ -17,7 +17,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Final
 
 import sqlalchemy as sa
-from sqlmodel import col, func, select
+from sqlmodel import col
 
 from ruxue_core import jobs, routing
 from ruxue_core.checks import run_checks
@@ -97,7 +97,7 @@ def conclude(
     verdict = NO_CONSENT
     if plan.consent_ref:
         verdict = rules.assess(plan.season_rules, plan.application, answers)
-    school = _school(uow, verdict.schools[0]) if verdict.schools else None
+    school = _school(uow, case, verdict.schools[0]) if verdict.schools else None
     uow.insert_at_commit(
         Assessment(
             application_id=case.id,
@@ -127,8 +127,17 @@ def conclude(
     return verdict
 
 
-def _school(uow: UnitOfWork, code: str) -> School | None:
-    return uow.session.exec(select(School).where(col(School.code) == code)).first()
+@functools.cache
+def _school_by_code() -> sa.Select[School]:
+    """``SELECT school … WHERE code = :code``, built once."""
+    return sa.select(School).where(col(School.code) == sa.bindparam("code"))
+
+
+def _school(uow: UnitOfWork, case: Case, code: str) -> School | None:
+    """The zoned school ``code``: the case's own when it already is that one."""
+    if case.school is not None and case.school.code == code:
+        return case.school
+    return uow.session.execute(_school_by_code(), {"code": code}).scalars().first()
 
 
 def _start(uow: UnitOfWork, application_id: int) -> tuple[Case, Plan] | None:
@@ -137,10 +146,14 @@ def _start(uow: UnitOfWork, application_id: int) -> tuple[Case, Plan] | None:
         return None
     if case.application.status is Status.SUBMITTED:
         apply_event(uow, case, Event.START_VERIFICATION, Principal.system())
-    consent = uow.session.exec(
-        select(Consent).where(col(Consent.application_id) == application_id)
-    ).first()
-    return case, plan_for(uow, case, consent)
+    consent = uow.session.execute(_consent(), {"application_id": application_id}).scalars()
+    return case, plan_for(uow, case, consent.first())
+
+
+@functools.cache
+def _consent() -> sa.Select[Consent]:
+    """``SELECT consent … WHERE application_id = :application_id``, built once."""
+    return sa.select(Consent).where(col(Consent.application_id) == sa.bindparam("application_id"))
 
 
 @functools.cache
@@ -211,10 +224,17 @@ def _months_before(day: date, months: int) -> date:
     return date(year, month + 1, 1)
 
 
+@functools.cache
+def _last_round() -> sa.Select[int]:
+    """``SELECT max(round) FROM evidence WHERE application_id = :application_id``, built once."""
+    return sa.select(sa.func.max(col(Evidence.round))).where(
+        col(Evidence.application_id) == sa.bindparam("application_id")
+    )
+
+
 def _next_round(uow: UnitOfWork, application_id: int) -> int:
-    current = uow.session.exec(
-        select(func.max(Evidence.round)).where(col(Evidence.application_id) == application_id)
-    ).one()
+    parameters = {"application_id": application_id}
+    current = uow.session.connection().execute(_last_round(), parameters).scalar()
     return (current or 0) + 1
 
 
