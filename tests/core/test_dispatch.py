@@ -350,7 +350,19 @@ async def test_a_vendor_that_cannot_tell_never_hands_the_message_elsewhere(
         rows = await messages(rt)
     finally:
         await rt.close()
-    assert statuses(rows) == {MessageStatus.FAILED: len(rows)}
-    assert up.calls == 0, "an outcome the vendor could not confirm is never sent elsewhere"
-    assert stalls.calls == len(rows), "nor sent to the same vendor again"
-    assert all(m.error and "无法确认是否已受理" in m.error for m in rows), [m.error for m in rows]
+    took = set(stalls.accepted)
+    assert took, "the stalling vendor (weight 1000 to 1) took messages"
+    for m in rows:
+        if str(m.id) not in took:
+            # A message first claimed after the stalls lowered that vendor's weight went to
+            # the other vendor at once: failover for a fresh message, not a hand-over.
+            assert (m.status, m.vendor, stalls.accepted[str(m.id)]) == (
+                MessageStatus.ACCEPTED,
+                "up",
+                0,
+            )
+            continue
+        assert m.status is MessageStatus.FAILED
+        assert m.error and "无法确认是否已受理" in m.error, m.error
+        assert up.accepted[str(m.id)] == 0, "an unconfirmed outcome is never sent elsewhere"
+        assert stalls.accepted[str(m.id)] == 1, "nor sent to the same vendor again"
