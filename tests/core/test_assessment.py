@@ -186,3 +186,14 @@ def test_township_default_zone_and_age_exception(rules: SeasonRules) -> None:
     verdict = assess(rules, late, given)
     assert (verdict.decision, verdict.reason_code) == (Decision.MANUAL_REVIEW, "age_exception")
     assert verdict.schools == ("LK-HH-01",)
+
+
+def test_a_policy_object_is_parsed_once_and_a_new_one_afresh(season_file: SeasonFile) -> None:
+    policy = season_file.policy_json()
+    first = SeasonRules.of(policy, date(2026, 7, 1))
+    assert SeasonRules.of(policy, date(2026, 7, 1)) is first
+    assert SeasonRules.of(policy, date(2026, 8, 1)).reference_date == date(2026, 8, 1)
+    changed = season_file.policy_json()
+    changed["zones"] = []
+    assert SeasonRules.of(changed, date(2026, 7, 1)).zones == ()
+    assert SeasonRules.of(policy, date(2026, 7, 1)).zones == first.zones != ()

@@ -66,7 +66,6 @@ def reporter_of(runtime: Runtime) -> tuple[str, CaseReporter] | None:
 @dataclass(frozen=True, slots=True)
 class _Loaded:
     record: CaseRecord
-    blocked: bool
     sealed: tuple[str, bytes, bytes, bytes]
     """The applicant's name, then ID number, phone and query code, encrypted."""
 
@@ -116,15 +115,16 @@ def _load_statement() -> sa.Select[Any]:
 
 
 def _load(conn: sa.Connection, receipt_no: str, version: int) -> _Loaded | None:
-    """The record, whether an earlier record of its case is unacknowledged, and the sealed
-    personal data a push needs: one statement, no session (see ``Runtime.fetch``)."""
+    """The record with the sealed personal data a push needs, in one statement and without
+    a session (see ``Runtime.fetch``); ``None`` when there is no such record or an earlier
+    record of its case is still unacknowledged (that one's acknowledgement queues this)."""
     row = conn.execute(_load_statement(), {"receipt_no": receipt_no, "version": version}).first()
-    if row is None:
-        return None
     width = len(_RECORD_COLUMNS)
+    if row is None or row[width]:
+        return None
     record = CaseRecord(**{c.key: value for c, value in zip(_RECORD_COLUMNS, row, strict=False)})
     name, id_number_ct, phone_ct, query_code_ct = row[width + 1 :]
-    return _Loaded(record, bool(row[width]), (name, id_number_ct, phone_ct, query_code_ct))
+    return _Loaded(record, (name, id_number_ct, phone_ct, query_code_ct))
 
 
 def _ack_delay(uow: UnitOfWork, attempts: int) -> timedelta:
@@ -176,7 +176,7 @@ async def push_handler(context: jobs.JobContext) -> jobs.Apply | None:
     receipt_no = str(context.job.payload["receipt_no"])
     version = int(context.job.payload["version"])
     loaded = await runtime.fetch(lambda conn: _load(conn, receipt_no, version))
-    if loaded is None or loaded.blocked:
+    if loaded is None:
         return None  # the acknowledgement of the record before it queues this one again
     record = loaded.record
     selected = reporter_of(runtime)

@@ -99,6 +99,20 @@ class UnitOfWork:
         values = {key: getattr(row, key) for key in _column_keys(type(row))}
         self._rows[type(row)].append(values)
 
+    def insert_values_at_commit(self, model: type[SQLModel], values: dict[str, Any]) -> None:
+        """:meth:`insert_at_commit` for a hot path that has every column's value already
+        (no model object to build; its defaults do not apply, so every column is required).
+
+        :raises ValueError: ``values`` does not name exactly the columns to insert.
+        """
+        if values.keys() != set(_column_keys(model)):
+            expected = set(_column_keys(model))
+            raise ValueError(
+                f"{model.__name__}: missing {sorted(expected - values.keys())}, "
+                f"unknown {sorted(values.keys() - expected)}"
+            )
+        self._rows[model].append(values)
+
     def insert_now(self, row: SQLModel, *, unless_exists: str | None = None) -> int | None:
         """Insert ``row`` now with one Core ``INSERT … RETURNING id`` and set its ``id``.
 

@@ -92,7 +92,8 @@ def conclude(
     round_no = _next_round(uow, case.id)
     answers: dict[tuple[str, str], rules.Answer] = {}
     for (selected, request), result in zip(checks, results, strict=True):
-        uow.insert_at_commit(_evidence(uow, case.id, round_no, selected, request, result, plan))
+        row = _evidence(uow, case.id, round_no, selected, request, result, plan)
+        uow.insert_values_at_commit(Evidence, row)
         answers[(request.source, request.subject)] = rules.Answer(result.outcome, result.facts)
     verdict = NO_CONSENT
     if plan.consent_ref:
@@ -178,7 +179,7 @@ def plan_for(uow: UnitOfWork, case: Case, consent: Consent | None) -> Plan:
     """The checks one application needs (from its season's rules), as requests."""
     season = case.season
     reference = season.opens_at.date()
-    season_rules = rules.SeasonRules.from_policy(season.policy, reference)
+    season_rules = rules.SeasonRules.of(season.policy, reference)
     cipher = uow.cipher
     address = cipher.decrypt(case.application.address_ct, purpose="application.address")
     application = rules.Application(
@@ -246,22 +247,23 @@ def _evidence(
     request: VerificationRequest,
     result: VerificationResult,
     plan: Plan,
-) -> Evidence:
+) -> dict[str, object]:
+    """The Evidence row of one answer (facts encrypted), as column values."""
     facts = _plain(result.facts)
-    return Evidence(
-        application_id=application_id,
-        round=round_no,
-        source=request.source,
-        subject=request.subject,
-        plugin=selected.name if selected else "",
-        outcome=result.outcome,
-        facts_ct=uow.cipher.encrypt_json(facts, purpose="evidence.facts"),
-        reason=result.reason[:200] if result.reason else None,
-        request_id=result.evidence.request_id,
-        source_record_id=result.evidence.source_record_id,
-        consent_ref=plan.consent_ref,
-        checked_at=result.evidence.checked_at,
-    )
+    return {
+        "application_id": application_id,
+        "round": round_no,
+        "source": request.source,
+        "subject": request.subject,
+        "plugin": selected.name if selected else "",
+        "outcome": result.outcome,
+        "facts_ct": uow.cipher.encrypt_json(facts, purpose="evidence.facts"),
+        "reason": result.reason[:200] if result.reason else None,
+        "request_id": result.evidence.request_id,
+        "source_record_id": result.evidence.source_record_id,
+        "consent_ref": plan.consent_ref,
+        "checked_at": result.evidence.checked_at,
+    }
 
 
 def _plain(facts: Mapping[str, object]) -> dict[str, object]:

@@ -70,6 +70,22 @@ class SeasonRules:
             reference_date=reference_date,
         )
 
+    @classmethod
+    def of(cls, policy: Mapping[str, Any], reference_date: date) -> SeasonRules:
+        """:meth:`from_policy`, parsed once per policy object: a season's stored policy is
+        decoded once and shared read-only (``SharedJSON``), so every verification of the
+        season gets the same object, and parsing its zones each time cost more than
+        judging the answers."""
+        key = id(policy)
+        hit = _PARSED.get(key)
+        if hit is not None and hit[0] is policy and hit[1].reference_date == reference_date:
+            return hit[1]
+        parsed = cls.from_policy(policy, reference_date)
+        if len(_PARSED) >= _PARSED_KEPT:
+            _PARSED.pop(next(iter(_PARSED)), None)
+        _PARSED[key] = (policy, parsed)  # holding the policy keeps its id from being reused
+        return parsed
+
     def checks(self) -> tuple[Check, ...]:
         """The checks the season's categories need, child hukou first (it also proves the
         relationship); in a stable order."""
@@ -83,6 +99,11 @@ class SeasonRules:
     def materials_for(self, township: str | None) -> tuple[MaterialRule, ...]:
         """The materials (annex 1 and the township's additions) that apply in a township."""
         return tuple(m for m in self.materials if not m.townships or (township in m.townships))
+
+
+_PARSED_KEPT: Final = 16
+_PARSED: dict[int, tuple[Mapping[str, Any], SeasonRules]] = {}
+"""Parsed rules by the id of the policy object they came from (see :meth:`SeasonRules.of`)."""
 
 
 @dataclass(frozen=True, slots=True)
