@@ -199,30 +199,40 @@ def record_step(
         )
     version = first_version
     for kind in kinds_for(source, target):
-        payload = payloads[kind].pop(0)
-        uow.insert_at_commit(
-            CaseRecord(
-                application_id=application.id,
-                receipt_no=application.receipt_no,
-                version=version,
-                application_version=application.version,
-                kind=kind,
-                payload=common | {"version": version, "kind": kind} | payload,
-                status=CaseRecordStatus.QUEUED,
-                round=1 if version == first_version else 0,
-                push_key=push_key(application.receipt_no, version, 1)
-                if version == first_version
-                else None,
-                scheduled_at=uow.now if version == first_version else None,
-                created_at=uow.now,
-            )
-        )
+        first = version == first_version
+        record: dict[str, Any] = dict(_UNSENT)  # every column: the hot path builds no model
+        record |= {
+            "application_id": application.id,
+            "receipt_no": application.receipt_no,
+            "version": version,
+            "application_version": application.version,
+            "kind": kind,
+            "payload": common | {"version": version, "kind": kind} | payloads[kind].pop(0),
+            "round": 1 if first else 0,
+            "push_key": push_key(application.receipt_no, version, 1) if first else None,
+            "scheduled_at": uow.now if first else None,
+            "created_at": uow.now,
+        }
+        uow.insert_values_at_commit(CaseRecord, record)
         version += 1
     uow.enqueue(
         PUSH_KIND,
         {"receipt_no": application.receipt_no, "version": first_version},
         key=push_key(application.receipt_no, first_version, 1),
     )
+
+
+_UNSENT: Final[dict[str, Any]] = {
+    "status": CaseRecordStatus.QUEUED,
+    "attempts": 0,
+    "reporter": None,
+    "reason": None,
+    "sent_at": None,
+    "ack_due_at": None,
+    "next_check_at": None,
+    "acked_at": None,
+}
+"""The columns of a record not pushed yet, besides those :func:`record_step` fills."""
 
 
 def push_key(receipt_no: str, version: int, round_: int) -> str:
