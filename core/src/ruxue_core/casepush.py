@@ -122,7 +122,7 @@ def _load(conn: sa.Connection, receipt_no: str, version: int) -> _Loaded | None:
     width = len(_RECORD_COLUMNS)
     if row is None or row[width]:
         return None
-    record = CaseRecord(**{c.key: value for c, value in zip(_RECORD_COLUMNS, row, strict=False)})
+    record = CaseRecord(**{c.key: v for c, v in zip(_RECORD_COLUMNS, row[:width], strict=True)})
     name, id_number_ct, phone_ct, query_code_ct = row[width + 1 :]
     return _Loaded(record, (name, id_number_ct, phone_ct, query_code_ct))
 

@@ -200,8 +200,7 @@ def record_step(
     version = first_version
     for kind in kinds_for(source, target):
         first = version == first_version
-        record: dict[str, Any] = dict(_UNSENT)  # every column: the hot path builds no model
-        record |= {
+        record: dict[str, Any] = {  # the hot path builds no model (defaults fill the rest)
             "application_id": application.id,
             "receipt_no": application.receipt_no,
             "version": version,
@@ -220,19 +219,6 @@ def record_step(
         {"receipt_no": application.receipt_no, "version": first_version},
         key=push_key(application.receipt_no, first_version, 1),
     )
-
-
-_UNSENT: Final[dict[str, Any]] = {
-    "status": CaseRecordStatus.QUEUED,
-    "attempts": 0,
-    "reporter": None,
-    "reason": None,
-    "sent_at": None,
-    "ack_due_at": None,
-    "next_check_at": None,
-    "acked_at": None,
-}
-"""The columns of a record not pushed yet, besides those :func:`record_step` fills."""
 
 
 def push_key(receipt_no: str, version: int, round_: int) -> str:

@@ -68,6 +68,17 @@ def _column_keys(model: type[SQLModel]) -> tuple[str, ...]:
     )
 
 
+@functools.cache
+def _fixed_defaults(model: type[SQLModel]) -> dict[str, Any]:
+    """The model's plain column defaults (not its default factories), by column."""
+    columns = set(_column_keys(model))
+    return {
+        name: field.default
+        for name, field in model.model_fields.items()
+        if name in columns and not field.is_required() and field.default_factory is None
+    }
+
+
 class LostRace(Exception):
     """A unique key another transaction took first (a receipt number, a new guardian row):
     :meth:`ruxue_core.runtime.Runtime.write` runs the unit of work again, which then sees the
@@ -100,18 +111,20 @@ class UnitOfWork:
         self._rows[type(row)].append(values)
 
     def insert_values_at_commit(self, model: type[SQLModel], values: dict[str, Any]) -> None:
-        """:meth:`insert_at_commit` for a hot path that has every column's value already
-        (no model object to build; its defaults do not apply, so every column is required).
+        """:meth:`insert_at_commit` for a hot path, from column values (no model object to
+        build): the model's plain defaults fill the columns ``values`` leaves out; a column
+        with no default or a default factory must be given.
 
-        :raises ValueError: ``values`` does not name exactly the columns to insert.
+        :raises ValueError: a column is missing, or ``values`` names an unknown one.
         """
-        if values.keys() != set(_column_keys(model)):
-            expected = set(_column_keys(model))
+        row = _fixed_defaults(model) | values
+        expected = set(_column_keys(model))
+        if row.keys() != expected:
             raise ValueError(
-                f"{model.__name__}: missing {sorted(expected - values.keys())}, "
-                f"unknown {sorted(values.keys() - expected)}"
+                f"{model.__name__}: missing {sorted(expected - row.keys())}, "
+                f"unknown {sorted(row.keys() - expected)}"
             )
-        self._rows[model].append(values)
+        self._rows[model].append(row)
 
     def insert_now(self, row: SQLModel, *, unless_exists: str | None = None) -> int | None:
         """Insert ``row`` now with one Core ``INSERT … RETURNING id`` and set its ``id``.
