@@ -59,7 +59,7 @@ async function openCase(page: Page, receipt: string, status: string): Promise<vo
   await page.goto('/staff')
   await page.locator('#w-status').selectOption(status)
   await page.locator('#w-receipt').fill(receipt)
-  await page.getByRole('button', { name: '查询' }).click()
+  await page.getByRole('button', { name: '查询', exact: true }).click()
   await page.getByRole('link', { name: receipt }).click()
   await expect(page.getByTestId('status')).toBeVisible()
 }
@@ -88,7 +88,7 @@ test('service guide and lookup pages, anonymous', async ({ browser }) => {
   await checkPage(page, '01b-catchment')
   await page.goto('/')
   await page.getByRole('link', { name: '结果查询' }).first().click()
-  await page.getByRole('button', { name: '查询' }).click()
+  await page.getByRole('button', { name: '查询', exact: true }).click()
   await expect(page.getByText('请填写办件编号')).toBeVisible()
   await checkPage(page, '02-lookup-empty')
 })
@@ -231,7 +231,7 @@ test('anyone looks the result up by receipt number and query code', async ({ bro
   await page.goto('/lookup')
   await page.locator('#l-receipt').fill(receiptNo)
   await page.locator('#l-code').fill('000000')
-  await page.getByRole('button', { name: '查询' }).click()
+  await page.getByRole('button', { name: '查询', exact: true }).click()
   await expect(page.getByTestId('lookup-error').or(page.locator('.van-field__error-message'))).toBeVisible()
   // keyboard only: Tab between the labelled fields, Enter submits
   await page.locator('#l-receipt').fill('')
