@@ -4,6 +4,8 @@ weights, rate-limit slots shared across workers, bounded retries, delivery recei
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -133,6 +135,28 @@ def test_gcra_slots_space_sends_by_the_rate_and_allow_the_burst() -> None:
     assert waits == pytest.approx([0.0, 0.0, 0.0, 0.1, 0.2, 0.3])
     # Later, the bucket has drained: the burst is available again.
     assert sms_vendors.reserve(state, 200.0, settings) == 0.0
+
+
+async def test_overdue_sends_leave_one_interval_apart() -> None:
+    """Slots long past (as after a stalled event loop) do not release their sends at once."""
+    pacer = sms_vendors.Pacer()
+    departed: list[float] = []
+
+    async def send() -> None:
+        await pacer.depart(time.monotonic() - 1.0, 0.02)
+        departed.append(time.monotonic())
+
+    await asyncio.gather(*(send() for _ in range(5)))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(departed)]
+    assert len(gaps) == 4
+    assert min(gaps) >= 0.02 * 0.99, gaps
+
+
+async def test_a_send_waits_for_its_slot() -> None:
+    pacer = sms_vendors.Pacer()
+    slot = time.monotonic() + 0.05
+    await pacer.depart(slot, 0.01)
+    assert time.monotonic() >= slot - 0.001
 
 
 async def test_rate_slots_are_shared_through_the_database(runtime: Runtime) -> None:

@@ -267,8 +267,8 @@ async def call_vendor(runtime: Runtime, sent: Claim) -> SmsReceipt:
     """Step 2: wait for the rate-limit slot, then send under the core's timeout.
 
     The shared slot (from the database) spaces sends across workers; within this process
-    sends to one vendor are also kept an interval apart, so a stalled event loop never
-    releases its overdue sends in a bunch.
+    sends to one vendor also leave at least an interval apart (``sms_vendors.Pacer``), so a
+    stalled event loop never releases its overdue sends in a bunch.
 
     Vendor answers are mapped onto the receipt vocabulary: a ``TemporaryPluginError`` or a
     timeout becomes ``temporary_failure``, a ``PermanentPluginError`` ``permanent_failure``
@@ -276,14 +276,8 @@ async def call_vendor(runtime: Runtime, sent: Claim) -> SmsReceipt:
     """
     rate = runtime.settings.sms.vendor(sent.vendor).rate_per_second
     if rate is not None:
-        # A stalled event loop would send its overdue slots at once: keep this process's own
-        # sends to the vendor at least one interval apart as well.
-        previous = runtime.sms_departures.get(sent.vendor, float("-inf"))
-        departs = max(sent.departs, previous + 1.0 / rate)
-        runtime.sms_departures[sent.vendor] = departs
-        delay = departs - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        pacer = runtime.sms_pacers.setdefault(sent.vendor, sms_vendors.Pacer())
+        await pacer.depart(sent.departs, 1.0 / rate)
     notifier = runtime.host.notifier(sent.vendor)
     if notifier is None:
         return SmsReceipt(MessageStatus.PERMANENT_FAILURE, detail="短信服务商未安装")

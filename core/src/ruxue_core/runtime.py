@@ -29,7 +29,7 @@ from ruxue_core.plugins.host import PluginHost
 from ruxue_core.ratelimit import SlidingWindowLimiter
 from ruxue_core.security import PiiCipher
 from ruxue_core.settings import Settings
-from ruxue_core.sms_vendors import Tallies
+from ruxue_core.sms_vendors import Pacer, Tallies
 from ruxue_core.staff import StaffDirectory
 from ruxue_core.uow import JOBS_CHANNEL, LostRace, UnitOfWork
 
@@ -66,8 +66,8 @@ class Runtime:
     jobs_ready: asyncio.Event = field(default_factory=asyncio.Event)
     lookups: SlidingWindowLimiter = field(default_factory=lambda: SlidingWindowLimiter(60.0))
     logins: SlidingWindowLimiter = field(default_factory=lambda: SlidingWindowLimiter(60.0))
-    sms_departures: dict[str, float] = field(default_factory=dict)
-    """Per SMS vendor, when this process last sent to it (monotonic; see dispatch)."""
+    sms_pacers: dict[str, Pacer] = field(default_factory=dict)
+    """Per SMS vendor, the spacing of this process's sends to it (see dispatch)."""
     sms_tallies: Tallies = field(default_factory=Tallies)
     """SMS vendors' outcomes not yet written to their rows (see :mod:`ruxue_core.sms_vendors`)."""
     staff: StaffDirectory = field(init=False)

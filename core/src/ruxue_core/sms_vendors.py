@@ -15,7 +15,9 @@ more than ``rate_per_second`` sends per second plus ``burst``, however many work
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -99,6 +101,26 @@ def record(
     _decay(state, now, settings)
     state.sends += float(sends)
     state.errors += float(errors)
+
+
+class Pacer:
+    """Keeps this process's sends to one vendor at least an interval apart at the moment they
+    leave, not only at the moment their slots were reserved: after the event loop stalls,
+    overdue sends go one interval after another instead of all at once. Sends take their
+    turn in the order they asked (an asyncio lock is first come, first served)."""
+
+    def __init__(self) -> None:
+        self._turn = asyncio.Lock()
+        self._last = float("-inf")
+
+    async def depart(self, not_before: float, interval: float) -> None:
+        """Return at ``not_before`` (monotonic) or one ``interval`` after the previous send,
+        whichever is later."""
+        async with self._turn:
+            delay = max(not_before, self._last + interval) - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._last = time.monotonic()
 
 
 class Tallies:
